@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-fast lint clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; Python 3.11+ is required (PYTHON=python3 make ...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mlgate audit --spec examples/adult/audit.toml
+	$(BIN)/mlgate verify
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine tui tests bench scripts
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -n 2
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

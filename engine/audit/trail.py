@@ -1,0 +1,166 @@
+"""Appending to the hash-chained trail and reading it back, one short DuckDB connection at a time.
+
+Each row stores the canonical JSON text of its event (`body`: sequence number, previous hash, time, run id,
+kind and data) and the SHA-256 of exactly that text. The sequence number is the primary key, so two writers
+can never fork the chain: each appends inside one transaction that reads the head and inserts after it.
+DuckDB locks the file against every other process while it is open read-write, so writers retry for a while
+and readers open read-only per query and close at once. There is no update or delete path in this code.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.canonical import canonical_json, jsonable, sha256_text
+from engine.errors import TrailError
+
+GENESIS_HASH = "0" * 64
+LOCK_WAIT_SECONDS = 120.0
+TRAIL_CREATED = "trail_created"
+
+CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS events (
+    seq BIGINT PRIMARY KEY,
+    recorded_at VARCHAR NOT NULL,
+    run_id VARCHAR,
+    kind VARCHAR NOT NULL,
+    body VARCHAR NOT NULL,
+    prev_hash VARCHAR NOT NULL,
+    hash VARCHAR NOT NULL
+)
+"""
+COLUMNS = "seq, recorded_at, run_id, kind, body, prev_hash, hash"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: its kind, the run it belongs to (if any) and its JSON data."""
+
+    kind: str
+    run_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A stored event, as read back."""
+
+    seq: int
+    recorded_at: str
+    run_id: str | None
+    kind: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """Open the trail, waiting (with jittered back-off) while another process holds its lock."""
+    deadline = time.monotonic() + wait
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise TrailError(f"{path}: cannot open the audit trail: {str(exc).splitlines()[0]}") from None
+            if time.monotonic() >= deadline:
+                raise TrailError(
+                    f"{path}: the audit trail stayed locked by another process for {wait:.0f}s",
+                    hint="another mlgate process is writing; try again",
+                ) from None
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 1.0)
+
+
+@contextmanager
+def reading(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for one query, closed at once."""
+    if not path.is_file():
+        raise TrailError(f"{path}: no audit trail here", hint="run `mlgate audit` first or pass --audit-db")
+    con = _connect(path, read_only=True, wait=wait)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _event_body(seq: int, prev_hash: str, event: NewEvent, recorded_at: str) -> str:
+    return canonical_json(
+        {
+            "seq": seq,
+            "prev_hash": prev_hash,
+            "recorded_at": recorded_at,
+            "run_id": event.run_id,
+            "kind": event.kind,
+            "data": jsonable(event.data),
+        }
+    )
+
+
+def append(path: Path, events: Sequence[NewEvent], *, wait: float = LOCK_WAIT_SECONDS) -> str:
+    """Append `events` in one transaction after the current head; return the new head hash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only=False, wait=wait)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(CREATE_TABLE)
+        head = con.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+        pending = list(events)
+        if head is None:
+            pending.insert(0, NewEvent(TRAIL_CREATED, None, {"log_id": uuid.uuid4().hex}))
+        rows = []
+        for event in pending:
+            seq += 1
+            recorded_at = now_utc()
+            body = _event_body(seq, prev_hash, event, recorded_at)
+            digest = sha256_text(body)
+            rows.append((seq, recorded_at, event.run_id, event.kind, body, prev_hash, digest))
+            prev_hash = digest
+        con.executemany(f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute("COMMIT")
+        return prev_hash
+    except duckdb.Error as exc:
+        raise TrailError(f"{path}: could not append to the audit trail: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    seq, recorded_at, run_id, kind, body, prev_hash, digest = row
+    return Event(int(seq), recorded_at, run_id, kind, json.loads(body)["data"], prev_hash, digest)
+
+
+def read_events(path: Path, *, run_id: str | None = None, kinds: Sequence[str] = ()) -> list[Event]:
+    """Stored events in sequence order, optionally of one run and of some kinds."""
+    where, params = [], []
+    if run_id is not None:
+        where.append("run_id = ?")
+        params.append(run_id)
+    if kinds:
+        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        params.extend(kinds)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    with reading(path) as con:
+        rows = con.execute(f"SELECT {COLUMNS} FROM events {clause} ORDER BY seq", params).fetchall()
+    return [_event(row) for row in rows]

@@ -1,0 +1,77 @@
+"""The one small interface every model family implements, and the feature typing they share.
+
+A candidate is built from its family's parameters, fitted on the training split (with the validation split
+for early stopping where the family uses it), and scores raw feature columns: preprocessing lives inside the
+candidate and is fitted on the training rows only, so nothing about validation or test rows leaks into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class Features:
+    """The feature columns of an audit, split by how they are preprocessed."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Raw feature columns and boolean labels (True = positive) of the training and validation splits."""
+
+    x_train: pd.DataFrame
+    y_train: NDArray[np.bool_]
+    x_valid: pd.DataFrame
+    y_valid: NDArray[np.bool_]
+    features: Features
+    seed: int
+
+
+class Candidate(Protocol):
+    """A trained model candidate: what the audit needs from every family."""
+
+    family: str
+
+    def fit(self, data: TrainingData) -> None:
+        """Fit preprocessing and model on the training split (validation only for early stopping)."""
+
+    def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
+        """P(positive) for each row of raw feature columns."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable facts for the trail and the card: parameters as fitted, sizes, early stopping."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its name, the JSON Schema of its parameters, its defaults and its builder."""
+
+    name: str
+    summary: str
+    params_schema: dict[str, Any]
+    default_params: dict[str, Any]
+    build: Callable[[dict[str, Any]], Candidate]
+
+
+def categorical_frame(x: pd.DataFrame, features: Features) -> pd.DataFrame:
+    """Feature columns in a fixed order, categoricals as Python strings with missing values as NaN."""
+    out = x.loc[:, features.all].copy()
+    for column in features.categorical:
+        values = out[column]
+        out[column] = values.astype(str).astype(object).where(values.notna(), np.nan)
+    for column in features.numeric:
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(np.float64)
+    return out

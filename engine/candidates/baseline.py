@@ -1,0 +1,42 @@
+"""The baseline every candidate must beat: the class prior of the training split, for every row.
+
+Its scores carry no ranking (ROC AUC 0.5), its accuracy is the majority-class rate, and it is always trained
+and never recommended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from engine.candidates.base import Family, TrainingData
+
+
+class PriorBaseline:
+    family = "baseline"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.prior: float | None = None
+
+    def fit(self, data: TrainingData) -> None:
+        self.prior = float(np.mean(data.y_train))
+
+    def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
+        if self.prior is None:
+            raise RuntimeError("baseline used before fit")
+        return np.full(len(x), self.prior, dtype=np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        return {"strategy": "class prior of the training split", "prior": self.prior}
+
+
+FAMILY = Family(
+    name="baseline",
+    summary="class prior (predicts the training positive rate for every row)",
+    params_schema={"type": "object", "additionalProperties": False, "properties": {}},
+    default_params={},
+    build=PriorBaseline,
+)

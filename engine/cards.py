@@ -1,0 +1,163 @@
+"""Model cards in Markdown, rendered only from what the trail recorded for a run and candidate.
+
+Because a card reads recorded events and nothing else, it can be regenerated later and always matches the
+audit it describes. Every user-supplied string is escaped for Markdown; missing evidence reads "not evaluated".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from engine.audit.runs import RunRecord
+from engine.candidates import FAMILIES
+from engine.evaluation.metrics import METRICS
+
+NOT_EVALUATED = "not evaluated"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def md(text: object) -> str:
+    """Untrusted text made inert in Markdown (and kept on one line, for table cells)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def number(value: float | None) -> str:
+    return NOT_EVALUATED if value is None else f"{value:.4f}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _details(record: RunRecord, name: str) -> list[str]:
+    evaluated = record.candidates[name].data
+    spec = record.started.data["spec"]
+    card = spec.get("card", {})
+    family = FAMILIES.get(evaluated["family"])
+    params = evaluated.get("description", {}).get("params", {})
+    lines = [
+        "## Model details",
+        "",
+        f"- Family: `{evaluated['family']}`" + (f" ({md(family.summary)})" if family else ""),
+        f"- Version: {md(card.get('version', 'not stated in the spec'))}",
+        f"- Owners: {md(', '.join(card.get('owners', [])) or 'not stated in the spec')}",
+        f"- License: {md(card.get('license', 'not stated in the spec'))}",
+        f"- Trained by mlgate {md(record.started.data['lineage']['mlgate_version'])} in run `{record.run_id}`",
+    ]
+    if params:
+        lines += ["", *table(["parameter", "value"], ([md(k), md(v)] for k, v in sorted(params.items())))]
+    return lines + [""]
+
+
+def _intended_use(record: RunRecord) -> list[str]:
+    spec = record.started.data["spec"]
+    card = spec.get("card", {})
+    return [
+        "## Intended use",
+        "",
+        md(card.get("intended_use") or spec.get("description") or "not stated in the spec"),
+        "",
+        f"Out of scope: {md(card.get('out_of_scope_uses', 'not stated in the spec'))}",
+        "",
+    ]
+
+
+def _data(record: RunRecord) -> list[str]:
+    data = record.started.data["data"]
+    sizes = record.started.data["split"]["sizes"]
+    fingerprint = data["fingerprint"]
+    features = data["features"]
+    lines = [
+        "## Data",
+        "",
+        f"- File: `{md(fingerprint['path'])}` ({fingerprint['rows']} labelled rows, {fingerprint['bytes']} bytes)",
+        f"- SHA-256: `{fingerprint['sha256']}`",
+        f"- Label: `{md(data['target'])}`, positive = `{md(data['positive_label'])}`",
+        f"- Split (stratified, seed {record.started.data['split']['seed']}): "
+        + ", ".join(f"{k} {v}" for k, v in sizes.items()),
+        f"- Numeric features: {md(', '.join(features['numeric']) or 'none')}",
+        f"- Categorical features: {md(', '.join(features['categorical']) or 'none')}",
+        f"- Sensitive columns: {md(', '.join(data['sensitive']) or 'none declared')}",
+    ]
+    lines += [f"- Note: {md(note)}" for note in data.get("notes", [])]
+    return lines + [""]
+
+
+def _metrics(record: RunRecord, name: str) -> list[str]:
+    evidence = record.candidates[name].data.get("evidence")
+    if not evidence:
+        return ["## Metrics", "", f"{NOT_EVALUATED}: {md(record.candidates[name].data.get('error', ''))}", ""]
+    baseline = record.candidates.get(evidence.get("baseline", ""))
+    base_metrics = baseline.data["evidence"]["metrics"] if baseline and baseline.data.get("evidence") else {}
+    lifts = evidence.get("lift_over_baseline", {})
+    rows = (
+        [metric.label, number(evidence["metrics"].get(key)), number(base_metrics.get(key)), number(lifts.get(key))]
+        for key, metric in METRICS.items()
+    )
+    return [
+        f"## Metrics (held-out test split: {evidence['rows']} rows, threshold {evidence['threshold']})",
+        "",
+        *table(["metric", md(name), "baseline", "lift (positive = better)"], rows),
+        "",
+    ]
+
+
+def _verdict(record: RunRecord, name: str) -> list[str]:
+    checked = record.rules.get(name)
+    if checked is None:
+        return ["## Policy verdict", "", NOT_EVALUATED, ""]
+    policies = ", ".join(f"{md(p['name'])} {md(p['version'])}" for p in record.started.data["policies"])
+    rows = (
+        [
+            md(o["id"]), md(o["checklist"]), o["severity"], f"**{o['status']}**",
+            number(o["observed"]), number(o["threshold"]), md(o["message"]),
+        ]
+        for o in checked.data["outcomes"]
+    )
+    return [
+        f"## Policy verdict: **{checked.data['verdict'].upper()}**",
+        "",
+        f"Policies: {policies}",
+        "",
+        *table(["rule", "checklist", "severity", "status", "observed", "threshold", "message"], rows),
+        "",
+    ]
+
+
+def _lineage(record: RunRecord) -> list[str]:
+    started = record.started.data
+    lineage = started["lineage"]
+    libraries = ", ".join(f"{k} {v}" for k, v in lineage["libraries"].items() if v)
+    commit = lineage["git_commit"] or "not a git checkout"
+    dirty = " (uncommitted changes)" if lineage.get("git_dirty") else ""
+    return [
+        "## Lineage",
+        "",
+        f"- Code: {md(commit)}{dirty}",
+        f"- Spec SHA-256: `{started['spec_sha256']}`",
+        *(f"- Policy `{md(p['path'])}` SHA-256: `{p['sha256']}`" for p in started["policies"]),
+        f"- Python {md(lineage['python'])} on {md(lineage['platform'])}",
+        f"- Libraries: {md(libraries)}",
+        f"- Recorded in the audit trail from event {record.started.seq} (run started {record.started.recorded_at})",
+        "",
+    ]
+
+
+def render_markdown(record: RunRecord, candidate: str) -> str:
+    """The Markdown model card of one candidate of a recorded run."""
+    evaluated = record.candidates[candidate].data
+    title = f"# Model card: {md(candidate)}" + (" (baseline)" if evaluated.get("is_baseline") else "")
+    sections: list[Any] = [
+        [title, "", f"Audit `{md(record.started.data['spec']['name'])}`, run `{record.run_id}`.", ""],
+        _details(record, candidate),
+        _intended_use(record),
+        _data(record),
+        _metrics(record, candidate),
+        _verdict(record, candidate),
+        _lineage(record),
+    ]
+    return "\n".join(line for section in sections for line in section)

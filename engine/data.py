@@ -1,0 +1,210 @@
+"""Loading the audited data through DuckDB, fingerprinting it, and splitting it without leakage.
+
+CSV and Parquet are read by DuckDB (fast, typed, streaming). Text cells are trimmed and the spec's missing
+markers become NULL. Every problem that makes the file unusable for a binary-classification audit (missing or
+empty file, unknown column, one or three labels, an ambiguous positive label) is a `DataError` naming the file,
+raised before anything is trained or recorded. The file's SHA-256 and schema go into the trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.model_selection import train_test_split
+
+from engine.candidates import Features
+from engine.errors import DataError
+from engine.spec import DataSpec, SplitSpec
+
+READERS = {".csv": "read_csv", ".tsv": "read_csv", ".txt": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+BOOLEAN_LABELS = ({"0", "1"}, {"false", "true"})
+MIN_ROWS_PER_CLASS = 10
+MAX_LABELS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The rows with a known label: raw columns, boolean labels (True = positive) and how they were read."""
+
+    frame: pd.DataFrame
+    y: NDArray[np.bool_]
+    positive_label: str
+    negative_label: str
+    features: Features
+    sensitive: tuple[str, ...]
+    fingerprint: dict[str, Any]
+    schema: list[dict[str, Any]]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Row positions of the stratified train / validation / test split."""
+
+    train: NDArray[np.intp]
+    validation: NDArray[np.intp]
+    test: NDArray[np.intp]
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read(path: Path, missing_values: tuple[str, ...]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; use CSV or Parquet")
+    con = duckdb.connect()
+    try:
+        source = f"{reader}($path, header=true)" if reader == "read_csv" else f"{reader}($path)"
+        columns = con.execute(f"DESCRIBE SELECT * FROM {source}", {"path": str(path)}).fetchall()
+        select = []
+        for name, sql_type, *_ in columns:
+            if sql_type == "VARCHAR":
+                trimmed = f"trim({_quote(name)})"
+                select.append(f"CASE WHEN {trimmed} IN (SELECT unnest($missing)) THEN NULL ELSE {trimmed} END")
+            else:
+                select.append(_quote(name))
+        query = f"SELECT {', '.join(f'{e} AS {_quote(c[0])}' for e, c in zip(select, columns))} FROM {source}"
+        frame = con.execute(query, {"path": str(path), "missing": list(missing_values)}).df()
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as {reader.removeprefix('read_')}: {first_line}") from None
+    finally:
+        con.close()
+    schema = [{"name": name, "type": sql_type} for name, sql_type, *_ in columns]
+    return frame, schema
+
+
+def label_text(values: pd.Series) -> pd.Series:
+    """Labels as text, so 1, 1.0, "1" and True/true compare the way a user means them."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.map({True: "true", False: "false"})
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype(np.float64)
+        if bool(np.all(np.equal(np.mod(numbers, 1), 0))):
+            return numbers.astype(np.int64).astype(str)
+        return numbers.astype(str)
+    return values.astype(str).str.strip()
+
+
+def _positive(labels: list[str], wanted: str | int | bool | None, where: str) -> str:
+    if wanted is not None:
+        text = label_text(pd.Series([wanted])).iloc[0]
+        matches = [label for label in labels if label == text] or [
+            label for label in labels if label.casefold() == text.casefold()
+        ]
+        if len(matches) != 1:
+            raise DataError(f"{where}: positive label {wanted!r} is not one of the labels found: {labels}")
+        return matches[0]
+    folded = {label.casefold() for label in labels}
+    for pair in BOOLEAN_LABELS:
+        if folded == pair:
+            return next(label for label in labels if label.casefold() in ("1", "true"))
+    raise DataError(
+        f"{where}: labels are {labels}; say which one is positive",
+        hint="--positive VALUE, or data.positive in the spec",
+    )
+
+
+def _features(frame: pd.DataFrame, spec: DataSpec, where: str) -> tuple[Features, list[str]]:
+    notes: list[str] = []
+    if spec.features is not None:
+        if spec.target in spec.features:
+            raise DataError(f"{where}: the target {spec.target!r} cannot also be a feature")
+        names = list(spec.features)
+    else:
+        excluded = {spec.target} | (set() if spec.include_sensitive else set(spec.sensitive))
+        names = [c for c in frame.columns if c not in excluded]
+    empty = [c for c in names if frame[c].isna().all()]
+    if empty:
+        notes.append(f"features with no values dropped: {', '.join(empty)}")
+        names = [c for c in names if c not in empty]
+    if not names:
+        raise DataError(f"{where}: no usable feature columns (after excluding the target and sensitive columns)")
+    numeric = tuple(
+        c for c in names if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    )
+    categorical = tuple(c for c in names if c not in numeric)
+    return Features(numeric=numeric, categorical=categorical), notes
+
+
+def load_dataset(spec: DataSpec) -> Dataset:
+    """Read, check and label the data file named by the spec, or raise `DataError`."""
+    path = spec.path
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: data file is empty")
+    frame, schema = _read(path, spec.missing_values)
+    where = str(path)
+    if frame.empty:
+        raise DataError(f"{where}: data file has a header but no rows")
+    wanted = [spec.target, *spec.sensitive, *(spec.features or ())]
+    unknown = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown)
+        raise DataError(f"{where}: no column {shown}; columns are: {', '.join(map(str, frame.columns))}")
+
+    notes: list[str] = []
+    known = frame[spec.target].notna()
+    if not known.all():
+        notes.append(f"{int((~known).sum())} rows without a {spec.target!r} label left out")
+        frame = frame.loc[known].reset_index(drop=True)
+    labels_text = label_text(frame[spec.target])
+    labels = sorted(labels_text.unique().tolist())
+    if len(labels) != 2:
+        shown = labels[:MAX_LABELS_SHOWN] + (["..."] if len(labels) > MAX_LABELS_SHOWN else [])
+        raise DataError(
+            f"{where}: target {spec.target!r} has {len(labels)} distinct labels {shown}; "
+            "mlgate audits binary classification and needs exactly 2"
+        )
+    positive = _positive(labels, spec.positive, where)
+    negative = next(label for label in labels if label != positive)
+    y = (labels_text == positive).to_numpy()
+    smallest = int(min(y.sum(), (~y).sum()))
+    if smallest < MIN_ROWS_PER_CLASS:
+        raise DataError(
+            f"{where}: only {smallest} rows of one label; at least {MIN_ROWS_PER_CLASS} of each are needed to split"
+        )
+    features, feature_notes = _features(frame, spec, where)
+    fingerprint = {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": len(frame)}
+    return Dataset(
+        frame=frame,
+        y=y,
+        positive_label=positive,
+        negative_label=negative,
+        features=features,
+        sensitive=spec.sensitive,
+        fingerprint=fingerprint,
+        schema=schema,
+        notes=notes + feature_notes,
+    )
+
+
+def split_rows(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
+    """Stratified train/validation/test positions, reproducible from the seed."""
+    rows = np.arange(y.size)
+    rest, test = train_test_split(rows, test_size=spec.test, stratify=y, random_state=spec.seed)
+    train, validation = train_test_split(
+        rest, test_size=spec.validation / (1 - spec.test), stratify=y[rest], random_state=spec.seed
+    )
+    return Splits(train=np.sort(train), validation=np.sort(validation), test=np.sort(test))

@@ -1,0 +1,39 @@
+"""One root error for every input mlgate cannot use, so both front ends report it the same way.
+
+A user's mistake (a spec, policy, data file, model file or flag mlgate cannot use) is raised as a
+`MlgateError` subclass carrying one line that names the file and the place in it, plus an optional hint.
+The CLI prints that line and exits 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MlgateError(Exception):
+    """An input mlgate cannot use: one clear line, never a traceback."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = self.message if not self.hint else f"{self.message} ({self.hint})"
+        return " ".join(text.split())
+
+
+class SpecError(MlgateError):
+    """The audit spec (file or flags) is malformed or invalid."""
+
+
+class PolicyError(MlgateError):
+    """A policy file is malformed or invalid."""
+
+
+class DataError(MlgateError):
+    """The data file is missing, unreadable or unfit for a binary-classification audit."""
+
+
+class TrailError(MlgateError):
+    """The audit trail file cannot be opened or written."""

@@ -1,0 +1,76 @@
+"""Reading untrusted JSON/TOML documents and validating them against mlgate's own JSON Schemas.
+
+Specs and policies come from users, so every read is size-capped, every parse error names the file, line and
+column, and validation uses an empty `referencing.Registry`: a `$ref` to a remote URL is never fetched.
+Schema errors are reported all at once, each as `FILE: /json/path: message`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable, Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from referencing import Registry
+
+MAX_DOCUMENT_BYTES = 1 << 20  # a spec or policy larger than 1 MiB is not a hand-written document
+
+ErrorFactory = Callable[..., Exception]
+
+
+def read_text(path: Path, *, error: ErrorFactory, what: str) -> str:
+    """Return the UTF-8 text of `path`, refusing missing, oversized or binary files with `error`."""
+    if not path.is_file():
+        raise error(f"{path}: {what} file not found")
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise error(f"{path}: {what} file is {size} bytes, more than the {MAX_DOCUMENT_BYTES} allowed")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: {what} file is not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_document(text: str, path: Path, *, error: ErrorFactory) -> Any:
+    """Parse JSON, or TOML when the file name ends in `.toml`; errors name the line and column."""
+    if path.suffix.lower() == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise error(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") from None
+
+
+@cache
+def load_schema(package: str, name: str) -> dict[str, Any]:
+    """Load one of mlgate's bundled JSON Schemas (package data)."""
+    text = resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """Render a jsonschema error path as a JSON Pointer (`/rules/0/op`), `/` for the document root."""
+    return "/" + "/".join(str(part) for part in parts)
+
+
+def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
+    """Every violation of `schema` by `instance`, as `/path: message`, in document order."""
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = validator_class(schema, registry=Registry(), format_checker=validator_class.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{json_path(e.absolute_path)}: {_best_message(e)}" for e in errors]
+
+
+def _best_message(error: jsonschema.ValidationError) -> str:
+    """Prefer the deepest sub-error of a combined (`allOf`/`if`) failure: it names the real problem."""
+    best = jsonschema.exceptions.best_match([error])
+    return best.message

@@ -1,0 +1,58 @@
+"""Checking a candidate's stored evidence against policies: outcomes, and the candidate's verdict.
+
+Rules run through the `RULE_KINDS` registry; a rule that raises becomes an `error` outcome instead of
+aborting the audit. A candidate passes only when none of its blocking rules failed, errored or was unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from engine.policy.loader import Policy
+from engine.policy.rules import RULE_KINDS, Status
+
+BLOCKING_STATUSES = frozenset({"fail", "unknown", "error"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    kind: str
+    severity: str
+    checklist: str
+    policy: str
+    status: Status
+    observed: float | None
+    threshold: float | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check(policies: Iterable[Policy], evidence: Mapping[str, Any]) -> list[Outcome]:
+    """Every rule of every policy applied to one candidate's evidence."""
+    outcomes = []
+    for policy in policies:
+        for rule in policy.rules:
+            try:
+                finding = RULE_KINDS[rule.kind](evidence, rule.params)
+            except Exception as exc:  # a rule must never abort the audit: it becomes an `error` outcome
+                outcomes.append(
+                    Outcome(rule.id, rule.kind, rule.severity, rule.checklist, rule.policy, "error", None, None,
+                            f"rule could not be evaluated: {type(exc).__name__}: {exc}")
+                )
+                continue
+            outcomes.append(
+                Outcome(rule.id, rule.kind, rule.severity, rule.checklist, rule.policy, finding.status,
+                        finding.observed, finding.threshold, finding.message)
+            )
+    return outcomes
+
+
+def verdict(outcomes: Iterable[Outcome]) -> str:
+    """`pass` unless a blocking rule failed, errored or lacked its evidence."""
+    blocked = any(o.severity == "block" and o.status in BLOCKING_STATUSES for o in outcomes)
+    return "fail" if blocked else "pass"

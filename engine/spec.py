@@ -1,0 +1,215 @@
+"""The audit spec: what to audit, read from a JSON/TOML file and/or command-line flags, validated up front.
+
+A spec document is validated against `spec-v1.schema.json` (and each candidate's parameters against its
+family's schema) before any work starts; every problem is reported with the file and the JSON path. Paths in
+a spec file are relative to that file, paths from flags to the working directory. The result, `AuditSpec`, has
+every default filled in, and `AuditSpec.document` is that complete spec as plain JSON for the audit trail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from engine.candidates import BASELINE, FAMILIES
+from engine.errors import SpecError
+from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
+from engine.policy.loader import DEFAULT_POLICY
+
+DEFAULT_MISSING_VALUES = ("", "NA", "N/A", "NaN", "null", "NULL", "?")
+DEFAULT_SPLIT = {"test": 0.2, "validation": 0.2, "seed": 42}
+DEFAULT_EVALUATION = {"threshold": 0.5, "optimizing_metric": "roc_auc"}
+FLAGS = "command-line flags"
+MAX_ERRORS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    name: str
+    family: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    path: Path
+    target: str
+    positive: str | int | bool | None
+    sensitive: tuple[str, ...]
+    features: tuple[str, ...] | None
+    include_sensitive: bool
+    missing_values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    test: float
+    validation: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    name: str
+    description: str
+    card: dict[str, Any]
+    data: DataSpec
+    split: SplitSpec
+    threshold: float
+    optimizing_metric: str
+    candidates: tuple[CandidateSpec, ...]
+    policies: tuple[Path, ...]
+    source: str
+    source_text: str | None = None
+    document: dict[str, Any] = field(default_factory=dict)
+
+
+def read_spec_file(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse a spec file into a document whose paths are absolute, and return its text too."""
+    text = read_text(path, error=SpecError, what="spec")
+    document = parse_document(text, path, error=SpecError)
+    if not isinstance(document, dict):
+        raise SpecError(f"{path}: /: a spec must be an object (a TOML table or JSON object)")
+    base = path.resolve().parent
+    data = document.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data["path"] = str(base / data["path"])
+    policies = document.get("policies")
+    if isinstance(policies, list):
+        document["policies"] = [str(base / p) if isinstance(p, str) else p for p in policies]
+    return document, text
+
+
+def flags_document(
+    *,
+    data: Path | None = None,
+    target: str | None = None,
+    positive: str | None = None,
+    sensitive: list[str] | None = None,
+    features: list[str] | None = None,
+    policies: list[Path] | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """The part of a spec document given by command-line flags (paths made absolute)."""
+    data_part: dict[str, Any] = {}
+    for key, value in (
+        ("path", str(data.resolve()) if data else None),
+        ("target", target),
+        ("positive", positive),
+        ("sensitive", sensitive),
+        ("features", features),
+    ):
+        if value is not None:
+            data_part[key] = value
+    document: dict[str, Any] = {"data": data_part} if data_part else {}
+    if policies:
+        document["policies"] = [str(p.resolve()) for p in policies]
+    if seed is not None:
+        document["split"] = {"seed": seed}
+    return document
+
+
+def merge_documents(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` applied: tables merge key by key, anything else is replaced (flags win)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_documents(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_spec(document: dict[str, Any], *, source: str, source_text: str | None = None) -> AuditSpec:
+    """Validate a spec document and return the complete `AuditSpec`, or raise `SpecError`."""
+    problems = schema_errors(document, load_schema("engine", "spec-v1.schema.json"))
+    if not problems:
+        problems = _candidate_problems(document.get("candidates", []))
+    if problems:
+        shown = "; ".join(problems[:MAX_ERRORS_SHOWN])
+        more = f" (and {len(problems) - MAX_ERRORS_SHOWN} more)" if len(problems) > MAX_ERRORS_SHOWN else ""
+        raise SpecError(f"{source}: {shown}{more}")
+
+    data = document["data"]
+    split = {**DEFAULT_SPLIT, **document.get("split", {})}
+    if split["test"] + split["validation"] >= 0.9:
+        raise SpecError(f"{source}: /split: test + validation must leave at least 10% of rows for training")
+    evaluation = {**DEFAULT_EVALUATION, **document.get("evaluation", {})}
+    candidate_docs = document.get("candidates") or default_candidates()
+    if not any(c["family"] == BASELINE for c in candidate_docs):
+        candidate_docs = [{"name": BASELINE, "family": BASELINE}, *candidate_docs]
+    candidates = tuple(
+        CandidateSpec(c["name"], c["family"], {**FAMILIES[c["family"]].default_params, **c.get("params", {})})
+        for c in candidate_docs
+    )
+    policies = tuple(Path(p) for p in document.get("policies", [str(DEFAULT_POLICY)]))
+    data_path = Path(data["path"])
+    spec = AuditSpec(
+        name=document.get("name", data_path.stem),
+        description=document.get("description", ""),
+        card=dict(document.get("card", {})),
+        data=DataSpec(
+            path=data_path,
+            target=data["target"],
+            positive=data.get("positive"),
+            sensitive=tuple(data.get("sensitive", ())),
+            features=tuple(data["features"]) if "features" in data else None,
+            include_sensitive=bool(data.get("include_sensitive", False)),
+            missing_values=tuple(data.get("missing_values", DEFAULT_MISSING_VALUES)),
+        ),
+        split=SplitSpec(test=float(split["test"]), validation=float(split["validation"]), seed=int(split["seed"])),
+        threshold=float(evaluation["threshold"]),
+        optimizing_metric=str(evaluation["optimizing_metric"]),
+        candidates=candidates,
+        policies=policies,
+        source=source,
+        source_text=source_text,
+    )
+    return _with_document(spec)
+
+
+def default_candidates() -> list[dict[str, Any]]:
+    """One candidate per family with its default parameters (quick mode)."""
+    return [{"name": name, "family": name} for name in FAMILIES]
+
+
+def _candidate_problems(candidates: list[dict[str, Any]]) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, candidate in enumerate(candidates):
+        name = candidate["name"]
+        if name in seen:
+            problems.append(f"/candidates/{index}/name: duplicate candidate name {name!r}")
+        seen.add(name)
+        if name == BASELINE and candidate["family"] != BASELINE:
+            problems.append(f"/candidates/{index}/name: the name {BASELINE!r} is reserved for the baseline")
+        family = FAMILIES[candidate["family"]]
+        for problem in schema_errors(candidate.get("params", {}), family.params_schema):
+            path, _, message = problem.partition(": ")
+            problems.append(f"/candidates/{index}/params{path.rstrip('/')}: {message}")
+    return problems
+
+
+def _with_document(spec: AuditSpec) -> AuditSpec:
+    """Attach the complete spec as plain JSON: what the trail records and what a re-check reads."""
+    document = {
+        "name": spec.name,
+        "description": spec.description,
+        "card": spec.card,
+        "data": {
+            "path": str(spec.data.path),
+            "target": spec.data.target,
+            "positive": spec.data.positive,
+            "sensitive": list(spec.data.sensitive),
+            "features": list(spec.data.features) if spec.data.features is not None else None,
+            "include_sensitive": spec.data.include_sensitive,
+            "missing_values": list(spec.data.missing_values),
+        },
+        "split": {"test": spec.split.test, "validation": spec.split.validation, "seed": spec.split.seed},
+        "evaluation": {"threshold": spec.threshold, "optimizing_metric": spec.optimizing_metric},
+        "candidates": [{"name": c.name, "family": c.family, "params": c.params} for c in spec.candidates],
+        "policies": [str(p) for p in spec.policies],
+    }
+    return replace(spec, document=document)
+
