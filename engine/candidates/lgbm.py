@@ -1,7 +1,7 @@
 """Gradient-boosted trees with LightGBM, early-stopped on the validation split.
 
 Categorical columns are ordinal-encoded (categories learned on the training split; unseen and missing
-values become -1, which LightGBM treats as missing) and passed to LightGBM as native categoricals, so no
+values become NaN, which LightGBM treats as missing) and passed to LightGBM as native categoricals, so no
 one-hot explosion. lightgbm is imported only when a candidate of this family is fitted.
 """
 
@@ -34,8 +34,8 @@ DEFAULTS: dict[str, Any] = {
 def _preprocessor(features: Features, params: dict[str, Any]) -> ColumnTransformer:
     encoder = OrdinalEncoder(
         handle_unknown="use_encoded_value",
-        unknown_value=-1,
-        encoded_missing_value=-1,
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
         max_categories=params["max_categories"],
         dtype=np.float64,
     )
@@ -75,7 +75,8 @@ class LightGBMCandidate:
         model.fit(
             x_train,
             data.y_train,
-            eval_set=[(x_valid, data.y_valid)],
+            eval_X=(x_valid,),
+            eval_y=(data.y_valid,),
             eval_metric="binary_logloss",
             categorical_feature=categorical_indices,
             callbacks=[lightgbm.early_stopping(self.params["early_stopping_rounds"], verbose=False)],
