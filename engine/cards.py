@@ -23,6 +23,11 @@ def md(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def code(text: object) -> str:
+    """An identifier (column, parameter, rule id) as an inline code span: inert, and read as a name."""
+    return "`" + " ".join(str(text).split()).replace("`", "'").replace("|", "\\|") + "`"
+
+
 def number(value: float | None) -> str:
     return NOT_EVALUATED if value is None else f"{value:.4f}"
 
@@ -42,15 +47,15 @@ def _details(record: RunRecord, name: str) -> list[str]:
     lines = [
         "## Model details",
         "",
-        f"- Family: `{evaluated['family']}`" + (f" ({md(family.summary)})" if family else ""),
+        f"- Family: {code(evaluated['family'])}" + (f" ({md(family.summary)})" if family else ""),
         f"- Version: {md(card.get('version', 'not stated in the spec'))}",
         f"- Owners: {md(', '.join(card.get('owners', [])) or 'not stated in the spec')}",
         f"- License: {md(card.get('license', 'not stated in the spec'))}",
         f"- Trained by mlgate {md(record.started.data['lineage']['mlgate_version'])} in run `{record.run_id}`",
     ]
     if params:
-        lines += ["", *table(["parameter", "value"], ([md(k), md(v)] for k, v in sorted(params.items())))]
-    return lines + [""]
+        lines += ["", *table(["parameter", "value"], ([code(k), code(v)] for k, v in sorted(params.items())))]
+    return [*lines, ""]
 
 
 def _intended_use(record: RunRecord) -> list[str]:
@@ -69,22 +74,26 @@ def _intended_use(record: RunRecord) -> list[str]:
 def _data(record: RunRecord) -> list[str]:
     data = record.started.data["data"]
     sizes = record.started.data["split"]["sizes"]
+    split = ", ".join(f"{part} {sizes[part]}" for part in ("train", "validation", "test"))
     fingerprint = data["fingerprint"]
     features = data["features"]
     lines = [
         "## Data",
         "",
-        f"- File: `{md(fingerprint['path'])}` ({fingerprint['rows']} labelled rows, {fingerprint['bytes']} bytes)",
+        f"- File: {code(fingerprint['path'])} ({fingerprint['rows']} labelled rows, {fingerprint['bytes']} bytes)",
         f"- SHA-256: `{fingerprint['sha256']}`",
-        f"- Label: `{md(data['target'])}`, positive = `{md(data['positive_label'])}`",
-        f"- Split (stratified, seed {record.started.data['split']['seed']}): "
-        + ", ".join(f"{k} {v}" for k, v in sizes.items()),
-        f"- Numeric features: {md(', '.join(features['numeric']) or 'none')}",
-        f"- Categorical features: {md(', '.join(features['categorical']) or 'none')}",
-        f"- Sensitive columns: {md(', '.join(data['sensitive']) or 'none declared')}",
+        f"- Label: {code(data['target'])}, positive = {code(data['positive_label'])}",
+        f"- Split (stratified, seed {record.started.data['split']['seed']}): {split}",
+        f"- Numeric features: {_names(features['numeric'])}",
+        f"- Categorical features: {_names(features['categorical'])}",
+        f"- Sensitive columns (not used as features unless listed above): {_names(data['sensitive'])}",
     ]
     lines += [f"- Note: {md(note)}" for note in data.get("notes", [])]
-    return lines + [""]
+    return [*lines, ""]
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(code(name) for name in names) or "none"
 
 
 def _metrics(record: RunRecord, name: str) -> list[str]:
@@ -101,7 +110,7 @@ def _metrics(record: RunRecord, name: str) -> list[str]:
     return [
         f"## Metrics (held-out test split: {evidence['rows']} rows, threshold {evidence['threshold']})",
         "",
-        *table(["metric", md(name), "baseline", "lift (positive = better)"], rows),
+        *table(["metric", code(name), "baseline", "lift (positive = better)"], rows),
         "",
     ]
 
@@ -113,7 +122,7 @@ def _verdict(record: RunRecord, name: str) -> list[str]:
     policies = ", ".join(f"{md(p['name'])} {md(p['version'])}" for p in record.started.data["policies"])
     rows = (
         [
-            md(o["id"]), md(o["checklist"]), o["severity"], f"**{o['status']}**",
+            code(o["id"]), code(o["checklist"]), o["severity"], f"**{o['status']}**",
             number(o["observed"]), number(o["threshold"]), md(o["message"]),
         ]
         for o in checked.data["outcomes"]
@@ -139,7 +148,7 @@ def _lineage(record: RunRecord) -> list[str]:
         "",
         f"- Code: {md(commit)}{dirty}",
         f"- Spec SHA-256: `{started['spec_sha256']}`",
-        *(f"- Policy `{md(p['path'])}` SHA-256: `{p['sha256']}`" for p in started["policies"]),
+        *(f"- Policy {code(p['path'])} SHA-256: `{p['sha256']}`" for p in started["policies"]),
         f"- Python {md(lineage['python'])} on {md(lineage['platform'])}",
         f"- Libraries: {md(libraries)}",
         f"- Recorded in the audit trail from event {record.started.seq} (run started {record.started.recorded_at})",

@@ -23,7 +23,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FORMAT = click.Choice(["text", "json"])
 AUDIT_DB_HELP = "the audit trail (DuckDB file)"
 
-stdout = Console(highlight=False, soft_wrap=False)
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -109,34 +109,30 @@ def _print_audit(result: Any, name: str) -> None:
 
     metric = METRICS[result.optimizing_metric]
     table = Table(title=Text(f"mlgate audit {name} · run {result.run_id}"), title_justify="left")
-    for header, justify in (("candidate", "left"), ("family", "left"), (metric.label, "right"),
-                            ("lift vs baseline", "right"), ("rules pass/fail/unknown", "right"), ("verdict", "left")):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for header in ("", "candidate", "family", metric.label, "lift", "pass/fail/unknown", "verdict"):
+        table.add_column(header, no_wrap=True)
     for c in result.candidates:
         counts = [sum(o.status == s for o in c.outcomes) for s in ("pass", "fail", "unknown")]
         value = c.metrics.get(result.optimizing_metric)
         lift = c.lift.get(result.optimizing_metric)
-        verdict = _status(c.verdict)
-        if c.is_baseline:
-            verdict.append(" (baseline)", style="dim")
-        if c.name == result.recommended:
-            verdict.append("  ★ recommended", style="bold")
         table.add_row(
-            Text(c.name), Text(c.family), "—" if value is None else f"{value:.4f}",
-            "—" if lift is None or c.is_baseline else f"{lift:+.4f}", "/".join(map(str, counts)), verdict,
+            "★" if c.name == result.recommended else "", Text(c.name), Text(c.family),
+            "—" if value is None else f"{value:.4f}", "—" if lift is None or c.is_baseline else f"{lift:+.4f}",
+            "/".join(map(str, counts)), _status(c.verdict),
         )
     stdout.print(table)
-    problems = [(c, o) for c in result.candidates if not c.is_baseline for o in c.outcomes if o.status != "pass"]
-    for c, o in problems:
-        line = Text("  ")
-        line.append_text(_status(o.status))
-        line.append(f" {c.name} · {o.id} ({o.severity}, {o.checklist}): {o.message}")
-        stdout.print(line)
+    stdout.print(Text("the baseline is the reference every candidate must beat; it is never recommended", "dim"))
     for c in result.candidates:
         if c.error:
             stdout.print(Text(f"  ERROR {c.name}: {c.error}", style="bold magenta"))
-    summary = Text("verdict: ")
-    summary.append_text(_status(result.verdict))
+        if c.is_baseline:
+            continue
+        for o in c.outcomes:
+            if o.status != "pass":
+                line = Text("  ").append_text(_status(o.status))
+                line.append(f" {c.name} · {o.id} ({o.severity}, {o.checklist}): {o.message}")
+                stdout.print(line)
+    summary = Text("verdict: ").append_text(_status(result.verdict))
     summary.append(f" · recommended: {result.recommended}" if result.recommended else " · no candidate passed")
     stdout.print(summary)
     stdout.print(Text(f"trail: {result.audit_db} (head {result.chain_head[:16]}…)", style="dim"))

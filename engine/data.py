@@ -23,7 +23,9 @@ from engine.candidates import Features
 from engine.errors import DataError
 from engine.spec import DataSpec, SplitSpec
 
-READERS = {".csv": "read_csv", ".tsv": "read_csv", ".txt": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+READERS = {
+    ".csv": "read_csv", ".tsv": "read_csv", ".txt": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet",
+}
 BOOLEAN_LABELS = ({"0", "1"}, {"false", "true"})
 MIN_ROWS_PER_CLASS = 10
 MAX_LABELS_SHOWN = 5
@@ -83,7 +85,8 @@ def _read(path: Path, missing_values: tuple[str, ...]) -> tuple[pd.DataFrame, li
                 select.append(f"CASE WHEN {trimmed} IN (SELECT unnest($missing)) THEN NULL ELSE {trimmed} END")
             else:
                 select.append(_quote(name))
-        query = f"SELECT {', '.join(f'{e} AS {_quote(c[0])}' for e, c in zip(select, columns))} FROM {source}"
+        renamed = ", ".join(f"{expr} AS {_quote(col[0])}" for expr, col in zip(select, columns, strict=True))
+        query = f"SELECT {renamed} FROM {source}"
         frame = con.execute(query, {"path": str(path), "missing": list(missing_values)}).df()
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -170,11 +173,11 @@ def load_dataset(spec: DataSpec) -> Dataset:
         notes.append(f"{int((~known).sum())} rows without a {spec.target!r} label left out")
         frame = frame.loc[known].reset_index(drop=True)
     labels_text = label_text(frame[spec.target])
-    labels = sorted(labels_text.unique().tolist())
+    labels: list[str] = sorted(labels_text.unique().tolist())
     if len(labels) != 2:
-        shown = labels[:MAX_LABELS_SHOWN] + (["..."] if len(labels) > MAX_LABELS_SHOWN else [])
+        listed = [*labels[:MAX_LABELS_SHOWN], *(["..."] if len(labels) > MAX_LABELS_SHOWN else [])]
         raise DataError(
-            f"{where}: target {spec.target!r} has {len(labels)} distinct labels {shown}; "
+            f"{where}: target {spec.target!r} has {len(labels)} distinct labels {listed}; "
             "mlgate audits binary classification and needs exactly 2"
         )
     positive = _positive(labels, spec.positive, where)

@@ -67,10 +67,4 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema, registry=Registry(), format_checker=validator_class.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{json_path(e.absolute_path)}: {_best_message(e)}" for e in errors]
-
-
-def _best_message(error: jsonschema.ValidationError) -> str:
-    """Prefer the deepest sub-error of a combined (`allOf`/`if`) failure: it names the real problem."""
-    best = jsonschema.exceptions.best_match([error])
-    return best.message
+    return [f"{json_path(e.absolute_path)}: {e.message}" for e in errors]

@@ -88,7 +88,7 @@ def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConn
                     f"{path}: the audit trail stayed locked by another process for {wait:.0f}s",
                     hint="another mlgate process is writing; try again",
                 ) from None
-        time.sleep(delay * (1 + random.random()))
+        time.sleep(delay * (1 + random.random()))  # noqa: S311 (jitter, not security)
         delay = min(delay * 2, 1.0)
 
 

@@ -93,7 +93,10 @@ class LightGBMCandidate:
     def describe(self) -> dict[str, Any]:
         return {
             "params": self.params,
-            "early_stopping": {"metric": "binary_logloss on the validation split", "best_iteration": self.best_iteration},
+            "early_stopping": {
+                "metric": "binary_logloss on the validation split",
+                "best_iteration": self.best_iteration,
+            },
         }
 
 
