@@ -24,7 +24,7 @@ FORMAT = click.Choice(["text", "json"])
 AUDIT_DB_HELP = "the audit trail (DuckDB file)"
 
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _split_list(value: str | None) -> list[str] | None:

@@ -67,4 +67,19 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema, registry=Registry(), format_checker=validator_class.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{json_path(e.absolute_path)}: {e.message}" for e in errors]
+    return [f"{json_path(e.absolute_path)}: {e.message}" for e in errors if not _consequence(e, errors)]
+
+
+def _consequence(error: jsonschema.ValidationError, errors: list[jsonschema.ValidationError]) -> bool:
+    """An `unevaluatedProperties` error caused by a failed branch beside it at or below the same path.
+
+    When a rule's kind-specific branch fails, its properties count as unevaluated; the branch's own error
+    says what is wrong, and the extra "unexpected property" line would only mislead.
+    """
+    if error.validator != "unevaluatedProperties":
+        return False
+    prefix = list(error.absolute_path)
+    return any(
+        other is not error and list(other.absolute_path)[: len(prefix)] == prefix
+        for other in errors
+    )

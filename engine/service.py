@@ -161,10 +161,10 @@ def run_audit(
 ) -> AuditResult:
     """Train, evaluate, check, record and card every candidate of `spec`; raises `MlgateError` on bad input."""
     policies = load_policies(spec.policies)
-    progress(Progress("data", f"reading {spec.data.path.name}"))
     dataset = load_dataset(spec.data)
     splits = split_rows(dataset.y, spec.split)
-    progress(Progress("data", f"{len(dataset.y)} rows: " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items())))
+    sizes = ", ".join(f"{k} {v}" for k, v in splits.sizes().items())
+    progress(Progress("data", f"read {len(dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
 
     run_id = new_run_id()
     append(audit_db, [NewEvent(runs.RUN_STARTED, run_id, _run_started(spec, policies, dataset, splits.sizes()))])
