@@ -70,24 +70,33 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read(path: Path, missing_values: tuple[str, ...]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def _read(path: Path, spec: DataSpec) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Read through DuckDB; text cells trimmed and missing markers NULL; a CSV's target kept as text."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; use CSV or Parquet")
+    params: dict[str, Any] = {"path": str(path)}
+    if reader == "read_csv":
+        # nullstr lets type detection see numbers through the markers; the target stays text so that
+        # yes/no or T/F labels keep their names instead of becoming booleans.
+        params.update(missing=list(spec.missing_values), types={spec.target: "VARCHAR"})
+        source = "read_csv($path, header=true, nullstr=$missing, types=$types)"
+    else:
+        source = "read_parquet($path)"
     con = duckdb.connect()
     try:
-        source = f"{reader}($path, header=true)" if reader == "read_csv" else f"{reader}($path)"
-        columns = con.execute(f"DESCRIBE SELECT * FROM {source}", {"path": str(path)}).fetchall()
+        columns = con.execute(f"DESCRIBE SELECT * FROM {source}", params).fetchall()
         select = []
         for name, sql_type, *_ in columns:
             if sql_type == "VARCHAR":
                 trimmed = f"trim({_quote(name)})"
-                select.append(f"CASE WHEN {trimmed} IN (SELECT unnest($missing)) THEN NULL ELSE {trimmed} END")
+                select.append(f"CASE WHEN list_contains($missing, {trimmed}) THEN NULL ELSE {trimmed} END")
             else:
                 select.append(_quote(name))
         renamed = ", ".join(f"{expr} AS {_quote(col[0])}" for expr, col in zip(select, columns, strict=True))
-        query = f"SELECT {renamed} FROM {source}"
-        frame = con.execute(query, {"path": str(path), "missing": list(missing_values)}).df()
+        needs_markers = reader == "read_csv" or any(col[1] == "VARCHAR" for col in columns)
+        query_params = {**params, "missing": list(spec.missing_values)} if needs_markers else params
+        frame = con.execute(f"SELECT {renamed} FROM {source}", query_params).df()
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot be read as {reader.removeprefix('read_')}: {first_line}") from None
@@ -157,7 +166,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
         raise DataError(f"{path}: data file not found")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: data file is empty")
-    frame, schema = _read(path, spec.missing_values)
+    frame, schema = _read(path, spec)
     where = str(path)
     if frame.empty:
         raise DataError(f"{where}: data file has a header but no rows")

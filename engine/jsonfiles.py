@@ -67,7 +67,14 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema, registry=Registry(), format_checker=validator_class.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{json_path(e.absolute_path)}: {e.message}" for e in errors if not _consequence(e, errors)]
+    return [
+        f"{json_path(e.absolute_path)}: {_shorten(e.message)}" for e in errors if not _consequence(e, errors)
+    ]
+
+
+def _shorten(message: str, limit: int = 300) -> str:
+    """A schema message quotes the offending value; a huge value must not flood the terminal."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _consequence(error: jsonschema.ValidationError, errors: list[jsonschema.ValidationError]) -> bool:

@@ -200,9 +200,9 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
         "data": {
             "path": str(spec.data.path),
             "target": spec.data.target,
-            "positive": spec.data.positive,
+            **({"positive": spec.data.positive} if spec.data.positive is not None else {}),
             "sensitive": list(spec.data.sensitive),
-            "features": list(spec.data.features) if spec.data.features is not None else None,
+            **({"features": list(spec.data.features)} if spec.data.features is not None else {}),
             "include_sensitive": spec.data.include_sensitive,
             "missing_values": list(spec.data.missing_values),
         },

@@ -55,6 +55,8 @@ class Scores:
 
 def binary_curve(y: BoolArray, proba: FloatArray) -> Curve:
     """Cumulative true/false positives at each distinct score, sorted by descending score."""
+    if proba.size == 0:
+        return Curve(tps=np.zeros(0), fps=np.zeros(0))
     order = np.argsort(-proba, kind="mergesort")
     sorted_scores = proba[order]
     sorted_y = y[order].astype(np.float64)

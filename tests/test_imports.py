@@ -1,0 +1,45 @@
+"""Import boundaries, checked in a fresh interpreter: the engine never loads the TUI, and the CLI starts light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import DEFAULT_POLICY, ROOT
+
+REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+
+
+def loaded_after(code: str) -> list[str]:
+    """The names in `sys.modules` after running `code` in a new interpreter."""
+    done = subprocess.run([sys.executable, "-c", f"{code}\n{REPORT}"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    modules: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return modules
+
+
+def matching(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return [name for name in modules if name.startswith(prefixes)]
+
+
+def test_the_headless_engine_never_imports_textual_or_the_tui() -> None:
+    modules = loaded_after("import engine.cli, engine.service, engine.audit.verify, engine.policy.loader")
+    assert "engine.service" in modules, "the probe really imported the engine"
+    assert matching(modules, ("textual", "tui")) == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param("import engine.cli", id="import-engine.cli"),
+        pytest.param(f"from engine.cli import main\nassert main(['policy', 'validate', {str(DEFAULT_POLICY)!r}]) == 0",
+                     id="policy-validate"),
+    ],
+)
+def test_the_cli_starts_without_lightgbm_or_torch(code: str) -> None:
+    modules = loaded_after(code)
+    assert "engine.cli" in modules
+    assert matching(modules, ("lightgbm", "torch")) == []
