@@ -1,9 +1,10 @@
 """`run_audit()`: the one headless core behind the CLI and the TUI.
 
 It validates everything first (spec, policies, data), so a bad input fails before anything is written. Then
-it records the start of the run, trains and evaluates each candidate on held-out rows, checks the evidence
-against the policies, appends all of it in one short transaction, renders the model cards from what was
-recorded, and closes the run. Progress is reported through a callback so any front end can show it.
+it records the start of the run, trains and evaluates each candidate on held-out rows, compares each with
+the baseline on the same bootstrap resamples, checks the evidence against the policies, appends all of it in
+one short transaction, renders the model cards from what was recorded, and closes the run. Progress is
+reported through a callback so any front end can show it.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.audit import runs
 from engine.audit.trail import NewEvent, append
 from engine.candidates import BASELINE, FAMILIES, TrainingData
 from engine.canonical import digest, jsonable, sha256_text
 from engine.cards import render_markdown
-from engine.data import Dataset, load_dataset, split_rows
-from engine.evaluation.evidence import add_lift, evaluate
+from engine.data import Dataset, Splits, load_dataset, split_rows
+from engine.evaluation.bootstrap import BootstrapSamples
+from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
+from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.metrics import METRICS
 from engine.lineage import lineage
 from engine.policy.checker import Outcome, check, verdict
@@ -96,6 +101,18 @@ class AuditResult:
         }
 
 
+@dataclass
+class Scored:
+    """A trained candidate's description and evidence (or the error that stopped it)."""
+
+    candidate: CandidateSpec
+    description: dict[str, Any]
+    evidence: dict[str, Any] | None
+    samples: BootstrapSamples | None
+    error: str | None
+    seconds: float
+
+
 def _ignore(_: Progress) -> None:
     return None
 
@@ -103,6 +120,15 @@ def _ignore(_: Progress) -> None:
 def new_run_id() -> str:
     """Sortable by time, unique across concurrent processes."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def evidence_settings(spec: AuditSpec) -> EvidenceSettings:
+    e = spec.evaluation
+    return EvidenceSettings(
+        threshold=spec.threshold, optimizing_metric=spec.optimizing_metric, resamples=int(e["bootstrap"]),
+        confidence=float(e["confidence"]), seed=spec.split.seed, calibration_bins=int(e["calibration_bins"]),
+        min_group_size=int(e["min_group_size"]),
+    )
 
 
 def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, sizes: dict[str, int]) -> dict[str, Any]:
@@ -131,17 +157,50 @@ def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, size
     }
 
 
-def _train_and_score(
-    candidate: CandidateSpec, training: TrainingData, dataset: Dataset, test_rows: Any, threshold: float
-) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
-    """Fit one candidate and evaluate it on the test rows: (description, evidence, error)."""
+def _score(candidate: CandidateSpec, training: TrainingData, dataset: Dataset, test_rows: np.ndarray,
+           groupings: list[Grouping], settings: EvidenceSettings) -> Scored:
+    """Fit one candidate on the training split and evaluate it on the test rows."""
+    started = time.perf_counter()
     model = FAMILIES[candidate.family].build(candidate.params)
     try:
         model.fit(training)
         proba = model.predict_proba(dataset.frame.iloc[test_rows])
+        evidence, samples = evaluate(dataset.y[test_rows], proba, groupings=groupings, settings=settings)
     except (ValueError, RuntimeError, ArithmeticError, MemoryError) as exc:
-        return {"params": candidate.params}, None, f"{type(exc).__name__}: {exc}"
-    return jsonable(model.describe()), evaluate(dataset.y[test_rows], proba, threshold=threshold), None
+        error = f"{type(exc).__name__}: {exc}"
+        return Scored(candidate, {"params": candidate.params}, None, None, error, time.perf_counter() - started)
+    description = jsonable(model.describe())
+    return Scored(candidate, description, jsonable(evidence), samples, None, time.perf_counter() - started)
+
+
+def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, progress: ProgressCallback) -> list[Scored]:
+    frame = dataset.frame
+    training = TrainingData(
+        x_train=frame.iloc[splits.train], y_train=dataset.y[splits.train],
+        x_valid=frame.iloc[splits.validation], y_valid=dataset.y[splits.validation],
+        features=dataset.features, seed=spec.split.seed,
+    )
+    test_frame = frame.iloc[splits.test]
+    groupings = sensitive_groupings(test_frame, dataset.sensitive, spec.data.sensitive_bins)
+    settings = evidence_settings(spec)
+    scored = []
+    for candidate in spec.candidates:
+        progress(Progress("train", f"training and evaluating {candidate.name} ({candidate.family})", candidate.name))
+        scored.append(_score(candidate, training, dataset, splits.test, groupings, settings))
+    return scored
+
+
+def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[str, Any] | None:
+    """The evidence with its paired comparison against the baseline added."""
+    if item.evidence is None or baseline.evidence is None:
+        return item.evidence
+    comparison = compare(item.evidence, item.samples, baseline.evidence, baseline.samples, confidence=confidence)
+    return {
+        **item.evidence,
+        "baseline": baseline.candidate.name,
+        "comparisons": {"baseline": comparison},
+        "lift_over_baseline": {name: entry["lift"] for name, entry in comparison.items()},
+    }
 
 
 def _recommend(results: list[CandidateResult], metric: str) -> str | None:
@@ -150,6 +209,51 @@ def _recommend(results: list[CandidateResult], metric: str) -> str | None:
         return None
     sign = 1.0 if METRICS[metric].higher_is_better else -1.0
     return max(passing, key=lambda r: sign * float(r.metrics[metric] or 0.0)).name
+
+
+def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confidence: float,
+               progress: ProgressCallback) -> tuple[list[CandidateResult], list[NewEvent]]:
+    baseline = next(s for s in scored if s.candidate.family == BASELINE)
+    policy_refs = [{"name": p.name, "version": p.version, "sha256": p.sources[-1].sha256} for p in policies]
+    results: list[CandidateResult] = []
+    events: list[NewEvent] = []
+    for item in scored:
+        candidate = item.candidate
+        evidence = _with_comparison(item, baseline, confidence)
+        progress(Progress("check", f"checking {candidate.name} against the policies", candidate.name))
+        outcomes = check(policies, evidence or {})
+        result = CandidateResult(
+            name=candidate.name, family=candidate.family, is_baseline=candidate.family == BASELINE,
+            verdict=verdict(outcomes), metrics=(evidence or {}).get("metrics", {}),
+            lift=(evidence or {}).get("lift_over_baseline", {}), outcomes=outcomes, seconds=item.seconds,
+            error=item.error,
+        )
+        results.append(result)
+        evidence_sha = digest(evidence) if evidence else None
+        events.append(NewEvent(runs.CANDIDATE_EVALUATED, run_id, {
+            "candidate": candidate.name, "family": candidate.family, "is_baseline": result.is_baseline,
+            "params": candidate.params, "description": item.description, "evidence": evidence,
+            "evidence_sha256": evidence_sha, "error": item.error, "train_seconds": round(item.seconds, 3),
+        }))
+        events.append(NewEvent(runs.RULES_CHECKED, run_id, {
+            "candidate": candidate.name, "evidence_sha256": evidence_sha, "policies": policy_refs,
+            "outcomes": [o.to_json() for o in outcomes], "verdict": result.verdict,
+        }))
+    return results, events
+
+
+def _write_cards(audit_db: Path, run_id: str, results: list[CandidateResult], cards_dir: Path) -> list[NewEvent]:
+    record = runs.load_run(audit_db, run_id)
+    events = []
+    for result in results:
+        path = cards_dir / run_id / f"{result.name}.md"
+        text = render_markdown(record, result.name)
+        _write_atomic(path, text)
+        result.card = str(path)
+        events.append(NewEvent(runs.CARD_WRITTEN, run_id, {
+            "candidate": result.name, "format": "md", "path": str(path), "sha256": sha256_text(text),
+        }))
+    return events
 
 
 def run_audit(
@@ -168,61 +272,13 @@ def run_audit(
 
     run_id = new_run_id()
     append(audit_db, [NewEvent(runs.RUN_STARTED, run_id, _run_started(spec, policies, dataset, splits.sizes()))])
-
-    frame = dataset.frame
-    training = TrainingData(
-        x_train=frame.iloc[splits.train], y_train=dataset.y[splits.train],
-        x_valid=frame.iloc[splits.validation], y_valid=dataset.y[splits.validation],
-        features=dataset.features, seed=spec.split.seed,
-    )
-    scored: list[tuple[CandidateSpec, dict[str, Any], dict[str, Any] | None, str | None, float]] = []
-    for candidate in spec.candidates:
-        progress(Progress("train", f"training {candidate.name} ({candidate.family})", candidate.name))
-        started = time.perf_counter()
-        description, evidence, error = _train_and_score(candidate, training, dataset, splits.test, spec.threshold)
-        scored.append((candidate, description, evidence, error, time.perf_counter() - started))
-
-    baseline_name = next(c.name for c in spec.candidates if c.family == BASELINE)
-    baseline_evidence = next(e for c, _, e, _, _ in scored if c.name == baseline_name)
-    results: list[CandidateResult] = []
-    events: list[NewEvent] = []
-    for candidate, description, evidence, error, seconds in scored:
-        if evidence is not None and baseline_evidence is not None:
-            evidence = add_lift(evidence, baseline_evidence, baseline_name=baseline_name)
-        progress(Progress("check", f"checking {candidate.name} against the policies", candidate.name))
-        outcomes = check(policies, evidence or {})
-        result = CandidateResult(
-            name=candidate.name, family=candidate.family, is_baseline=candidate.family == BASELINE,
-            verdict=verdict(outcomes), metrics=(evidence or {}).get("metrics", {}),
-            lift=(evidence or {}).get("lift_over_baseline", {}), outcomes=outcomes, seconds=seconds, error=error,
-        )
-        results.append(result)
-        evidence_sha = digest(evidence) if evidence else None
-        events.append(NewEvent(runs.CANDIDATE_EVALUATED, run_id, {
-            "candidate": candidate.name, "family": candidate.family, "is_baseline": result.is_baseline,
-            "params": candidate.params, "description": description, "evidence": evidence,
-            "evidence_sha256": evidence_sha, "error": error, "train_seconds": round(seconds, 3),
-        }))
-        events.append(NewEvent(runs.RULES_CHECKED, run_id, {
-            "candidate": candidate.name, "evidence_sha256": evidence_sha,
-            "policies": [{"name": p.name, "version": p.version, "sha256": p.sources[-1].sha256} for p in policies],
-            "outcomes": [o.to_json() for o in outcomes], "verdict": result.verdict,
-        }))
+    scored = _train_all(spec, dataset, splits, progress)
+    results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))
     append(audit_db, events)
 
-    record = runs.load_run(audit_db, run_id)
-    card_events = []
-    for result in results:
-        path = cards_dir / run_id / f"{result.name}.md"
-        text = render_markdown(record, result.name)
-        _write_atomic(path, text)
-        result.card = str(path)
-        card_events.append(NewEvent(runs.CARD_WRITTEN, run_id, {
-            "candidate": result.name, "format": "md", "path": str(path), "sha256": sha256_text(text),
-        }))
+    card_events = _write_cards(audit_db, run_id, results, cards_dir)
     progress(Progress("cards", f"wrote {len(results)} model cards under {cards_dir / run_id}"))
-
     recommended = _recommend(results, spec.optimizing_metric)
     run_verdict = "pass" if recommended is not None else "fail"
     head = append(audit_db, [*card_events, NewEvent(runs.RUN_COMPLETED, run_id, {

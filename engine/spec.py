@@ -19,7 +19,14 @@ from engine.policy.loader import DEFAULT_POLICY
 
 DEFAULT_MISSING_VALUES = ("", "NA", "N/A", "NaN", "null", "NULL", "?")
 DEFAULT_SPLIT = {"test": 0.2, "validation": 0.2, "seed": 42}
-DEFAULT_EVALUATION = {"threshold": 0.5, "optimizing_metric": "roc_auc"}
+DEFAULT_EVALUATION = {
+    "threshold": 0.5,
+    "optimizing_metric": "roc_auc",
+    "bootstrap": 1000,
+    "confidence": 0.95,
+    "calibration_bins": 10,
+    "min_group_size": 30,
+}
 FLAGS = "command-line flags"
 MAX_ERRORS_SHOWN = 3
 
@@ -40,6 +47,7 @@ class DataSpec:
     features: tuple[str, ...] | None
     include_sensitive: bool
     missing_values: tuple[str, ...]
+    sensitive_bins: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class AuditSpec:
     source: str
     source_text: str | None = None
     document: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_EVALUATION))
 
 
 def read_spec_file(path: Path) -> tuple[dict[str, Any], str]:
@@ -132,6 +141,9 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         raise SpecError(f"{source}: {shown}{more}")
 
     data = document["data"]
+    unbinned = [c for c in data.get("sensitive_bins", {}) if c not in data.get("sensitive", [])]
+    if unbinned:
+        raise SpecError(f"{source}: /data/sensitive_bins/{unbinned[0]}: not one of the sensitive columns")
     split = {**DEFAULT_SPLIT, **document.get("split", {})}
     if split["test"] + split["validation"] >= 0.9:
         raise SpecError(f"{source}: /split: test + validation must leave at least 10% of rows for training")
@@ -157,6 +169,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
             features=tuple(data["features"]) if "features" in data else None,
             include_sensitive=bool(data.get("include_sensitive", False)),
             missing_values=tuple(data.get("missing_values", DEFAULT_MISSING_VALUES)),
+            sensitive_bins={k: sorted(float(x) for x in v) for k, v in data.get("sensitive_bins", {}).items()},
         ),
         split=SplitSpec(test=float(split["test"]), validation=float(split["validation"]), seed=int(split["seed"])),
         threshold=float(evaluation["threshold"]),
@@ -165,6 +178,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         policies=policies,
         source=source,
         source_text=source_text,
+        evaluation=evaluation,
     )
     return _with_document(spec)
 
@@ -205,9 +219,10 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
             **({"features": list(spec.data.features)} if spec.data.features is not None else {}),
             "include_sensitive": spec.data.include_sensitive,
             "missing_values": list(spec.data.missing_values),
+            "sensitive_bins": spec.data.sensitive_bins,
         },
         "split": {"test": spec.split.test, "validation": spec.split.validation, "seed": spec.split.seed},
-        "evaluation": {"threshold": spec.threshold, "optimizing_metric": spec.optimizing_metric},
+        "evaluation": dict(spec.evaluation),
         "candidates": [{"name": c.name, "family": c.family, "params": c.params} for c in spec.candidates],
         "policies": [str(p) for p in spec.policies],
     }

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 CANDIDATES = [
     {"name": "baseline", "family": "baseline"},
     {"name": "logistic", "family": "logistic"},
-    {"name": "lightgbm", "family": "lightgbm", "params": {"n_estimators": 200, "learning_rate": 0.1}},
+    {"name": "lightgbm", "family": "lightgbm", "params": {"n_estimators": 40, "learning_rate": 0.2}},
 ]
 RULE_FIELDS = {"id", "kind", "severity", "status", "observed", "threshold", "message", "checklist"}
 CANDIDATE_FIELDS = {"name", "family", "is_baseline", "verdict", "metrics", "rules"}
@@ -77,6 +77,7 @@ def two_runs(spec_file: Path, tmp_path_factory: pytest.TempPathFactory) -> TwoRu
     base = tmp_path_factory.mktemp("two-runs")
     text = run_cli("audit", "--spec", spec_file, *trail_args(base))
     as_json = run_cli("audit", "--spec", spec_file, *trail_args(base), "--format", "json")
+    assert (text.returncode, as_json.returncode) == (0, 0), text.stderr + as_json.stderr
     return TwoRuns(base, base / "audit.duckdb", text, as_json)
 
 
@@ -347,7 +348,8 @@ def test_policy_validate_lists_every_error_with_file_and_json_path(tmp_path: Pat
     expected = [(invalid, "/name"), (invalid, "/rules/1/metric"), (invalid, "/rules/2/severity"),
                 (invalid, "/rules/3/checklist"), (malformed, "line 2")]
     for path, where in expected:
-        assert any(str(path) in line and f": {where}" in line for line in lines), (path, where, done.stderr)
+        assert any(line.startswith(f"{path}: {where}") for line in lines), (path, where, done.stderr)
+    assert all(line.startswith((str(invalid), str(malformed))) for line in lines), "one whole line per error"
     assert f"{DEFAULT_POLICY}: valid" in done.stdout, "a valid file among bad ones is still reported valid"
 
 
@@ -379,27 +381,26 @@ def test_verify_is_0_on_an_intact_trail_and_1_naming_the_changed_event(trail_cop
     broken = run_cli("verify", "--audit-db", trail_copy)
     assert broken.returncode == 1
     assert re.search(rf"\b{seq}\b", broken.stdout), broken.stdout
-    as_json = json.loads(run_cli("verify", "--audit-db", trail_copy, "--format", "json").stdout)
-    assert (as_json["intact"], as_json["bad_seq"]) == (False, seq)
+    assert "intact" not in broken.stdout
 
 
 MARKUP_COLUMN = "[bold red]x[/]"
 
 
 def test_rich_markup_in_untrusted_names_is_shown_literally(adult_sample: pd.DataFrame, tmp_path: Path) -> None:
-    frame = adult_sample.rename(columns={"sex": MARKUP_COLUMN})
-    data = tmp_path / "[red]loans.csv"
-    frame.to_csv(data, index=False)
-    done = run_cli("audit", "--data", data, "--target", "income", "--positive", ">50K",
-                   "--sensitive", MARKUP_COLUMN, *trail_args(tmp_path))
+    adult_sample.rename(columns={"sex": MARKUP_COLUMN}).to_csv(tmp_path / "[red]loans.csv", index=False)
+    spec = write_json(tmp_path / "spec.json", {
+        "data": {"path": "[red]loans.csv", "target": "income", "positive": ">50K"},
+        "candidates": CANDIDATES[:2],
+    })
+    done = run_cli("audit", "--spec", spec, "--sensitive", MARKUP_COLUMN, *trail_args(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "mlgate audit [red]loans" in done.stdout, "the spec name (the file's stem) is printed as text"
     card = next((tmp_path / "cards").glob("*/logistic.md")).read_text(encoding="utf-8")
     assert MARKUP_COLUMN in card
 
     missing = "[bold red]y[/]"
-    refused = run_cli("audit", "--data", data, "--target", "income", "--positive", ">50K",
-                      "--sensitive", missing, *trail_args(tmp_path))
+    refused = run_cli("audit", "--spec", spec, "--sensitive", missing, *trail_args(tmp_path))
     assert refused.returncode == 2
     assert f"'{missing}'" in refused.stderr
     assert MARKUP_COLUMN in refused.stderr, "the list of columns shows the real name"

@@ -310,3 +310,27 @@ def test_a_bad_input_raises_and_writes_nothing(
         assert not db.exists()
         assert not db.parent.exists()
     assert not cards.exists()
+
+
+class Interrupted(Exception):
+    """Stands in for a kill between two steps of a run."""
+
+
+def test_a_run_interrupted_after_it_started_leaves_a_verifiable_trail_and_an_incomplete_run(
+    adult_parquet: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "audit.duckdb"
+
+    def stop_before_recording(step: Progress) -> None:
+        if step.stage == "record":
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run_audit(make_spec(adult_parquet, candidates=SMALL), audit_db=db, cards_dir=tmp_path / "cards",
+                  progress=stop_before_recording)
+    [summary] = list_runs(db)
+    assert (summary.complete, summary.verdict, summary.recommended) == (False, None, None)
+    assert verify(db).intact
+    finished = run_audit(make_spec(adult_parquet, candidates=SMALL), audit_db=db, cards_dir=tmp_path / "cards")
+    assert [s.run_id for s in list_runs(db)] == [finished.run_id, summary.run_id]
+    assert verify(db).intact

@@ -52,16 +52,24 @@ class Scores:
             raise ValueError(f"labels {y_bool.shape} and scores {p.shape} must be 1-D of equal length")
         return cls(y=y_bool, proba=p, threshold=threshold, curve=binary_curve(y_bool, p))
 
+    @classmethod
+    def presorted(cls, y: BoolArray, proba: FloatArray, threshold: float) -> Scores:
+        """Scores already sorted by descending score (a slice of a sort done once): no second sort."""
+        return cls(y=y, proba=proba, threshold=threshold, curve=sorted_curve(y, proba))
+
 
 def binary_curve(y: BoolArray, proba: FloatArray) -> Curve:
     """Cumulative true/false positives at each distinct score, sorted by descending score."""
-    if proba.size == 0:
-        return Curve(tps=np.zeros(0), fps=np.zeros(0))
     order = np.argsort(-proba, kind="mergesort")
-    sorted_scores = proba[order]
-    sorted_y = y[order].astype(np.float64)
-    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_y.size - 1]
-    tps = np.cumsum(sorted_y)[last_of_tie]
+    return sorted_curve(y[order], proba[order])
+
+
+def sorted_curve(sorted_y: BoolArray, sorted_scores: FloatArray) -> Curve:
+    """The curve of labels and scores that are already in descending score order."""
+    if sorted_scores.size == 0:
+        return Curve(tps=np.zeros(0), fps=np.zeros(0))
+    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1]
+    tps = np.cumsum(sorted_y, dtype=np.float64)[last_of_tie]
     fps = (last_of_tie + 1) - tps
     return Curve(tps=tps, fps=fps.astype(np.float64))
 

@@ -1,0 +1,135 @@
+"""Metrics per sensitive group and the fairness gaps between groups, from one bincount per grouping.
+
+Threshold metrics come from the four confusion counts of each group, gathered in a single `np.bincount`
+over `code * 4 + label * 2 + prediction`; the functions over counts work on any leading shape, so the
+bootstrap reuses them on (resamples, groups, 4) arrays. Ranking metrics per group reuse the one descending
+sort of the scores. Groups below the minimum support are marked `too_small`, kept in the table, and left out
+of the gaps (which say so); numbers equal fairlearn's `MetricFrame` and gap functions (tested).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.evaluation.groups import Grouping
+from engine.evaluation.metrics import METRICS, Scores
+
+FloatArray = NDArray[np.float64]
+TN, FP, FN, TP = 0, 1, 2, 3
+RATE_NAMES = ("selection_rate", "tpr", "fpr", "fnr", "ppv", "accuracy", "precision", "recall", "f1")
+GAP_NAMES = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equal_opportunity_difference",
+    "predictive_parity_difference",
+)
+RANKING_NAMES = ("roc_auc", "pr_auc", "log_loss", "brier")
+
+
+def confusion_by_group(codes: NDArray[np.intp], groups: int, y: NDArray[np.bool_], predicted: NDArray[np.bool_],
+                       weights: FloatArray | None = None) -> FloatArray:
+    """(groups, 4) counts of [TN, FP, FN, TP] per group, in one bincount."""
+    cells = codes * 4 + y.astype(np.intp) * 2 + predicted.astype(np.intp)
+    return np.bincount(cells, weights=weights, minlength=groups * 4).reshape(groups, 4).astype(np.float64)
+
+
+def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """Elementwise ratio, NaN where the denominator is zero (the rate is undefined there)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def rates(counts: FloatArray) -> dict[str, FloatArray]:
+    """Threshold metrics from [..., 4] confusion counts; undefined rates are NaN."""
+    tn, fp, fn, tp = counts[..., TN], counts[..., FP], counts[..., FN], counts[..., TP]
+    support = tn + fp + fn + tp
+    tpr = _divide(tp, tp + fn)
+    ppv = _divide(tp, tp + fp)
+    return {
+        "selection_rate": _divide(tp + fp, support),
+        "tpr": tpr,
+        "fpr": _divide(fp, fp + tn),
+        "fnr": _divide(fn, tp + fn),
+        "ppv": ppv,
+        "accuracy": _divide(tp + tn, support),
+        "precision": ppv,
+        "recall": tpr,
+        "f1": _divide(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def _spread(values: FloatArray, eligible: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+    """Max and min over eligible groups along the last axis, ignoring undefined (NaN) values."""
+    masked = np.where(eligible, values, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: the gap is undefined, reported as None
+        return np.nanmax(masked, axis=-1), np.nanmin(masked, axis=-1)
+
+
+def gaps(group_rates: dict[str, FloatArray], eligible: NDArray[np.bool_]) -> dict[str, FloatArray]:
+    """Fairness gaps across eligible groups (last axis), as fairlearn's `between_groups` measures."""
+    sel_hi, sel_lo = _spread(group_rates["selection_rate"], eligible)
+    tpr_hi, tpr_lo = _spread(group_rates["tpr"], eligible)
+    fpr_hi, fpr_lo = _spread(group_rates["fpr"], eligible)
+    ppv_hi, ppv_lo = _spread(group_rates["ppv"], eligible)
+    return {
+        "demographic_parity_difference": sel_hi - sel_lo,
+        "demographic_parity_ratio": _divide(sel_lo, sel_hi),
+        "equalized_odds_difference": np.fmax(tpr_hi - tpr_lo, fpr_hi - fpr_lo),
+        "equal_opportunity_difference": tpr_hi - tpr_lo,
+        "predictive_parity_difference": ppv_hi - ppv_lo,
+    }
+
+
+def _ranking_by_group(grouping: Grouping, y: NDArray[np.bool_], proba: FloatArray, order: NDArray[np.intp],
+                      threshold: float) -> dict[str, list[float | None]]:
+    """ROC AUC, PR AUC, log loss and Brier per group, slicing the one global sort by group."""
+    by_group = order[np.argsort(grouping.codes[order], kind="stable")]
+    bounds = np.searchsorted(grouping.codes[by_group], np.arange(grouping.size + 1))
+    out: dict[str, list[float | None]] = {name: [] for name in RANKING_NAMES}
+    for g in range(grouping.size):
+        rows = by_group[bounds[g]:bounds[g + 1]]
+        scores = Scores.presorted(y[rows], proba[rows], threshold)
+        for name in RANKING_NAMES:
+            out[name].append(METRICS[name].compute(scores))
+    return out
+
+
+def _value(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
+
+
+def slice_evidence(grouping: Grouping, y: NDArray[np.bool_], proba: FloatArray, *, threshold: float,
+                   order: NDArray[np.intp], min_support: int) -> dict[str, Any]:
+    """Per-group metrics and gaps of one grouping, as plain JSON data."""
+    counts = confusion_by_group(grouping.codes, grouping.size, y, proba >= threshold)
+    support = counts.sum(axis=1)
+    eligible = support >= min_support
+    group_rates = rates(counts)
+    ranking = _ranking_by_group(grouping, y, proba, order, threshold)
+    groups = []
+    for g, label in enumerate(grouping.labels):
+        metrics: dict[str, float | None] = {name: ranking[name][g] for name in RANKING_NAMES}
+        metrics.update({name: _value(group_rates[name][g]) for name in RATE_NAMES})
+        groups.append({
+            "group": label,
+            "support": int(support[g]),
+            "positives": int(counts[g, FN] + counts[g, TP]),
+            "too_small": not bool(eligible[g]),
+            "metrics": metrics,
+        })
+    judged = gaps(group_rates, eligible) if eligible.sum() >= 2 else {}
+    return {
+        "name": grouping.name,
+        "columns": list(grouping.columns),
+        "edges": list(grouping.edges) if grouping.edges is not None else None,
+        "min_support": min_support,
+        "groups": groups,
+        "gaps": {name: _value(float(judged[name])) if judged else None for name in GAP_NAMES},
+        "groups_judged": int(eligible.sum()),
+    }
