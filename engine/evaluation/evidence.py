@@ -18,7 +18,7 @@ from engine.evaluation.bootstrap import HEADLINE, BootstrapSamples, bootstrap, p
 from engine.evaluation.calibration import bin_edges, bin_ids, calibration_evidence
 from engine.evaluation.groups import Grouping
 from engine.evaluation.metrics import METRICS, Scores, headline_metrics, lift
-from engine.evaluation.slices import GAP_NAMES, RATE_NAMES, gaps, rates, slice_evidence
+from engine.evaluation.slices import GAP_NAMES, RATE_NAMES, confusion_by_group, gaps, rates, slice_evidence
 
 FloatArray = NDArray[np.float64]
 WORST_SLICES = 5
@@ -73,6 +73,12 @@ def _slice_intervals(slices: list[dict[str, Any]], groupings: list[Grouping], sa
             evidence["gap_intervals"] = {name: [None, None] for name in GAP_NAMES}
 
 
+def _overall_rates(y: NDArray[np.bool_], predicted: NDArray[np.bool_]) -> dict[str, float | None]:
+    """Selection rate, TPR, FPR, FNR and PPV over all test rows (the reference for slice gaps)."""
+    counts = confusion_by_group(np.zeros(y.size, dtype=np.intp), 1, y, predicted)
+    return {name: None if np.isnan(v[0]) else float(v[0]) for name, v in rates(counts).items()}
+
+
 def _by_probability(y: NDArray[np.bool_], proba: FloatArray, threshold: float, bins: int) -> list[dict[str, Any]]:
     """Error analysis by predicted-probability bucket (equal width)."""
     edges = bin_edges(proba, bins, "uniform")
@@ -119,6 +125,7 @@ def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Groupin
         "positives": int(np.count_nonzero(y)),
         "threshold": threshold,
         "metrics": headline_metrics(scores),
+        "rates": _overall_rates(y, proba >= threshold),
         "slices": slices,
         "calibration": calibration_evidence(y, proba, groupings, bins=settings.calibration_bins),
         "error_analysis": {

@@ -2,12 +2,14 @@
 
 `RULE_KINDS` is the explicit registry (no registration by import side effect); the policy schema's list of
 kinds is tested to equal it. A rule whose evidence was not computed returns `unknown`, never a silent pass.
+Group rules name the groups too small to judge in their message, and a policy decides with `small_groups`
+whether such groups are only reported (`report`), make the rule `unknown`, or make it `fail`.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +25,16 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
+# Whether more is better for the metrics a slice rule may name (headline metrics and confusion rates).
+HIGHER_IS_BETTER: dict[str, bool] = {
+    **{name: metric.higher_is_better for name, metric in METRICS.items()},
+    "tpr": True, "ppv": True, "fpr": False, "fnr": False, "selection_rate": True,
+}
+LABELS: dict[str, str] = {
+    **{name: metric.label for name, metric in METRICS.items()},
+    "selection_rate": "selection rate", "tpr": "TPR", "fpr": "FPR", "fnr": "FNR", "ppv": "PPV",
+}
+MAX_GROUPS_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -40,14 +52,30 @@ def fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _metric_label(name: str) -> str:
-    return METRICS[name].label
+def _bound(evidence: Evidence, interval: Sequence[Any] | None, value: Any, use: str) -> float | None:
+    """The point value, or the lower/upper bound of its interval, as the rule's `use` asks."""
+    if use == "point":
+        return None if value is None else float(value)
+    if not interval:
+        return None
+    bound = interval[0] if use == "ci_lower" else interval[1]
+    return None if bound is None else float(bound)
+
+
+def _what(label: str, use: str, evidence: Evidence) -> str:
+    if use == "point":
+        return label
+    confidence = evidence.get("intervals", {}).get("confidence", 0.95)
+    side = "lower" if use == "ci_lower" else "upper"
+    return f"{label} ({confidence:.0%} CI {side} bound)"
 
 
 def metric_threshold(evidence: Evidence, params: Params) -> Finding:
     metric, op, bound = params["metric"], params["op"], float(params["value"])
-    observed = evidence.get("metrics", {}).get(metric)
-    label = _metric_label(metric)
+    use = params.get("use", "point")
+    interval = evidence.get("intervals", {}).get("metrics", {}).get(metric)
+    observed = _bound(evidence, interval, evidence.get("metrics", {}).get(metric), use)
+    label = _what(METRICS[metric].label, use, evidence)
     if observed is None:
         return Finding("unknown", None, bound, f"{label} was not computed for this candidate")
     if COMPARISONS[op](observed, bound):
@@ -57,21 +85,174 @@ def metric_threshold(evidence: Evidence, params: Params) -> Finding:
 
 def beats_baseline(evidence: Evidence, params: Params) -> Finding:
     metric, min_lift = params["metric"], float(params["min_lift"])
+    label = METRICS[metric].label
     observed = evidence.get("lift_over_baseline", {}).get(metric)
-    label = _metric_label(metric)
     if observed is None:
         return Finding("unknown", None, min_lift, f"{label} lift over the baseline was not computed")
-    status: Status = "pass" if observed >= min_lift else "fail"
     side = "better" if observed >= 0 else "worse"
-    return Finding(
-        status,
-        observed,
-        min_lift,
-        f"{label} {fmt(abs(observed))} {side} than the baseline (needs {fmt(min_lift)} better)",
-    )
+    message = f"{label} {fmt(abs(observed))} {side} than the baseline (needs {fmt(min_lift)} better)"
+    if observed < min_lift:
+        return Finding("fail", observed, min_lift, message)
+    significance = params.get("significance")
+    if significance is None:
+        return Finding("pass", observed, min_lift, message)
+    p_value = evidence.get("comparisons", {}).get("baseline", {}).get(metric, {}).get("p_value")
+    if p_value is None:
+        return Finding("unknown", observed, min_lift, f"{message}; no paired bootstrap to test significance")
+    tested = f"{message}; one-sided p = {fmt(p_value)} (needs ≤ {fmt(float(significance))})"
+    return Finding("pass" if p_value <= float(significance) else "fail", observed, min_lift, tested)
+
+
+def grouping_name(by: str | Sequence[str]) -> str:
+    """The name of a grouping as the evidence stores it: one column, or columns joined by ' × '."""
+    return by if isinstance(by, str) else " × ".join(by)
+
+
+def _groupings(evidence: Evidence, by: str | Sequence[str] | None) -> list[Mapping[str, Any]] | None:
+    """The slices a rule looks at: the one it names, or every grouping; None when it is not there."""
+    slices = evidence.get("slices")
+    if slices is None:
+        return None
+    if by is None:
+        return list(slices) or None
+    wanted = grouping_name(by)
+    found = [s for s in slices if s["name"] == wanted]
+    return found or None
+
+
+def _small_groups(slices: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [f"{s['name']}={g['group']} (n={g['support']})" for s in slices for g in s["groups"] if g["too_small"]]
+
+
+def _named(items: list[str]) -> str:
+    """At most a few items, then how many more: messages stay one readable line."""
+    more = f" and {len(items) - MAX_GROUPS_NAMED} more" if len(items) > MAX_GROUPS_NAMED else ""
+    return "; ".join(items[:MAX_GROUPS_NAMED]) + more
+
+
+def _small_note(small: list[str]) -> str:
+    return f"; {len(small)} groups too small to judge: {_named(small)}" if small else ""
+
+
+def _apply_small_groups(finding: Finding, small: list[str], policy: str) -> Finding:
+    """Report too-small groups in the message, or let them make the rule unknown or failed."""
+    message = finding.message + _small_note(small)
+    if small and policy == "unknown" and finding.status == "pass":
+        return Finding("unknown", finding.observed, finding.threshold, message)
+    if small and policy == "fail":
+        return Finding("fail", finding.observed, finding.threshold, message)
+    return Finding(finding.status, finding.observed, finding.threshold, message)
+
+
+def _missing_grouping(params: Params) -> Finding:
+    by = params.get("by")
+    if by is None:
+        return Finding("unknown", None, None, "no sensitive columns in the spec, so no groups to check")
+    where = f"grouping {grouping_name(by)!r}" if by is not None else "slices"
+    return Finding("unknown", None, None, f"no {where} in the evidence (is it a sensitive column of the spec?)")
+
+
+def slice_metric(evidence: Evidence, params: Params) -> Finding:
+    metric = params["metric"]
+    label = LABELS[metric]
+    slices = _groupings(evidence, params.get("by"))
+    if slices is None:
+        return _missing_grouping(params)
+    overall = evidence.get("metrics", {}).get(metric, evidence.get("rates", {}).get(metric))
+    higher = HIGHER_IS_BETTER[metric]
+    gap = params.get("max_gap_from_overall")
+    worst: tuple[float, str, float] | None = None  # (badness, group, value)
+    violations = []
+    for s in slices:
+        for g in s["groups"]:
+            value = g["metrics"].get(metric)
+            if g["too_small"] or value is None:
+                continue
+            name = f"{s['name']}={g['group']}"
+            problems = []
+            if "min" in params and value < params["min"]:
+                problems.append(f"below {fmt(params['min'])}")
+            if "max" in params and value > params["max"]:
+                problems.append(f"above {fmt(params['max'])}")
+            shortfall = (overall - value if higher else value - overall) if overall is not None else None
+            if gap is not None and shortfall is not None and shortfall > gap:
+                problems.append(f"{fmt(shortfall)} worse than overall {fmt(overall)}")
+            badness = shortfall if gap is not None and shortfall is not None else (-value if higher else value)
+            if worst is None or badness > worst[0]:
+                worst = (badness, name, value)
+            if problems:
+                violations.append(f"{name} {label} {fmt(value)} ({', '.join(problems)})")
+    small = _small_groups(slices)
+    threshold = gap if gap is not None else params.get("min", params.get("max"))
+    if worst is None:
+        return _apply_small_groups(Finding("unknown", None, threshold, f"no group with enough rows has {label}"),
+                                   small, params.get("small_groups", "report"))
+    observed = worst[0] if gap is not None else worst[2]
+    if violations:
+        finding = Finding("fail", observed, threshold,
+                          f"{len(violations)} groups out of bounds: {_named(violations)}")
+    else:
+        finding = Finding("pass", observed, threshold, f"every group within bounds; worst {worst[1]} "
+                                                       f"{label} {fmt(worst[2])}")
+    return _apply_small_groups(finding, small, params.get("small_groups", "report"))
+
+
+def fairness(evidence: Evidence, params: Params) -> Finding:
+    measure, use = params["measure"], params.get("use", "point")
+    slices = _groupings(evidence, params["by"])
+    if slices is None:
+        return _missing_grouping(params)
+    evidence_slice = slices[0]
+    label = _what(f"{measure.replace('_', ' ')} by {evidence_slice['name']}", use, evidence)
+    observed = _bound(evidence, evidence_slice.get("gap_intervals", {}).get(measure),
+                      evidence_slice["gaps"].get(measure), use)
+    small = _small_groups(slices)
+    policy = params.get("small_groups", "report")
+    bound = float(params["min"] if "min" in params else params["max"])
+    if observed is None:
+        reason = f"{label} could not be computed (fewer than two groups with enough rows, or no interval)"
+        return _apply_small_groups(Finding("unknown", None, bound, reason), small, policy)
+    ok = observed >= bound if "min" in params else observed <= bound
+    op = ">=" if "min" in params else "<="
+    verb = op if ok else f"is not {op}"
+    finding = Finding("pass" if ok else "fail", observed, bound, f"{label} {fmt(observed)} {verb} {fmt(bound)}")
+    return _apply_small_groups(finding, small, policy)
+
+
+def calibration(evidence: Evidence, params: Params) -> Finding:
+    measure, bound = params["measure"], float(params["max"])
+    strategy = params.get("strategy", "uniform")
+    stored = evidence.get("calibration", {}).get(strategy)
+    label = {"ece": "ECE", "mce": "MCE", "brier": "Brier score"}[measure] + f" ({strategy} bins)"
+    if stored is None:
+        return Finding("unknown", None, bound, f"{label} was not computed for this candidate")
+    if "by" not in params:
+        observed = float(stored[measure])
+        ok = observed <= bound
+        return Finding("pass" if ok else "fail", observed, bound,
+                       f"{label} {fmt(observed)} {'<=' if ok else 'is not <='} {fmt(bound)}")
+    slices = _groupings(evidence, params["by"])
+    by_group = evidence.get("calibration", {}).get("ece_by_group", {}).get(grouping_name(params["by"]))
+    if slices is None or by_group is None:
+        return _missing_grouping(params)
+    eligible = {g["group"] for g in slices[0]["groups"] if not g["too_small"]}
+    judged = {group: value for group, value in by_group.items() if group in eligible and value is not None}
+    small = _small_groups(slices)
+    policy = params.get("small_groups", "report")
+    if not judged:
+        return _apply_small_groups(Finding("unknown", None, bound, "no group with enough rows"), small, policy)
+    worst_group = max(judged, key=lambda g: judged[g])
+    observed = judged[worst_group]
+    over = [g for g, v in judged.items() if v > bound]
+    message = (f"ECE of every group <= {fmt(bound)}; worst {worst_group} {fmt(observed)}" if not over else
+               f"ECE above {fmt(bound)} in {len(over)} groups; worst {worst_group} {fmt(observed)}")
+    return _apply_small_groups(Finding("fail" if over else "pass", observed, bound, message), small, policy)
 
 
 RULE_KINDS: dict[str, Callable[[Evidence, Params], Finding]] = {
     "metric_threshold": metric_threshold,
     "beats_baseline": beats_baseline,
+    "slice_metric": slice_metric,
+    "fairness": fairness,
+    "calibration": calibration,
 }
