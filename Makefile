@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/mlgate audit --spec examples/adult/audit.toml
+	@echo "--- the same candidates against the high-risk pack (exit 1 = a blocking gate failed: a finding) ---"
+	@status=0; $(BIN)/mlgate audit --spec examples/adult/audit.toml --policy policies/high-risk.json || status=$$?; \
+	  test $$status -le 1
 	$(BIN)/mlgate verify
 
 lint: $(STAMP)

@@ -96,21 +96,98 @@ def _names(names: Sequence[str]) -> str:
     return ", ".join(code(name) for name in names) or "none"
 
 
+def _interval(pair: list[float | None] | None) -> str:
+    if not pair or pair[0] is None or pair[1] is None:
+        return NOT_EVALUATED
+    return f"[{pair[0]:.4f}, {pair[1]:.4f}]"
+
+
 def _metrics(record: RunRecord, name: str) -> list[str]:
     evidence = record.candidates[name].data.get("evidence")
     if not evidence:
         return ["## Metrics", "", f"{NOT_EVALUATED}: {md(record.candidates[name].data.get('error', ''))}", ""]
     baseline = record.candidates.get(evidence.get("baseline", ""))
     base_metrics = baseline.data["evidence"]["metrics"] if baseline and baseline.data.get("evidence") else {}
-    lifts = evidence.get("lift_over_baseline", {})
-    rows = (
-        [metric.label, number(evidence["metrics"].get(key)), number(base_metrics.get(key)), number(lifts.get(key))]
-        for key, metric in METRICS.items()
-    )
+    intervals = evidence.get("intervals", {})
+    comparison = evidence.get("comparisons", {}).get("baseline", {})
+    rows = []
+    for key, metric in METRICS.items():
+        paired = comparison.get(key, {})
+        p_value = paired.get("p_value")
+        rows.append([
+            metric.label, number(evidence["metrics"].get(key)), _interval(intervals.get("metrics", {}).get(key)),
+            number(base_metrics.get(key)), number(paired.get("lift")), _interval(paired.get("interval")),
+            NOT_EVALUATED if p_value is None else f"{p_value:.4f}",
+        ])
+    confidence = intervals.get("confidence")
+    how = (f"{confidence:.0%} percentile intervals from {intervals['resamples']} Poisson bootstrap resamples "
+           f"(seed {intervals['seed']}); the lift is paired: the same resamples for candidate and baseline"
+           if intervals else "no bootstrap intervals (bootstrap = 0 in the spec)")
     return [
         f"## Metrics (held-out test split: {evidence['rows']} rows, threshold {evidence['threshold']})",
         "",
-        *table(["metric", code(name), "baseline", "lift (positive = better)"], rows),
+        *table(["metric", code(name), "interval", "baseline", "lift (positive = better)", "lift interval",
+                "p (not better)"], rows),
+        "",
+        how + ".",
+        "",
+    ]
+
+
+def _groups(evidence: dict[str, Any]) -> list[str]:
+    slices = [s for s in evidence.get("slices", []) if len(s["columns"]) == 1]
+    if not slices:
+        return ["## Quantitative analysis by group", "", "No sensitive columns were declared in the spec.", ""]
+    lines = ["## Quantitative analysis by group", ""]
+    for s in slices:
+        lines += [f"### By {code(s['name'])}", ""]
+        rows = (
+            [md(g["group"]) + (" (too small)" if g["too_small"] else ""), str(g["support"]), str(g["positives"]),
+             *(number(g["metrics"].get(k)) for k in ("roc_auc", "selection_rate", "tpr", "fpr", "ppv")),
+             _interval(g.get("intervals", {}).get("tpr"))]
+            for g in s["groups"]
+        )
+        lines += [*table(["group", "rows", "positives", "ROC AUC", "selection rate", "TPR", "FPR", "PPV",
+                          "TPR interval"], rows), ""]
+        gap_rows = (
+            [name.replace("_", " "), number(value), _interval(s.get("gap_intervals", {}).get(name))]
+            for name, value in s["gaps"].items()
+        )
+        lines += [*table(["gap across groups", "value", "interval"], gap_rows), ""]
+        lines += [f"Groups with fewer than {s['min_support']} test rows are marked too small and left out of the "
+                  f"gaps ({s['groups_judged']} of {len(s['groups'])} groups judged).", ""]
+    worst = evidence.get("error_analysis", {}).get("worst_slices", [])
+    if worst:
+        lines += ["### Weakest groups (any grouping, enough rows)", ""]
+        lines += table(["grouping", "group", "rows", "metric", "value"],
+                       ([code(w["grouping"]), md(w["group"]), str(w["support"]), w["metric"], number(w["value"])]
+                        for w in worst))
+        lines.append("")
+    return lines
+
+
+def _calibration(evidence: dict[str, Any]) -> list[str]:
+    calibration = evidence.get("calibration")
+    if not calibration:
+        return ["## Calibration", "", NOT_EVALUATED, ""]
+    summary = (
+        [strategy, number(c["ece"]), number(c["mce"]), number(c["brier"]), number(c["reliability"]),
+         number(c["resolution"]), number(c["uncertainty"])]
+        for strategy, c in ((k, calibration[k]) for k in ("uniform", "quantile"))
+    )
+    diagram = (
+        [f"{b['lower']:.2f}–{b['upper']:.2f}", str(b["count"]), number(b["mean_predicted"]),
+         number(b["fraction_positive"])]
+        for b in calibration["uniform"]["diagram"]
+    )
+    return [
+        "## Calibration",
+        "",
+        *table(["bins", "ECE", "MCE", "Brier", "reliability", "resolution", "uncertainty"], summary),
+        "",
+        "Reliability diagram (equal-width bins):",
+        "",
+        *table(["predicted", "rows", "mean predicted", "observed positive rate"], diagram),
         "",
     ]
 
@@ -166,6 +243,10 @@ def render_markdown(record: RunRecord, candidate: str) -> str:
         _intended_use(record),
         _data(record),
         _metrics(record, candidate),
+        *(
+            [_groups(evidence), _calibration(evidence)]
+            if (evidence := evaluated.get("evidence")) else []
+        ),
         _verdict(record, candidate),
         _lineage(record),
     ]
