@@ -131,7 +131,7 @@ def _print_audit(result: Any, name: str) -> None:
             if o.status != "pass":
                 line = Text("  ").append_text(_status(o.status))
                 line.append(f" {c.name} · {o.id} ({o.severity}, {o.checklist}): {o.message}")
-                stdout.print(line)
+                stdout.print(line, soft_wrap=True)
     summary = Text("verdict: ").append_text(_status(result.verdict))
     summary.append(f" · recommended: {result.recommended}" if result.recommended else " · no candidate passed")
     stdout.print(summary)

@@ -22,7 +22,8 @@ import numpy as np
 
 from engine.audit import runs
 from engine.audit.trail import NewEvent, append
-from engine.candidates import BASELINE, FAMILIES, TrainingData
+from engine.candidates import BASELINE, FAMILIES, Candidate, TrainingData
+from engine.candidates.calibrated import CalibratedCandidate
 from engine.canonical import digest, jsonable, sha256_text
 from engine.cards import render_markdown
 from engine.data import Dataset, Splits, load_dataset, split_rows
@@ -157,11 +158,10 @@ def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, size
     }
 
 
-def _score(candidate: CandidateSpec, training: TrainingData, dataset: Dataset, test_rows: np.ndarray,
-           groupings: list[Grouping], settings: EvidenceSettings) -> Scored:
-    """Fit one candidate on the training split and evaluate it on the test rows."""
+def _score(candidate: CandidateSpec, model: Candidate, training: TrainingData, dataset: Dataset,
+           test_rows: np.ndarray, groupings: list[Grouping], settings: EvidenceSettings) -> Scored:
+    """Fit one candidate (preprocessing and model on the training split) and evaluate it on the test rows."""
     started = time.perf_counter()
-    model = FAMILIES[candidate.family].build(candidate.params)
     try:
         model.fit(training)
         proba = model.predict_proba(dataset.frame.iloc[test_rows])
@@ -174,19 +174,28 @@ def _score(candidate: CandidateSpec, training: TrainingData, dataset: Dataset, t
 
 
 def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, progress: ProgressCallback) -> list[Scored]:
+    """Every candidate of the spec, then each calibrated variant it asks for (reusing the fitted model)."""
     frame = dataset.frame
     training = TrainingData(
         x_train=frame.iloc[splits.train], y_train=dataset.y[splits.train],
         x_valid=frame.iloc[splits.validation], y_valid=dataset.y[splits.validation],
         features=dataset.features, seed=spec.split.seed,
     )
-    test_frame = frame.iloc[splits.test]
-    groupings = sensitive_groupings(test_frame, dataset.sensitive, spec.data.sensitive_bins)
+    groupings = sensitive_groupings(frame.iloc[splits.test], dataset.sensitive, spec.data.sensitive_bins)
     settings = evidence_settings(spec)
     scored = []
     for candidate in spec.candidates:
         progress(Progress("train", f"training and evaluating {candidate.name} ({candidate.family})", candidate.name))
-        scored.append(_score(candidate, training, dataset, splits.test, groupings, settings))
+        model = FAMILIES[candidate.family].build(candidate.params)
+        scored.append(_score(candidate, model, training, dataset, splits.test, groupings, settings))
+        if scored[-1].error is not None:
+            continue
+        for method in candidate.calibration:
+            variant = CandidateSpec(f"{candidate.name}.{method}", candidate.family, candidate.params)
+            progress(Progress("train", f"calibrating {candidate.name} ({method}, on the validation split)",
+                              variant.name))
+            calibrated = CalibratedCandidate(model, method)
+            scored.append(_score(variant, calibrated, training, dataset, splits.test, groupings, settings))
     return scored
 
 

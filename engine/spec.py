@@ -36,6 +36,7 @@ class CandidateSpec:
     name: str
     family: str
     params: dict[str, Any]
+    calibration: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,10 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
     if not any(c["family"] == BASELINE for c in candidate_docs):
         candidate_docs = [{"name": BASELINE, "family": BASELINE}, *candidate_docs]
     candidates = tuple(
-        CandidateSpec(c["name"], c["family"], {**FAMILIES[c["family"]].default_params, **c.get("params", {})})
+        CandidateSpec(
+            c["name"], c["family"], {**FAMILIES[c["family"]].default_params, **c.get("params", {})},
+            tuple(c.get("calibration", ())),
+        )
         for c in candidate_docs
     )
     policies = tuple(Path(p) for p in document.get("policies", [str(DEFAULT_POLICY)]))
@@ -198,6 +202,11 @@ def _candidate_problems(candidates: list[dict[str, Any]]) -> list[str]:
         seen.add(name)
         if name == BASELINE and candidate["family"] != BASELINE:
             problems.append(f"/candidates/{index}/name: the name {BASELINE!r} is reserved for the baseline")
+        for method in candidate.get("calibration", []):
+            variant = f"{name}.{method}"
+            if variant in seen:
+                problems.append(f"/candidates/{index}/calibration: variant name {variant!r} is already taken")
+            seen.add(variant)
         family = FAMILIES[candidate["family"]]
         for problem in schema_errors(candidate.get("params", {}), family.params_schema):
             path, _, message = problem.partition(": ")
@@ -223,7 +232,11 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
         },
         "split": {"test": spec.split.test, "validation": spec.split.validation, "seed": spec.split.seed},
         "evaluation": dict(spec.evaluation),
-        "candidates": [{"name": c.name, "family": c.family, "params": c.params} for c in spec.candidates],
+        "candidates": [
+            {"name": c.name, "family": c.family, "params": c.params, **({"calibration": list(c.calibration)}
+                                                                        if c.calibration else {})}
+            for c in spec.candidates
+        ],
         "policies": [str(p) for p in spec.policies],
     }
     return replace(spec, document=document)
