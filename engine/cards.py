@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from engine.audit.runs import RunRecord
 from engine.candidates import FAMILIES
 from engine.evaluation.metrics import METRICS
 
+DEFAULT_CARDS_DIR = Path("model_cards")
 NOT_EVALUATED = "not evaluated"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 

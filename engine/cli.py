@@ -71,6 +71,8 @@ def audit(
 ) -> int:
     """Train, evaluate and check candidates; record everything; write model cards."""
     from engine import service, spec
+    from engine.audit.trail import DEFAULT_AUDIT_DB
+    from engine.cards import DEFAULT_CARDS_DIR
 
     document: dict[str, Any] = {}
     source_text = None
@@ -93,8 +95,8 @@ def audit(
 
     result = service.run_audit(
         audit_spec,
-        audit_db=audit_db or service.DEFAULT_AUDIT_DB,
-        cards_dir=cards_dir or service.DEFAULT_CARDS_DIR,
+        audit_db=audit_db or DEFAULT_AUDIT_DB,
+        cards_dir=cards_dir or DEFAULT_CARDS_DIR,
         progress=show,
     )
     if output_format == "json":
@@ -145,8 +147,8 @@ def _print_audit(result: Any, name: str) -> None:
 @click.option("--format", "output_format", type=FORMAT, default="text", show_default=True)
 def verify(audit_db: Path | None, output_format: str) -> int:
     """Recompute the trail's hash chain; exit 1 naming the first bad event."""
+    from engine.audit.trail import DEFAULT_AUDIT_DB
     from engine.audit.verify import verify as verify_trail
-    from engine.service import DEFAULT_AUDIT_DB
 
     path = audit_db or DEFAULT_AUDIT_DB
     result = verify_trail(path)
@@ -165,7 +167,7 @@ def verify(audit_db: Path | None, output_format: str) -> int:
 def runs(audit_db: Path | None, output_format: str) -> int:
     """List the runs in the trail, newest first."""
     from engine.audit.runs import list_runs
-    from engine.service import DEFAULT_AUDIT_DB
+    from engine.audit.trail import DEFAULT_AUDIT_DB
 
     summaries = list_runs(audit_db or DEFAULT_AUDIT_DB)
     if output_format == "json":

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from engine.audit import runs
-from engine.audit.trail import NewEvent, append
+from engine.audit.trail import DEFAULT_AUDIT_DB, NewEvent, append
 from engine.candidates import BASELINE, FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
 from engine.canonical import digest, jsonable, sha256_text
-from engine.cards import render_markdown
+from engine.cards import DEFAULT_CARDS_DIR, render_markdown
 from engine.data import Dataset, Splits, load_dataset, split_rows
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
@@ -35,9 +35,6 @@ from engine.lineage import lineage
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, load_policies
 from engine.spec import AuditSpec, CandidateSpec
-
-DEFAULT_AUDIT_DB = Path("audit_log") / "audit.duckdb"
-DEFAULT_CARDS_DIR = Path("model_cards")
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ def test_default_policy_loads_and_is_valid() -> None:
         "metric": "roc_auc",
         "op": ">=",
         "value": 0.70,
+        "use": "ci_lower",
         "description": document["rules"][0]["description"],
     }
     (source,) = policy.sources

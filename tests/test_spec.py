@@ -342,8 +342,11 @@ def test_example_adult_spec_builds() -> None:
     assert spec.data.path.resolve() == (ROOT / "examples" / "adult" / "adult.parquet").resolve()
     assert spec.data.path.is_file()
     assert spec.data.positive == ">50K"
-    assert spec.data.sensitive == ("sex", "race")
+    assert spec.data.sensitive == ("sex", "race", "age")
+    assert spec.data.features is not None and "age" in spec.data.features and "sex" not in spec.data.features
+    assert spec.data.sensitive_bins == {"age": [25.0, 45.0, 65.0]}
     assert [c.family for c in spec.candidates] == ["baseline", "logistic", "lightgbm"]
+    assert spec.candidates[1].calibration == ("isotonic",)
     assert spec.candidates[2].params["n_estimators"] == 1000
     assert [p.resolve() for p in spec.policies] == [DEFAULT_POLICY.resolve()]
     assert spec.card["owners"] == ["mlgate maintainers"]

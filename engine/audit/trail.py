@@ -25,6 +25,7 @@ import duckdb
 from engine.canonical import canonical_json, jsonable, sha256_text
 from engine.errors import TrailError
 
+DEFAULT_AUDIT_DB = Path("audit_log") / "audit.duckdb"
 GENESIS_HASH = "0" * 64
 LOCK_WAIT_SECONDS = 120.0
 TRAIL_CREATED = "trail_created"
@@ -162,5 +163,13 @@ def read_events(path: Path, *, run_id: str | None = None, kinds: Sequence[str] =
         params.extend(kinds)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     with reading(path) as con:
-        rows = con.execute(f"SELECT {COLUMNS} FROM events {clause} ORDER BY seq", params).fetchall()
+        rows = query_events(con, path, f"SELECT {COLUMNS} FROM events {clause} ORDER BY seq", params)
     return [_event(row) for row in rows]
+
+
+def query_events(con: duckdb.DuckDBPyConnection, path: Path, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Run a query over the events table; a DuckDB file without one is not an mlgate trail."""
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    except duckdb.CatalogException:
+        raise TrailError(f"{path}: not an mlgate audit trail (no events table)") from None

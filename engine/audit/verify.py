@@ -11,11 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
-from engine.audit.trail import COLUMNS, GENESIS_HASH, TRAIL_CREATED, reading
+from engine.audit.trail import COLUMNS, GENESIS_HASH, TRAIL_CREATED, query_events, reading
 from engine.canonical import sha256_text
-from engine.errors import TrailError
 
 
 @dataclass(frozen=True)
@@ -51,10 +48,7 @@ def _row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> 
 def verify(path: Path) -> Verification:
     """Walk the whole chain once, in sequence order."""
     with reading(path) as con:
-        try:
-            rows = con.execute(f"SELECT {COLUMNS} FROM events ORDER BY seq").fetchall()
-        except duckdb.CatalogException:
-            raise TrailError(f"{path}: not an mlgate audit trail (no events table)") from None
+        rows = query_events(con, path, f"SELECT {COLUMNS} FROM events ORDER BY seq")
     prev_hash, log_id = GENESIS_HASH, None
     for index, row in enumerate(rows):
         problem = _row_problem(row, index + 1, prev_hash)

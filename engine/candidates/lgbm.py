@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "reg_lambda": 0.0,
     "early_stopping_rounds": 50,
     "max_categories": 255,
+    "n_jobs": 1,
 }
 
 
@@ -68,7 +69,6 @@ class LightGBMCandidate:
             random_state=data.seed,
             deterministic=True,
             force_row_wise=True,
-            n_jobs=2,
             verbose=-1,
         )
         categorical_indices = list(range(len(data.features.numeric), len(data.features.all)))
@@ -116,6 +116,8 @@ FAMILY = Family(
             "reg_lambda": {"type": "number", "minimum": 0},
             "early_stopping_rounds": {"type": "integer", "minimum": 1},
             "max_categories": {"type": "integer", "minimum": 2, "maximum": 10000},
+            "n_jobs": {"type": "integer", "minimum": 0, "maximum": 1024,
+                       "description": "threads (1 by default: concurrent audits share the cores; 0 = all)"},
         },
     },
     default_params=DEFAULTS,

@@ -11,6 +11,7 @@ over resamples by numba. Nothing is copied per resample. Poisson weights are cap
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,5 +151,6 @@ def bootstrap(y: NDArray[np.bool_], proba: FloatArray, *, threshold: float, cell
 def percentile_interval(samples: FloatArray, confidence: float) -> FloatArray:
     """Percentile interval along the first axis; NaN samples (undefined in a resample) are ignored."""
     alpha = (1 - confidence) / 2
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a statistic undefined in every resample: NaN bounds
         return np.asarray(np.nanpercentile(samples, [100 * alpha, 100 * (1 - alpha)], axis=0), dtype=np.float64)
