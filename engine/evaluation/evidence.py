@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.evaluation.bootstrap import HEADLINE, BootstrapSamples, bootstrap, percentile_interval
+from engine.evaluation.bootstrap import GROUP_RANKING, HEADLINE, BootstrapSamples, bootstrap, percentile_interval
 from engine.evaluation.calibration import bin_edges, bin_ids, calibration_evidence
 from engine.evaluation.groups import Grouping
 from engine.evaluation.metrics import METRICS, Scores, headline_metrics, lift
@@ -55,14 +55,17 @@ def _cells(groupings: list[Grouping], y: NDArray[np.bool_], predicted: NDArray[n
 
 def _slice_intervals(slices: list[dict[str, Any]], groupings: list[Grouping], samples: BootstrapSamples,
                      confidence: float) -> None:
-    """Add bootstrap intervals of every group's threshold metrics and of every gap, in place."""
+    """Add bootstrap intervals of every group's metrics and of every gap, in place."""
     offset = 0
     for evidence, grouping in zip(slices, groupings, strict=True):
         counts = samples.counts[:, offset * 4:(offset + grouping.size) * 4].reshape(-1, grouping.size, 4)
+        ranking = samples.group_ranking[:, offset:offset + grouping.size, :]
         offset += grouping.size
         resampled = rates(counts)
-        for name in RATE_NAMES:
-            bounds = _interval(resampled[name], confidence)
+        per_metric = {**{name: resampled[name] for name in RATE_NAMES},
+                      **{name: ranking[:, :, k] for k, name in enumerate(GROUP_RANKING)}}
+        for name, values in per_metric.items():
+            bounds = _interval(values, confidence)
             for group, pair in zip(evidence["groups"], bounds, strict=True):
                 group.setdefault("intervals", {})[name] = pair
         eligible = np.array([not g["too_small"] for g in evidence["groups"]])
