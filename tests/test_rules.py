@@ -1,18 +1,35 @@
-"""engine.policy.rules (each rule kind on pass, fail, unknown) and engine.policy.checker (check, verdict)."""
+"""engine.policy.rules (each rule kind on pass, fail, unknown, small groups), their policy schema, and
+engine.policy.checker (check, verdict)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+from adult_scores import score_half
 from conftest import ROOT
 
+from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
+from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.metrics import lift
-from engine.jsonfiles import load_schema
+from engine.jsonfiles import load_schema, schema_errors
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, Rule
-from engine.policy.rules import RULE_KINDS, Finding, beats_baseline, fmt, metric_threshold
+from engine.policy.rules import (
+    RULE_KINDS,
+    Finding,
+    beats_baseline,
+    calibration,
+    fairness,
+    fmt,
+    grouping_name,
+    metric_threshold,
+    slice_metric,
+)
 
 # op, observed, bound, expected status
 THRESHOLD_CASES = [
@@ -111,16 +128,48 @@ def test_rule_kinds_equal_the_schema_kind_enum() -> None:
     assert selected == set(RULE_KINDS)
 
 
-def test_rule_kinds_return_findings() -> None:
-    params = {
-        "metric_threshold": {"metric": "f1", "op": ">", "value": 0.1},
-        "beats_baseline": {"metric": "f1", "min_lift": 0},
-    }
-    evidence = {"metrics": {"f1": 0.5}, "lift_over_baseline": {"f1": 0.2}}
+# One passing rule of every kind on the real evidence (thresholds loose enough for a numeric-only logistic model).
+REAL_RULES: dict[str, dict[str, Any]] = {
+    "metric_threshold": {"metric": "roc_auc", "op": ">=", "value": 0.75, "use": "ci_lower"},
+    "beats_baseline": {"metric": "roc_auc", "min_lift": 0.05, "significance": 0.05},
+    "slice_metric": {"metric": "roc_auc", "by": ["sex", "race"], "max_gap_from_overall": 0.10},
+    "fairness": {"measure": "demographic_parity_difference", "by": "sex", "max": 0.15, "use": "ci_upper"},
+    "calibration": {"measure": "ece", "max": 0.05},
+}
+
+
+def test_rule_kinds_return_findings(real_evidence: dict[str, Any]) -> None:
+    assert set(REAL_RULES) == set(RULE_KINDS)
     for kind, function in RULE_KINDS.items():
-        finding = function(evidence, params[kind])
+        finding = function(real_evidence, REAL_RULES[kind])
         assert isinstance(finding, Finding)
-        assert finding.status == "pass"
+        assert finding.status == "pass", (kind, finding.message)
+        assert isinstance(finding.observed, float)
+        assert isinstance(finding.threshold, float)
+        assert finding.message
+
+
+# kind, params, expected status on the real evidence: every kind also fails and is unknown on real data
+REAL_CASES = [
+    ("metric_threshold", {"metric": "roc_auc", "op": ">=", "value": 0.84, "use": "ci_lower"}, "fail"),
+    ("metric_threshold", {"metric": "log_loss", "op": "<=", "value": 0.42, "use": "ci_upper"}, "fail"),
+    ("beats_baseline", {"metric": "log_loss", "min_lift": 0.0, "significance": 0.01}, "pass"),
+    ("beats_baseline", {"metric": "pr_auc", "min_lift": 0.6}, "fail"),
+    ("slice_metric", {"metric": "tpr", "by": "race", "max_gap_from_overall": 0.1}, "fail"),
+    ("slice_metric", {"metric": "roc_auc", "by": "age", "min": 0.7}, "unknown"),
+    ("fairness", {"measure": "equal_opportunity_difference", "by": "race", "max": 0.1}, "fail"),
+    ("fairness", {"measure": "demographic_parity_ratio", "by": "sex", "min": 0.8}, "fail"),
+    ("fairness", {"measure": "demographic_parity_ratio", "by": ["sex", "race"], "min": 0.2}, "pass"),
+    ("calibration", {"measure": "mce", "max": 0.05, "strategy": "quantile"}, "fail"),
+    ("calibration", {"measure": "ece", "max": 0.1, "by": "sex"}, "pass"),
+    ("calibration", {"measure": "ece", "max": 0.1, "by": "race", "small_groups": "fail"}, "fail"),
+]
+
+
+@pytest.mark.parametrize(("kind", "params", "status"), REAL_CASES)
+def test_rule_kinds_on_real_evidence(real_evidence: dict[str, Any], kind: str, params: dict[str, Any],
+                                     status: str) -> None:
+    assert RULE_KINDS[kind](real_evidence, params).status == status
 
 
 def _rule(rule_id: str, kind: str, severity: str = "block", **params: Any) -> Rule:
@@ -192,7 +241,14 @@ def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
     policy = load_policy(ROOT / "policies" / "default.json")
     evidence = {
         "metrics": {"roc_auc": 0.9, "recall": 0.6},
+        "intervals": {"confidence": 0.95, "metrics": {"roc_auc": [0.88, 0.92]}},
         "lift_over_baseline": {"roc_auc": 0.4, "pr_auc": 0.4, "log_loss": 0.2, "brier": 0.05},
+        "comparisons": {"baseline": {"roc_auc": {"lift": 0.4, "interval": [0.37, 0.43], "p_value": 0.001}}},
+        "calibration": {"uniform": {"ece": 0.02, "mce": 0.08, "brier": 0.1}},
+        "slices": [{"name": "sex", "groups": [
+            {"group": "Female", "support": 400, "too_small": False, "metrics": {"roc_auc": 0.88}},
+            {"group": "Male", "support": 900, "too_small": False, "metrics": {"roc_auc": 0.91}},
+        ]}],
     }
     outcomes = check([policy], evidence)
     assert {o.status for o in outcomes} == {"pass"}
@@ -222,3 +278,543 @@ VERDICTS = [
 @pytest.mark.parametrize(("outcomes", "expected"), VERDICTS)
 def test_verdict(outcomes: list[tuple[str, str]], expected: str) -> None:
     assert verdict(_outcome(severity, status) for severity, status in outcomes) == expected
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evidence for the rule kinds over slices, fairness and calibration: real (evaluate() on Adult scores) and by hand
+
+
+@pytest.fixture(scope="module")
+def real_evidence(adult_sample: pd.DataFrame) -> dict[str, Any]:
+    """A candidate's evidence as the service stores it: evaluate(), then compare() with the class-prior baseline."""
+    scored = score_half(adult_sample)
+    groupings = sensitive_groupings(scored.frame, ["sex", "race"], {})
+    settings = EvidenceSettings(resamples=300, seed=11, min_group_size=30)
+    evidence, samples = evaluate(scored.y, scored.proba, groupings=groupings, settings=settings)
+    prior = np.full(scored.y.size, scored.prior)
+    baseline, baseline_samples = evaluate(scored.y, prior, groupings=groupings, settings=settings)
+    comparison = compare(evidence, samples, baseline, baseline_samples, confidence=settings.confidence)
+    evidence["comparisons"] = {"baseline": comparison}
+    evidence["lift_over_baseline"] = {name: entry["lift"] for name, entry in comparison.items()}
+    return evidence
+
+
+def _group(name: str, support: int, too_small: bool = False, **metrics: float | None) -> dict[str, Any]:
+    return {"group": name, "support": support, "positives": support // 4, "too_small": too_small, "metrics": metrics}
+
+
+def _slice(name: str, groups: list[dict[str, Any]], gaps: dict[str, float | None],
+           gap_intervals: dict[str, list[float | None]]) -> dict[str, Any]:
+    return {"name": name, "columns": name.split(" × "), "groups": groups, "gaps": gaps, "gap_intervals": gap_intervals,
+            "groups_judged": sum(not g["too_small"] for g in groups)}
+
+
+NO_GAPS = dict.fromkeys(
+    ["demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
+     "equal_opportunity_difference", "predictive_parity_difference"]
+)
+
+# Evidence in the stored shape, with round numbers so each bound below is clearly met or missed.
+HAND: dict[str, Any] = {
+    "metrics": {"roc_auc": 0.84, "log_loss": 0.40, "recall": 0.55, "precision": 0.70},
+    "rates": {"selection_rate": 0.20, "tpr": 0.55, "fpr": 0.08, "fnr": 0.45, "ppv": 0.70},
+    "intervals": {
+        "confidence": 0.95,
+        "metrics": {"roc_auc": [0.80, 0.88], "log_loss": [0.37, 0.44], "recall": [None, None]},
+    },
+    "lift_over_baseline": {"roc_auc": 0.34, "log_loss": 0.15, "brier": -0.01},
+    "comparisons": {"baseline": {
+        "roc_auc": {"lift": 0.34, "interval": [0.30, 0.38], "p_value": 0.001},
+        "log_loss": {"lift": 0.15, "interval": [-0.01, 0.20], "p_value": 0.08},
+    }},
+    "slices": [
+        _slice(
+            "sex",
+            [_group("Female", 470, roc_auc=0.80, tpr=0.45, fpr=0.03, log_loss=0.30),
+             _group("Male", 1030, roc_auc=0.86, tpr=0.58, fpr=0.09, log_loss=0.45)],
+            {"demographic_parity_difference": 0.08, "demographic_parity_ratio": 0.47,
+             "equalized_odds_difference": 0.13, "equal_opportunity_difference": 0.13,
+             "predictive_parity_difference": 0.16},
+            {"demographic_parity_difference": [0.05, 0.11], "demographic_parity_ratio": [0.32, 0.64],
+             "equalized_odds_difference": [0.05, 0.20], "equal_opportunity_difference": [0.03, 0.20],
+             "predictive_parity_difference": [0.01, 0.36]},
+        ),
+        _slice(
+            "race",
+            [_group("Black", 135, roc_auc=0.78, tpr=0.40, fpr=0.02, log_loss=0.33),
+             _group("Other", 11, True, roc_auc=None, tpr=None, fpr=0.09, log_loss=0.2),
+             _group("White", 1292, roc_auc=0.85, tpr=0.56, fpr=0.08, log_loss=0.41)],
+            {"demographic_parity_difference": 0.10, "demographic_parity_ratio": 0.40,
+             "equalized_odds_difference": 0.16, "equal_opportunity_difference": 0.16,
+             "predictive_parity_difference": 0.03},
+            {"demographic_parity_difference": [0.06, 0.14], "demographic_parity_ratio": [0.25, 0.60],
+             "equalized_odds_difference": [0.05, 0.30], "equal_opportunity_difference": [0.05, 0.30],
+             "predictive_parity_difference": [0.00, 0.20]},
+        ),
+        _slice(
+            "sex × race",
+            [_group("Female × Black", 69, roc_auc=0.90, tpr=0.43),
+             _group("Female × Other", 4, True, roc_auc=None, tpr=None),
+             _group("Female × White", 369, roc_auc=0.82, tpr=0.37),
+             _group("Male × Black", 66, roc_auc=0.74, tpr=0.13),
+             _group("Male × Other", 7, True, roc_auc=None, tpr=None),
+             _group("Male × White", 923, roc_auc=0.85, tpr=0.38)],
+            {"demographic_parity_difference": 0.11, "demographic_parity_ratio": 0.29,
+             "equalized_odds_difference": 0.30, "equal_opportunity_difference": 0.30,
+             "predictive_parity_difference": 0.14},
+            {"demographic_parity_difference": [0.07, 0.16], "demographic_parity_ratio": [0.18, 0.45],
+             "equalized_odds_difference": [0.15, 0.45], "equal_opportunity_difference": [0.15, 0.45],
+             "predictive_parity_difference": [0.02, 0.40]},
+        ),
+        _slice("workclass", [_group("Private", 1200, roc_auc=0.83), _group("Never-worked", 2, True)],
+               NO_GAPS, {name: [None, None] for name in NO_GAPS}),
+    ],
+    "calibration": {
+        "uniform": {"ece": 0.03, "mce": 0.12, "brier": 0.127},
+        "quantile": {"ece": 0.045, "mce": 0.09, "brier": 0.127},
+        "ece_by_group": {
+            "sex": {"Female": 0.02, "Male": 0.04},
+            "race": {"Black": 0.07, "Other": 0.30, "White": 0.03},
+            "sex × race": {"Female × Black": 0.06, "Female × Other": 0.5, "Female × White": 0.02,
+                           "Male × Black": 0.09, "Male × Other": 0.4, "Male × White": 0.04},
+        },
+    },
+}
+
+
+def _without(*path: str) -> dict[str, Any]:
+    """HAND with one entry (given by its keys) removed."""
+    evidence = copy.deepcopy(HAND)
+    node = evidence
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return evidence
+
+
+# ---- metric_threshold on an interval bound
+
+# metric, op, value, use, expected status, expected observed (the bound used)
+CI_CASES = [
+    ("roc_auc", ">=", 0.80, "ci_lower", "pass", 0.80),
+    ("roc_auc", ">=", 0.82, "ci_lower", "fail", 0.80),  # the point 0.84 would pass
+    ("roc_auc", "<=", 0.87, "ci_upper", "fail", 0.88),
+    ("log_loss", "<=", 0.45, "ci_upper", "pass", 0.44),
+    ("log_loss", "<=", 0.42, "ci_upper", "fail", 0.44),  # the point 0.40 would pass
+    ("log_loss", ">", 0.36, "ci_lower", "pass", 0.37),
+    ("roc_auc", ">=", 0.84, "point", "pass", 0.84),
+]
+
+
+@pytest.mark.parametrize(("metric", "op", "value", "use", "status", "observed"), CI_CASES)
+def test_metric_threshold_on_an_interval_bound(metric: str, op: str, value: float, use: str, status: str,
+                                               observed: float) -> None:
+    finding = metric_threshold(HAND, {"metric": metric, "op": op, "value": value, "use": use})
+    assert finding.status == status
+    assert finding.observed == observed
+    assert finding.threshold == value
+    side = {"ci_lower": "(95% CI lower bound)", "ci_upper": "(95% CI upper bound)", "point": "CI"}[use]
+    assert (side in finding.message) == (use != "point")
+
+
+@pytest.mark.parametrize(
+    ("evidence", "metric"),
+    [(_without("intervals"), "roc_auc"), (HAND, "recall"), (HAND, "f1"),
+     (_without("intervals", "metrics", "roc_auc"), "roc_auc")],
+    ids=["no intervals", "interval undefined", "metric not computed", "metric without interval"],
+)
+@pytest.mark.parametrize("use", ["ci_lower", "ci_upper"])
+def test_metric_threshold_on_a_bound_unknown_without_interval(evidence: dict[str, Any], metric: str,
+                                                              use: str) -> None:
+    finding = metric_threshold(evidence, {"metric": metric, "op": ">=", "value": 0.5, "use": use})
+    assert finding.status == "unknown"
+    assert finding.observed is None
+    assert "not computed" in finding.message
+
+
+# ---- beats_baseline with significance
+
+# metric, min_lift, significance, expected status
+SIGNIFICANCE_CASES = [
+    ("roc_auc", 0.05, 0.05, "pass"),  # p = 0.001
+    ("roc_auc", 0.05, 0.001, "pass"),  # p equal to the bound
+    ("roc_auc", 0.05, 0.0005, "fail"),  # p above the bound
+    ("log_loss", 0.0, 0.05, "fail"),  # lift enough, p = 0.08 above 0.05
+    ("log_loss", 0.0, 0.10, "pass"),
+    ("roc_auc", 0.50, 0.05, "fail"),  # significant, but not by enough
+]
+
+
+@pytest.mark.parametrize(("metric", "min_lift", "significance", "status"), SIGNIFICANCE_CASES)
+def test_beats_baseline_with_significance(metric: str, min_lift: float, significance: float, status: str) -> None:
+    finding = beats_baseline(HAND, {"metric": metric, "min_lift": min_lift, "significance": significance})
+    assert finding.status == status
+    assert finding.observed == HAND["lift_over_baseline"][metric]
+    assert finding.threshold == min_lift
+    if min_lift <= finding.observed:
+        p_value = HAND["comparisons"]["baseline"][metric]["p_value"]
+        assert f"p = {fmt(p_value)}" in finding.message
+        assert fmt(significance) in finding.message
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [_without("comparisons"), _without("comparisons", "baseline", "roc_auc"),
+     {**HAND, "comparisons": {"baseline": {"roc_auc": {"lift": 0.34, "interval": [None, None], "p_value": None}}}}],
+    ids=["no comparisons", "metric not compared", "no paired bootstrap"],
+)
+def test_beats_baseline_significance_unknown_without_paired_bootstrap(evidence: dict[str, Any]) -> None:
+    finding = beats_baseline(evidence, {"metric": "roc_auc", "min_lift": 0.05, "significance": 0.05})
+    assert finding.status == "unknown"
+    assert finding.observed == 0.34
+    assert "no paired bootstrap" in finding.message
+    # without significance the same evidence passes on the lift alone
+    assert beats_baseline(evidence, {"metric": "roc_auc", "min_lift": 0.05}).status == "pass"
+
+
+# ---- slice_metric
+
+# params, expected status, expected observed, a fragment of the message
+SLICE_CASES = [
+    ({"metric": "roc_auc", "by": "sex", "min": 0.75}, "pass", 0.80, "worst sex=Female ROC AUC 0.8"),
+    ({"metric": "roc_auc", "by": "sex", "min": 0.82}, "fail", 0.80, "sex=Female ROC AUC 0.8 (below 0.82)"),
+    ({"metric": "fpr", "by": "sex", "max": 0.10}, "pass", 0.09, "worst sex=Male FPR 0.09"),
+    ({"metric": "fpr", "by": "sex", "max": 0.05}, "fail", 0.09, "sex=Male FPR 0.09 (above 0.05)"),
+    ({"metric": "tpr", "by": "race", "max_gap_from_overall": 0.20}, "pass", 0.15, "worst race=Black TPR 0.4"),
+    ({"metric": "tpr", "by": "race", "max_gap_from_overall": 0.10}, "fail", 0.15,
+     "race=Black TPR 0.4 (0.15 worse than overall 0.55)"),
+    ({"metric": "log_loss", "by": "sex", "max_gap_from_overall": 0.10}, "pass", 0.05, "worst sex=Male log loss"),
+    ({"metric": "log_loss", "by": "sex", "max_gap_from_overall": 0.04}, "fail", 0.05, "0.05 worse than overall 0.4"),
+    ({"metric": "roc_auc", "by": ["sex", "race"], "min": 0.70}, "pass", 0.74, "worst sex × race=Male × Black"),
+    ({"metric": "roc_auc", "by": ["sex", "race"], "min": 0.80}, "fail", 0.74,
+     "1 group out of bounds: sex × race=Male × Black ROC AUC 0.74 (below 0.8)"),
+    ({"metric": "roc_auc", "by": ["sex"], "min": 0.75}, "pass", 0.80, "sex=Female"),
+    ({"metric": "roc_auc", "max_gap_from_overall": 0.05}, "fail", 0.10, "sex × race=Male × Black"),  # every grouping
+    ({"metric": "roc_auc", "min": 0.6, "max": 0.85}, "fail", 0.74, "sex=Male ROC AUC 0.86 (above 0.85)"),
+]
+
+
+@pytest.mark.parametrize(("params", "status", "observed", "fragment"), SLICE_CASES)
+def test_slice_metric(params: dict[str, Any], status: str, observed: float, fragment: str) -> None:
+    finding = slice_metric(HAND, params)
+    assert finding.status == status, finding.message
+    assert finding.observed == pytest.approx(observed)
+    assert fragment in finding.message
+    expected_threshold = params.get("max_gap_from_overall", params.get("min", params.get("max")))
+    assert finding.threshold == expected_threshold
+
+
+def test_slice_metric_failure_lists_every_violating_group() -> None:
+    finding = slice_metric(HAND, {"metric": "tpr", "by": ["sex", "race"], "min": 0.40})
+    assert finding.status == "fail"
+    assert finding.message.startswith("3 groups out of bounds: ")
+    for group in ("Female × White", "Male × Black", "Male × White"):
+        assert f"sex × race={group} TPR" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("evidence", "params"),
+    [
+        (_without("slices"), {"metric": "roc_auc", "min": 0.7}),
+        (_without("slices"), {"metric": "roc_auc", "by": "sex", "min": 0.7}),
+        (HAND, {"metric": "roc_auc", "by": "age", "min": 0.7}),
+        (HAND, {"metric": "roc_auc", "by": ["sex", "age"], "min": 0.7}),  # an intersection not computed
+        (HAND, {"metric": "ppv", "by": "sex", "min": 0.5}),  # not computed for any group
+        (HAND, {"metric": "tpr", "by": "workclass", "min": 0.5}),  # the only judged group lacks it
+    ],
+    ids=["no slices", "no slices with by", "unknown by", "unknown intersection", "metric absent", "no judged value"],
+)
+def test_slice_metric_unknown_without_evidence(evidence: dict[str, Any], params: dict[str, Any]) -> None:
+    finding = slice_metric(evidence, params)
+    assert finding.status == "unknown"
+    assert finding.observed is None
+
+
+def test_slice_metric_gap_is_unknown_without_the_overall_value() -> None:
+    """Evidence recorded without `rates` (or `metrics`) cannot judge a gap from overall: never a silent pass."""
+    finding = slice_metric(_without("rates"), {"metric": "tpr", "by": "race", "max_gap_from_overall": 0.05})
+    assert finding.status == "unknown", finding
+
+
+# small_groups policy, status of a rule that passes on the judged groups, and of one that fails
+SMALL_GROUP_CASES = [
+    ("report", "pass", "fail"),
+    ("unknown", "unknown", "fail"),
+    ("fail", "fail", "fail"),
+]
+
+
+@pytest.mark.parametrize(("policy", "passing", "failing"), SMALL_GROUP_CASES)
+def test_slice_metric_small_groups(policy: str, passing: str, failing: str) -> None:
+    ok = slice_metric(HAND, {"metric": "roc_auc", "by": "race", "min": 0.7, "small_groups": policy})
+    bad = slice_metric(HAND, {"metric": "roc_auc", "by": "race", "min": 0.8, "small_groups": policy})
+    assert (ok.status, bad.status) == (passing, failing)
+    for finding in (ok, bad):
+        assert "1 group too small to judge: race=Other (n=11)" in finding.message
+        assert finding.observed == 0.78  # the small group's metric is not judged
+
+
+def test_slice_metric_small_groups_default_is_report() -> None:
+    finding = slice_metric(HAND, {"metric": "roc_auc", "by": ["sex", "race"], "min": 0.7})
+    assert finding.status == "pass"
+    assert "2 groups too small to judge: sex × race=Female × Other (n=4); sex × race=Male × Other (n=7)" in (
+        finding.message)
+
+
+def test_small_groups_beyond_the_first_few_are_counted() -> None:
+    many = [_group(f"g{k}", k + 1, True, roc_auc=None) for k in range(5)]
+    evidence = {**HAND, "slices": [_slice("age", [_group("adult", 900, roc_auc=0.8), *many], NO_GAPS, {})]}
+    finding = slice_metric(evidence, {"metric": "roc_auc", "by": "age", "min": 0.7})
+    assert finding.status == "pass"
+    assert "5 groups too small to judge: age=g0 (n=1); age=g1 (n=2); age=g2 (n=3) and 2 more" in finding.message
+
+
+def test_slice_metric_without_small_groups_names_none() -> None:
+    finding = slice_metric(HAND, {"metric": "roc_auc", "by": "sex", "min": 0.7, "small_groups": "fail"})
+    assert finding.status == "pass"
+    assert "too small" not in finding.message
+
+
+def test_slice_metric_only_small_groups_is_unknown() -> None:
+    finding = slice_metric(HAND, {"metric": "log_loss", "by": "workclass", "max": 0.5})
+    assert finding.status == "unknown"
+    assert "workclass=Never-worked (n=2)" in finding.message
+    failed = slice_metric(HAND, {"metric": "log_loss", "by": "workclass", "max": 0.5, "small_groups": "fail"})
+    assert failed.status == "fail"
+
+
+def test_grouping_name() -> None:
+    assert grouping_name("sex") == "sex"
+    assert grouping_name(["sex"]) == "sex"
+    assert grouping_name(["sex", "race"]) == "sex × race"
+
+
+# ---- fairness
+
+# measure, bound key, bound, use, by, expected status, expected observed
+FAIRNESS_CASES = [
+    ("demographic_parity_difference", "max", 0.10, "point", "sex", "pass", 0.08),
+    ("demographic_parity_difference", "max", 0.05, "point", "sex", "fail", 0.08),
+    ("demographic_parity_difference", "max", 0.10, "ci_upper", "sex", "fail", 0.11),
+    ("demographic_parity_difference", "max", 0.12, "ci_upper", "sex", "pass", 0.11),
+    ("demographic_parity_ratio", "min", 0.40, "point", "sex", "pass", 0.47),
+    ("demographic_parity_ratio", "min", 0.80, "point", "sex", "fail", 0.47),
+    ("demographic_parity_ratio", "min", 0.30, "ci_lower", "sex", "pass", 0.32),
+    ("demographic_parity_ratio", "min", 0.40, "ci_lower", "sex", "fail", 0.32),
+    ("equalized_odds_difference", "max", 0.15, "point", "sex", "pass", 0.13),
+    ("equalized_odds_difference", "max", 0.15, "ci_upper", "sex", "fail", 0.20),
+    ("equal_opportunity_difference", "max", 0.10, "point", "sex", "fail", 0.13),
+    ("equal_opportunity_difference", "max", 0.20, "ci_upper", "sex", "pass", 0.20),
+    ("predictive_parity_difference", "max", 0.20, "point", "sex", "pass", 0.16),
+    ("predictive_parity_difference", "max", 0.30, "ci_upper", "sex", "fail", 0.36),
+    ("equalized_odds_difference", "max", 0.20, "point", ["sex", "race"], "fail", 0.30),
+    ("demographic_parity_ratio", "min", 0.25, "point", ["sex", "race"], "pass", 0.29),
+    ("equalized_odds_difference", "max", 0.20, "point", "race", "pass", 0.16),
+]
+
+
+@pytest.mark.parametrize(("measure", "key", "bound", "use", "by", "status", "observed"), FAIRNESS_CASES)
+def test_fairness(measure: str, key: str, bound: float, use: str, by: str | list[str], status: str,
+                  observed: float) -> None:
+    finding = fairness(HAND, {"measure": measure, key: bound, "use": use, "by": by})
+    assert finding.status == status
+    assert finding.observed == observed
+    assert finding.threshold == bound
+    assert f"{measure.replace('_', ' ')} by {grouping_name(by)}" in finding.message
+    assert (">=" if key == "min" else "<=") in finding.message
+    assert ("is not" in finding.message) == (status == "fail")
+    assert ("CI upper bound" in finding.message) == (use == "ci_upper")
+
+
+def test_fairness_covers_every_measure() -> None:
+    measures = policy_schema_defs()["fairness"]["properties"]["measure"]["enum"]
+    assert {case[0] for case in FAIRNESS_CASES} == set(measures) == set(HAND["slices"][0]["gaps"])
+
+
+@pytest.mark.parametrize(
+    ("evidence", "params"),
+    [
+        (_without("slices"), {"measure": "demographic_parity_difference", "by": "sex", "max": 0.1}),
+        (HAND, {"measure": "demographic_parity_difference", "by": "age", "max": 0.1}),
+        (HAND, {"measure": "demographic_parity_ratio", "by": "workclass", "min": 0.8}),  # fewer than two groups
+        ({**HAND, "slices": [{k: v for k, v in HAND["slices"][0].items() if k != "gap_intervals"}]},
+         {"measure": "equalized_odds_difference", "by": "sex", "max": 0.1, "use": "ci_upper"}),
+        (HAND, {"measure": "equalized_odds_difference", "by": "workclass", "max": 0.1, "use": "ci_upper"}),
+    ],
+    ids=["no slices", "unknown by", "gaps undefined", "no intervals", "interval undefined"],
+)
+def test_fairness_unknown_without_evidence(evidence: dict[str, Any], params: dict[str, Any]) -> None:
+    finding = fairness(evidence, params)
+    assert finding.status == "unknown"
+    assert finding.observed is None
+
+
+@pytest.mark.parametrize(("policy", "passing", "failing"), SMALL_GROUP_CASES)
+def test_fairness_small_groups(policy: str, passing: str, failing: str) -> None:
+    params = {"measure": "demographic_parity_difference", "by": "race", "small_groups": policy}
+    ok = fairness(HAND, {**params, "max": 0.2})
+    bad = fairness(HAND, {**params, "max": 0.05})
+    assert (ok.status, bad.status) == (passing, failing)
+    for finding in (ok, bad):
+        assert finding.observed == 0.10
+        assert "1 group too small to judge: race=Other (n=11)" in finding.message
+
+
+def test_fairness_unknown_for_too_few_groups_names_the_small_ones() -> None:
+    finding = fairness(HAND, {"measure": "demographic_parity_difference", "by": "workclass", "max": 0.1})
+    assert finding.status == "unknown"
+    assert "fewer than two groups" in finding.message
+    assert "workclass=Never-worked (n=2)" in finding.message
+
+
+# ---- calibration
+
+# params, expected status, expected observed
+CALIBRATION_CASES = [
+    ({"measure": "ece", "max": 0.05}, "pass", 0.03),
+    ({"measure": "ece", "max": 0.02}, "fail", 0.03),
+    ({"measure": "ece", "max": 0.03}, "pass", 0.03),
+    ({"measure": "mce", "max": 0.10}, "fail", 0.12),
+    ({"measure": "mce", "max": 0.15}, "pass", 0.12),
+    ({"measure": "brier", "max": 0.13}, "pass", 0.127),
+    ({"measure": "brier", "max": 0.12}, "fail", 0.127),
+    ({"measure": "ece", "max": 0.04, "strategy": "quantile"}, "fail", 0.045),
+    ({"measure": "mce", "max": 0.10, "strategy": "quantile"}, "pass", 0.09),
+    ({"measure": "ece", "max": 0.05, "by": "sex"}, "pass", 0.04),
+    ({"measure": "ece", "max": 0.03, "by": "sex"}, "fail", 0.04),
+    ({"measure": "ece", "max": 0.05, "by": "race"}, "fail", 0.07),  # Other (0.30) is too small to judge
+    ({"measure": "ece", "max": 0.08, "by": "race"}, "pass", 0.07),
+    ({"measure": "ece", "max": 0.08, "by": ["sex", "race"]}, "fail", 0.09),
+    ({"measure": "ece", "max": 0.10, "by": ["sex", "race"]}, "pass", 0.09),
+]
+
+
+@pytest.mark.parametrize(("params", "status", "observed"), CALIBRATION_CASES)
+def test_calibration(params: dict[str, Any], status: str, observed: float) -> None:
+    finding = calibration(HAND, params)
+    assert finding.status == status, finding.message
+    assert finding.observed == observed
+    assert finding.threshold == params["max"]
+    assert fmt(observed) in finding.message
+
+
+def test_calibration_by_group_names_the_worst_group() -> None:
+    finding = calibration(HAND, {"measure": "ece", "max": 0.05, "by": ["sex", "race"]})
+    assert "worst Male × Black 0.09" in finding.message
+    assert "in 2 groups" in finding.message  # Female × Black 0.06 and Male × Black 0.09
+
+
+@pytest.mark.parametrize(
+    ("evidence", "params"),
+    [
+        (_without("calibration"), {"measure": "ece", "max": 0.05}),
+        (_without("calibration", "quantile"), {"measure": "ece", "max": 0.05, "strategy": "quantile"}),
+        (_without("calibration"), {"measure": "ece", "max": 0.05, "by": "sex"}),
+        (_without("calibration", "ece_by_group"), {"measure": "ece", "max": 0.05, "by": "sex"}),
+        (_without("slices"), {"measure": "ece", "max": 0.05, "by": "sex"}),
+        (HAND, {"measure": "ece", "max": 0.05, "by": "age"}),
+    ],
+    ids=["no calibration", "no quantile bins", "no calibration by group", "no ece by group", "no slices",
+         "unknown by"],
+)
+def test_calibration_unknown_without_evidence(evidence: dict[str, Any], params: dict[str, Any]) -> None:
+    finding = calibration(evidence, params)
+    assert finding.status == "unknown"
+    assert finding.observed is None
+
+
+@pytest.mark.parametrize(("policy", "passing", "failing"), SMALL_GROUP_CASES)
+def test_calibration_small_groups(policy: str, passing: str, failing: str) -> None:
+    ok = calibration(HAND, {"measure": "ece", "max": 0.08, "by": "race", "small_groups": policy})
+    bad = calibration(HAND, {"measure": "ece", "max": 0.05, "by": "race", "small_groups": policy})
+    assert (ok.status, bad.status) == (passing, failing)
+    for finding in (ok, bad):
+        assert finding.observed == 0.07
+        assert "1 group too small to judge: race=Other (n=11)" in finding.message
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The policy schema accepts every rule above and refuses ill-formed ones
+
+
+def policy_schema_defs() -> dict[str, Any]:
+    defs: dict[str, Any] = load_schema("engine.policy", "policy-v1.schema.json")["$defs"]
+    return defs
+
+
+def _policy_document(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    rule = {"id": "r", "kind": kind, "severity": "block", "checklist": "fairness", **params}
+    return {"name": "p", "version": "1", "rules": [rule]}
+
+
+def _errors(kind: str, params: dict[str, Any]) -> list[str]:
+    return schema_errors(_policy_document(kind, params), load_schema("engine.policy", "policy-v1.schema.json"))
+
+
+VALID_RULES = [
+    *((kind, params) for kind, params in REAL_RULES.items()),
+    *((kind, params) for kind, params, _ in REAL_CASES),
+    *(("metric_threshold", {"metric": m, "op": o, "value": v, "use": u}) for m, o, v, u, _, _ in CI_CASES),
+    *(("beats_baseline", {"metric": m, "min_lift": lift_, "significance": s}) for m, lift_, s, _ in
+      SIGNIFICANCE_CASES),
+    *(("slice_metric", params) for params, _, _, _ in SLICE_CASES),
+    ("slice_metric", {"metric": "roc_auc", "by": "race", "min": 0.7, "small_groups": "unknown"}),
+    *(("fairness", {"measure": m, k: b, "use": u, "by": by}) for m, k, b, u, by, _, _ in FAIRNESS_CASES),
+    ("fairness", {"measure": "demographic_parity_difference", "by": "race", "max": 0.1, "small_groups": "fail"}),
+    *(("calibration", params) for params, _, _ in CALIBRATION_CASES),
+    ("calibration", {"measure": "ece", "max": 0.1, "by": "sex", "strategy": "uniform", "small_groups": "report"}),
+]
+
+
+@pytest.mark.parametrize(("kind", "params"), VALID_RULES)
+def test_schema_accepts_the_rules_of_these_tests(kind: str, params: dict[str, Any]) -> None:
+    assert _errors(kind, params) == []
+
+
+INVALID_RULES = {
+    "fairness without by": ("fairness", {"measure": "demographic_parity_difference", "max": 0.1}),
+    "ratio with max only": ("fairness", {"measure": "demographic_parity_ratio", "by": "sex", "max": 0.8}),
+    "difference with min only": ("fairness", {"measure": "equalized_odds_difference", "by": "sex", "min": 0.1}),
+    "ratio above 1": ("fairness", {"measure": "demographic_parity_ratio", "by": "sex", "min": 1.2}),
+    "unknown fairness measure": ("fairness", {"measure": "theil_index", "by": "sex", "max": 0.1}),
+    "empty by list": ("fairness", {"measure": "demographic_parity_difference", "by": [], "max": 0.1}),
+    "repeated by column": ("fairness", {"measure": "demographic_parity_difference", "by": ["sex", "sex"],
+                                        "max": 0.1}),
+    "calibration by group with mce": ("calibration", {"measure": "mce", "max": 0.1, "by": "sex"}),
+    "calibration by group with brier": ("calibration", {"measure": "brier", "max": 0.2, "by": "sex"}),
+    "calibration by group, quantile": ("calibration", {"measure": "ece", "max": 0.1, "by": "sex",
+                                                       "strategy": "quantile"}),
+    "calibration without max": ("calibration", {"measure": "ece"}),
+    "calibration unknown strategy": ("calibration", {"measure": "ece", "max": 0.1, "strategy": "kde"}),
+    "slice metric without a bound": ("slice_metric", {"metric": "roc_auc", "by": "sex"}),
+    "slice metric unknown metric": ("slice_metric", {"metric": "auc", "by": "sex", "min": 0.7}),
+    "negative gap": ("slice_metric", {"metric": "roc_auc", "max_gap_from_overall": -0.1}),
+    "unknown small_groups": ("slice_metric", {"metric": "roc_auc", "min": 0.7, "small_groups": "ignore"}),
+    "unknown use": ("metric_threshold", {"metric": "roc_auc", "op": ">=", "value": 0.7, "use": "ci_middle"}),
+    "significance 0": ("beats_baseline", {"metric": "roc_auc", "min_lift": 0.05, "significance": 0}),
+    "significance above 1": ("beats_baseline", {"metric": "roc_auc", "min_lift": 0.05, "significance": 1.5}),
+    "parameter of another kind": ("calibration", {"measure": "ece", "max": 0.1, "metric": "roc_auc"}),
+    "use on calibration": ("calibration", {"measure": "ece", "max": 0.1, "use": "ci_upper"}),
+}
+
+
+@pytest.mark.parametrize("case", list(INVALID_RULES))
+def test_schema_refuses_ill_formed_rules(case: str) -> None:
+    kind, params = INVALID_RULES[case]
+    errors = _errors(kind, params)
+    assert errors, case
+    assert all(e.startswith("/rules/0") for e in errors), errors
+
+
+def test_by_names_an_intersection_in_any_column_order() -> None:
+    evidence = {
+        "metrics": {"roc_auc": 0.9},
+        "slices": [{
+            "name": "sex × race", "columns": ["sex", "race"],
+            "groups": [{"group": "F × A", "support": 100, "too_small": False, "metrics": {"roc_auc": 0.6}}],
+        }],
+    }
+    for by in (["sex", "race"], ["race", "sex"]):
+        finding = slice_metric(evidence, {"metric": "roc_auc", "by": by, "min": 0.7})
+        assert finding.status == "fail"
+        assert finding.observed == 0.6

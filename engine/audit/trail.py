@@ -28,6 +28,7 @@ from engine.errors import TrailError
 DEFAULT_AUDIT_DB = Path("audit_log") / "audit.duckdb"
 GENESIS_HASH = "0" * 64
 LOCK_WAIT_SECONDS = 120.0
+CREATION_WAIT_SECONDS = 2.0  # another process may be creating the file at this moment: brief retries
 TRAIL_CREATED = "trail_created"
 
 CREATE_TABLE = """
@@ -76,13 +77,15 @@ def _is_lock_error(exc: duckdb.Error) -> bool:
 
 def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
     """Open the trail, waiting (with jittered back-off) while another process holds its lock."""
-    deadline = time.monotonic() + wait
+    started = time.monotonic()
+    deadline = started + wait
     delay = 0.02
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
-            if not _is_lock_error(exc):
+            creating = time.monotonic() < started + min(wait, CREATION_WAIT_SECONDS)
+            if not _is_lock_error(exc) and not creating:
                 raise TrailError(f"{path}: cannot open the audit trail: {str(exc).splitlines()[0]}") from None
             if time.monotonic() >= deadline:
                 raise TrailError(

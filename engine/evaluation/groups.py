@@ -46,7 +46,7 @@ def bucket_labels(edges: Sequence[float]) -> list[str]:
 
 def _default_edges(values: NDArray[np.float64]) -> list[float]:
     quartiles = np.quantile(values, [0.25, 0.5, 0.75])
-    return sorted({float(f"{q:.3g}") for q in quartiles})
+    return sorted({float(f"{q:.6g}") for q in quartiles})
 
 
 def column_grouping(values: pd.Series, name: str, edges: Sequence[float] | None = None) -> Grouping:
@@ -59,12 +59,21 @@ def column_grouping(values: pd.Series, name: str, edges: Sequence[float] | None 
         codes = np.digitize(numbers, cut, right=False)
         labels = bucket_labels(cut)
         used_edges: tuple[float, ...] | None = tuple(cut)
+    elif numeric:  # few distinct numbers: one group each, in numeric order
+        codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+        labels = [_number(float(u)) for u in uniques]
+        used_edges = None
     else:
         text = values.astype(str).where(~missing, None)
         codes, uniques = pd.factorize(text, sort=True, use_na_sentinel=True)
         labels = [str(u) for u in uniques]
         used_edges = None
     codes = np.asarray(codes, dtype=np.intp)
+    if used_edges is not None:  # buckets no row falls into are not groups
+        present, codes = np.unique(np.where(missing, -1, codes), return_inverse=True)
+        kept = present[present >= 0]
+        codes = np.asarray(codes - int((present < 0).any()), dtype=np.intp)
+        labels = [labels[k] for k in kept]
     if missing.any():
         codes = np.where(missing, len(labels), codes)
         labels = [*labels, MISSING_GROUP]

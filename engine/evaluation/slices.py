@@ -4,7 +4,9 @@ Threshold metrics come from the four confusion counts of each group, gathered in
 over `code * 4 + label * 2 + prediction`; the functions over counts work on any leading shape, so the
 bootstrap reuses them on (resamples, groups, 4) arrays. Ranking metrics per group reuse the one descending
 sort of the scores. Groups below the minimum support are marked `too_small`, kept in the table, and left out
-of the gaps (which say so); numbers equal fairlearn's `MetricFrame` and gap functions (tested).
+of the gaps (which say so); numbers equal fairlearn's `MetricFrame` and gap functions (tested), except that
+a group whose rate is undefined (no positives for TPR, say) is left out of that gap, where fairlearn counts
+it as 0.
 """
 
 from __future__ import annotations

@@ -109,15 +109,19 @@ def grouping_name(by: str | Sequence[str]) -> str:
 
 
 def _groupings(evidence: Evidence, by: str | Sequence[str] | None) -> list[Mapping[str, Any]] | None:
-    """The slices a rule looks at: the one it names, or every grouping; None when it is not there."""
+    """The slices a rule looks at: the one it names (columns in any order), or every grouping; None when absent."""
     slices = evidence.get("slices")
     if slices is None:
         return None
     if by is None:
         return list(slices) or None
-    wanted = grouping_name(by)
-    found = [s for s in slices if s["name"] == wanted]
+    wanted = {by} if isinstance(by, str) else set(by)
+    found = [s for s in slices if set(s["columns"]) == wanted]
     return found or None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _small_groups(slices: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -131,7 +135,7 @@ def _named(items: list[str]) -> str:
 
 
 def _small_note(small: list[str]) -> str:
-    return f"; {len(small)} groups too small to judge: {_named(small)}" if small else ""
+    return f"; {_count(len(small), 'group')} too small to judge: {_named(small)}" if small else ""
 
 
 def _apply_small_groups(finding: Finding, small: list[str], policy: str) -> Finding:
@@ -161,28 +165,35 @@ def slice_metric(evidence: Evidence, params: Params) -> Finding:
     overall = evidence.get("metrics", {}).get(metric, evidence.get("rates", {}).get(metric))
     higher = HIGHER_IS_BETTER[metric]
     gap = params.get("max_gap_from_overall")
+    if gap is not None and overall is None:
+        return Finding("unknown", None, gap, f"overall {label} was not computed, so no gap can be judged")
     worst: tuple[float, str, float] | None = None  # (badness, group, value)
     violations = []
+    undefined = []
     for s in slices:
         for g in s["groups"]:
             value = g["metrics"].get(metric)
-            if g["too_small"] or value is None:
-                continue
             name = f"{s['name']}={g['group']}"
+            if g["too_small"]:
+                continue
+            if value is None:
+                undefined.append(name)
+                continue
             problems = []
             if "min" in params and value < params["min"]:
                 problems.append(f"below {fmt(params['min'])}")
             if "max" in params and value > params["max"]:
                 problems.append(f"above {fmt(params['max'])}")
-            shortfall = (overall - value if higher else value - overall) if overall is not None else None
-            if gap is not None and shortfall is not None and shortfall > gap:
+            shortfall = (overall - value if higher else value - overall) if overall is not None else 0.0
+            if gap is not None and shortfall > gap:
                 problems.append(f"{fmt(shortfall)} worse than overall {fmt(overall)}")
-            badness = shortfall if gap is not None and shortfall is not None else (-value if higher else value)
+            badness = shortfall if gap is not None else (-value if higher else value)
             if worst is None or badness > worst[0]:
                 worst = (badness, name, value)
             if problems:
                 violations.append(f"{name} {label} {fmt(value)} ({', '.join(problems)})")
     small = _small_groups(slices)
+    note = f"; {label} undefined for {_named(undefined)}" if undefined else ""
     threshold = gap if gap is not None else params.get("min", params.get("max"))
     if worst is None:
         return _apply_small_groups(Finding("unknown", None, threshold, f"no group with enough rows has {label}"),
@@ -190,10 +201,10 @@ def slice_metric(evidence: Evidence, params: Params) -> Finding:
     observed = worst[0] if gap is not None else worst[2]
     if violations:
         finding = Finding("fail", observed, threshold,
-                          f"{len(violations)} groups out of bounds: {_named(violations)}")
+                          f"{_count(len(violations), 'group')} out of bounds: {_named(violations)}{note}")
     else:
         finding = Finding("pass", observed, threshold, f"every group within bounds; worst {worst[1]} "
-                                                       f"{label} {fmt(worst[2])}")
+                                                       f"{label} {fmt(worst[2])}{note}")
     return _apply_small_groups(finding, small, params.get("small_groups", "report"))
 
 
@@ -245,7 +256,7 @@ def calibration(evidence: Evidence, params: Params) -> Finding:
     observed = judged[worst_group]
     over = [g for g, v in judged.items() if v > bound]
     message = (f"ECE of every group <= {fmt(bound)}; worst {worst_group} {fmt(observed)}" if not over else
-               f"ECE above {fmt(bound)} in {len(over)} groups; worst {worst_group} {fmt(observed)}")
+               f"ECE above {fmt(bound)} in {_count(len(over), 'group')}; worst {worst_group} {fmt(observed)}")
     return _apply_small_groups(Finding("fail" if over else "pass", observed, bound, message), small, policy)
 
 
