@@ -157,8 +157,8 @@ def _missing_grouping(params: Params) -> Finding:
 
 
 def slice_metric(evidence: Evidence, params: Params) -> Finding:
-    metric = params["metric"]
-    label = LABELS[metric]
+    metric, use = params["metric"], params.get("use", "point")
+    label = _what(LABELS[metric], use, evidence)
     slices = _groupings(evidence, params.get("by"))
     if slices is None:
         return _missing_grouping(params)
@@ -166,13 +166,13 @@ def slice_metric(evidence: Evidence, params: Params) -> Finding:
     higher = HIGHER_IS_BETTER[metric]
     gap = params.get("max_gap_from_overall")
     if gap is not None and overall is None:
-        return Finding("unknown", None, gap, f"overall {label} was not computed, so no gap can be judged")
+        return Finding("unknown", None, gap, f"overall {LABELS[metric]} was not computed, so no gap can be judged")
     worst: tuple[float, str, float] | None = None  # (badness, group, value)
     violations = []
     undefined = []
     for s in slices:
         for g in s["groups"]:
-            value = g["metrics"].get(metric)
+            value = _bound(evidence, g.get("intervals", {}).get(metric), g["metrics"].get(metric), use)
             name = f"{s['name']}={g['group']}"
             if g["too_small"]:
                 continue
