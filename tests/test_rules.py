@@ -818,3 +818,21 @@ def test_by_names_an_intersection_in_any_column_order() -> None:
         finding = slice_metric(evidence, {"metric": "roc_auc", "by": by, "min": 0.7})
         assert finding.status == "fail"
         assert finding.observed == 0.6
+
+
+def test_slice_metric_judges_a_bound_of_each_groups_interval() -> None:
+    group = {"group": "F", "support": 100, "too_small": False, "metrics": {"roc_auc": 0.80},
+             "intervals": {"roc_auc": [0.70, 0.88]}}
+    evidence = {"metrics": {"roc_auc": 0.90}, "intervals": {"confidence": 0.95},
+                "slices": [{"name": "sex", "columns": ["sex"], "groups": [group]}]}
+    params = {"metric": "roc_auc", "by": "sex", "max_gap_from_overall": 0.05}
+    point = slice_metric(evidence, params)
+    assert (point.status, point.observed) == ("fail", pytest.approx(0.10))
+    upper = slice_metric(evidence, {**params, "use": "ci_upper"})  # not clearly worse: 0.88 is within 0.05
+    assert (upper.status, upper.observed) == ("pass", pytest.approx(0.02))
+    assert "CI upper bound" in upper.message
+    lower = slice_metric(evidence, {**params, "use": "ci_lower"})
+    assert (lower.status, lower.observed) == ("fail", pytest.approx(0.20))
+    no_intervals = {**evidence, "slices": [{"name": "sex", "columns": ["sex"],
+                                            "groups": [{**group, "intervals": {}}]}]}
+    assert slice_metric(no_intervals, {**params, "use": "ci_upper"}).status == "unknown"
