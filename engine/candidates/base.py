@@ -66,6 +66,13 @@ class Family:
     build: Callable[[dict[str, Any]], Candidate]
 
 
+def pipeline_proba(pipeline: Any, features: Features | None, x: pd.DataFrame, family: str) -> NDArray[np.float64]:
+    """P(positive) from a fitted scikit-learn pipeline over raw feature columns."""
+    if pipeline is None or features is None:
+        raise RuntimeError(f"{family} candidate used before fit")
+    return np.asarray(pipeline.predict_proba(categorical_frame(x, features))[:, 1], dtype=np.float64)
+
+
 def categorical_frame(x: pd.DataFrame, features: Features) -> pd.DataFrame:
     """Feature columns in a fixed order, categoricals as Python strings with missing values as NaN."""
     out = x.loc[:, features.all].copy()

@@ -16,7 +16,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from engine.candidates.base import Family, Features, TrainingData, categorical_frame
+from engine.candidates.base import Family, Features, TrainingData, categorical_frame, pipeline_proba
 
 DEFAULTS: dict[str, Any] = {
     "n_estimators": 500,
@@ -85,10 +85,7 @@ class LightGBMCandidate:
         self.pipeline = Pipeline([("preprocess", preprocess), ("model", model)])
 
     def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
-        if self.pipeline is None or self.features is None:
-            raise RuntimeError("lightgbm candidate used before fit")
-        proba = self.pipeline.predict_proba(categorical_frame(x, self.features))
-        return np.asarray(proba[:, 1], dtype=np.float64)
+        return pipeline_proba(self.pipeline, self.features, x, self.family)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from engine.candidates.base import Family, Features, TrainingData, categorical_frame
+from engine.candidates.base import Family, Features, TrainingData, categorical_frame, pipeline_proba
 
 DEFAULTS: dict[str, Any] = {
     "C": 1.0,
@@ -65,10 +65,7 @@ class LogisticCandidate:
         self.pipeline.fit(categorical_frame(data.x_train, data.features), data.y_train)
 
     def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
-        if self.pipeline is None or self.features is None:
-            raise RuntimeError("logistic candidate used before fit")
-        proba = self.pipeline.predict_proba(categorical_frame(x, self.features))
-        return np.asarray(proba[:, 1], dtype=np.float64)
+        return pipeline_proba(self.pipeline, self.features, x, self.family)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {"params": self.params}
