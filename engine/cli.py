@@ -163,23 +163,32 @@ def verify(audit_db: Path | None, output_format: str) -> int:
 
 @cli.command()
 @click.option("--audit-db", type=click.Path(path_type=Path), default=None, help=AUDIT_DB_HELP)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="runs started on or after this date")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="runs started on or before this date")
+@click.option("--candidate", help="runs that trained a candidate of this name")
+@click.option("--verdict", type=click.Choice(["pass", "fail", "incomplete"]), help="runs with this verdict now")
+@click.option("--policy", "policy_name", help="runs checked against a policy of this name")
+@click.option("--reviewer", help="runs with a sign-off or waiver by this reviewer")
 @click.option("--format", "output_format", type=FORMAT, default="text", show_default=True)
-def runs(audit_db: Path | None, output_format: str) -> int:
-    """List the runs in the trail, newest first."""
-    from engine.audit.runs import list_runs
+def runs(audit_db: Path | None, since: Any, until: Any, candidate: str | None, verdict: str | None,
+         policy_name: str | None, reviewer: str | None, output_format: str) -> int:
+    """List the runs in the trail, newest first, as they stand now (waivers and sign-offs applied)."""
+    from engine.audit.runs import RunFilter, list_runs
     from engine.audit.trail import DEFAULT_AUDIT_DB
 
-    summaries = list_runs(audit_db or DEFAULT_AUDIT_DB)
+    run_filter = RunFilter(since=since.date() if since else None, until=until.date() if until else None,
+                           candidate=candidate, verdict=verdict, policy=policy_name, reviewer=reviewer)
+    summaries = list_runs(audit_db or DEFAULT_AUDIT_DB, run_filter)
     if output_format == "json":
-        _print_json([s.to_json() for s in summaries])
+        _print_json(summaries)
         return EXIT_OK
     table = Table()
     for header in ("run", "started", "spec", "data sha256", "candidates", "verdict", "recommended"):
         table.add_column(header)
     for s in summaries:
-        verdict = _status(s.verdict) if s.verdict else Text("incomplete", style="yellow")
-        table.add_row(Text(s.run_id), Text(s.started_at[:19]), Text(s.name), Text(s.data_sha256[:12]),
-                      Text(", ".join(s.candidates)), verdict, Text(s.recommended or "—"))
+        verdict_text = _status(s["verdict"]) if s["complete"] else Text("incomplete", style="yellow")
+        table.add_row(Text(s["run_id"]), Text(s["started_at"][:19]), Text(s["name"]), Text(s["data_sha256"][:12]),
+                      Text(", ".join(s["candidates"])), verdict_text, Text(s["recommended"] or "—"))
     stdout.print(table)
     return EXIT_OK
 

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from sklearn import metrics as skm
 
 from engine.evaluation.bootstrap import (
-    GROUP_RANKING,
+    GROUP_LOSSES,
     HEADLINE,
     MAX_WEIGHT,
     BootstrapSamples,
@@ -102,17 +102,17 @@ def _group_reference(name: str, y: NDArray[np.bool_], p: NDArray[np.float64]) ->
 
 
 @pytest.mark.parametrize("b", CHECKED)
-def test_group_ranking_metrics_equal_sklearn_on_each_groups_resampled_rows(case: tuple[Case, BootstrapSamples],
+def test_group_losses_equal_sklearn_on_each_groups_resampled_rows(case: tuple[Case, BootstrapSamples],
                                                                           b: int) -> None:
     (y, p, cells, n_cells), samples = case
-    assert samples.group_ranking.shape == (RESAMPLES, n_cells // 4, len(GROUP_RANKING))
+    assert samples.group_losses.shape == (RESAMPLES, n_cells // 4, len(GROUP_LOSSES))
     rows = _resampled(y.size, SEED, b)
     group_of = cells[rows] >> 2  # (resampled rows, groupings): global group index
     for g in range(n_cells // 4):
         in_group = rows[(group_of == g).any(axis=1)]
-        for k, name in enumerate(GROUP_RANKING):
+        for k, name in enumerate(GROUP_LOSSES):
             expected = _group_reference(name, y[in_group], p[in_group])
-            ours = samples.group_ranking[b, g, k]
+            ours = samples.group_losses[b, g, k]
             if np.isnan(expected):
                 assert np.isnan(ours), (g, name)
             else:

@@ -94,9 +94,9 @@ def test_audit_with_a_spec_prints_a_table_naming_the_recommended_candidate(two_r
     done = two_runs.text
     assert done.returncode == 0, done.stderr
     first = list_runs(two_runs.db)[-1]
-    assert first.recommended in ("logistic", "lightgbm")
-    assert first.run_id in done.stdout
-    assert f"recommended: {first.recommended}" in done.stdout
+    assert first["recommended"] in ("logistic", "lightgbm")
+    assert first["run_id"] in done.stdout
+    assert f"recommended: {first['recommended']}" in done.stdout
     for name in ("baseline", "logistic", "lightgbm"):
         assert name in done.stdout
     assert "Traceback" not in done.stderr
@@ -127,7 +127,7 @@ def test_audit_json_is_one_document_with_every_candidate_and_rule(two_runs: TwoR
             assert rule["message"]
     passing = [c for c in document["candidates"] if c["verdict"] == "pass" and not c["is_baseline"]]
     assert document["recommended"] == max(passing, key=lambda c: c["metrics"]["roc_auc"])["name"]
-    assert list_runs(two_runs.db)[0].run_id == document["run_id"]
+    assert list_runs(two_runs.db)[0]["run_id"] == document["run_id"]
 
 
 def test_the_json_chain_head_is_the_head_that_verify_reports(two_runs: TwoRuns) -> None:

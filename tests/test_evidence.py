@@ -12,7 +12,7 @@ from adult_scores import Scored, score_half
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 
-from engine.evaluation.bootstrap import GROUP_RANKING, HEADLINE, BootstrapSamples, percentile_interval
+from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples, percentile_interval
 from engine.evaluation.evidence import WORST_SLICES, EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.metrics import METRICS
@@ -109,7 +109,8 @@ def test_slice_intervals_come_from_the_bootstrap(evaluated: Evaluated) -> None:
             low, high = evidence_slice["gap_intervals"][measure]
             assert 0 <= low <= high <= 1
         for group in evidence_slice["groups"]:
-            assert set(group["intervals"]) == {*RATE_NAMES, *RANKING_NAMES}
+            # every rate and loss by bootstrap, ROC AUC by DeLong; PR AUC by group has none
+            assert set(group["intervals"]) == {*RATE_NAMES, "roc_auc", "log_loss", "brier"}
             if not group["too_small"]:
                 for metric in ("selection_rate", "roc_auc", "log_loss"):
                     low, high = group["intervals"][metric]
@@ -135,10 +136,10 @@ def test_group_intervals_are_percentiles_of_the_groups_resampled_metrics(evaluat
                 selection = (cell[:, 1] + cell[:, 3]) / cell.sum(axis=1)
             assert group["intervals"]["tpr"] == _bounds(tpr, 0.95)
             assert group["intervals"]["selection_rate"] == _bounds(selection, 0.95)
-            for k, name in enumerate(GROUP_RANKING):
-                assert group["intervals"][name] == _bounds(samples.group_ranking[:, offset + g, k], 0.95), name
+            for k, name in enumerate(GROUP_LOSSES):
+                assert group["intervals"][name] == _bounds(samples.group_losses[:, offset + g, k], 0.95), name
         offset += len(evidence_slice["groups"])
-    assert offset == samples.group_ranking.shape[1]
+    assert offset == samples.group_losses.shape[1]
 
 
 def _width(evidence: dict[str, Any], metric: str) -> float:
@@ -161,7 +162,8 @@ def test_no_resamples_no_intervals(scored: Scored, groupings: list[Grouping], ev
     assert "intervals" not in evidence
     for evidence_slice in evidence["slices"]:
         assert "gap_intervals" not in evidence_slice
-        assert all("intervals" not in g for g in evidence_slice["groups"])
+        # without resamples only the analytic (DeLong) interval of each group's ROC AUC remains
+        assert all(set(g["intervals"]) == {"roc_auc"} for g in evidence_slice["groups"])
     assert evidence["metrics"] == evaluated[0]["metrics"]
 
 

@@ -235,8 +235,9 @@ def test_two_runs_are_listed_newest_first_and_the_chain_stays_intact(adult_parqu
     second = run_audit(spec, audit_db=db, cards_dir=tmp_path / "cards")
     assert first.run_id != second.run_id
     listed = list_runs(db)
-    assert [s.run_id for s in listed] == [second.run_id, first.run_id]
-    assert all(s.complete and s.verdict == "pass" and s.candidates == ["baseline", "logistic"] for s in listed)
+    assert [s["run_id"] for s in listed] == [second.run_id, first.run_id]
+    assert all(s["complete"] and s["verdict"] == "pass" and s["candidates"] == ["baseline", "logistic"]
+               for s in listed)
     result = verify(db)
     assert result.intact
     assert result.events == 1 + 2 * 8
@@ -261,7 +262,7 @@ def test_a_rule_no_candidate_can_pass(
     assert (outcome.id, outcome.status, outcome.threshold) == ("auc-perfect", "fail", 0.999)
     assert outcome.observed == logistic.metrics["roc_auc"]
     [summary] = list_runs(db)
-    assert (summary.verdict, summary.recommended) == (verdict, recommended)
+    assert (summary["verdict"], summary["recommended"]) == (verdict, recommended)
 
 
 def _missing_data(data: Path, tmp_path: Path) -> AuditSpec:
@@ -329,8 +330,8 @@ def test_a_run_interrupted_after_it_started_leaves_a_verifiable_trail_and_an_inc
         run_audit(make_spec(adult_parquet, candidates=SMALL), audit_db=db, cards_dir=tmp_path / "cards",
                   progress=stop_before_recording)
     [summary] = list_runs(db)
-    assert (summary.complete, summary.verdict, summary.recommended) == (False, None, None)
+    assert (summary["complete"], summary["verdict"], summary["recommended"]) == (False, "incomplete", None)
     assert verify(db).intact
     finished = run_audit(make_spec(adult_parquet, candidates=SMALL), audit_db=db, cards_dir=tmp_path / "cards")
-    assert [s.run_id for s in list_runs(db)] == [finished.run_id, summary.run_id]
+    assert [s["run_id"] for s in list_runs(db)] == [finished.run_id, summary["run_id"]]
     assert verify(db).intact

@@ -326,7 +326,7 @@ def test_slice_evidence_shape(scored: Scored, groupings: dict[str, Grouping]) ->
     assert evidence["edges"] is None
     assert set(evidence["gaps"]) == set(GAP_NAMES)
     for group in evidence["groups"]:
-        assert set(group) == {"group", "support", "positives", "too_small", "metrics"}
+        assert set(group) == {"group", "support", "positives", "too_small", "metrics", "intervals"}
         assert set(group["metrics"]) == {*RATE_NAMES, *RANKING_NAMES}
         assert all(v is None or isinstance(v, float) for v in group["metrics"].values())
     assert sum(g["support"] for g in evidence["groups"]) == scored.y.size
@@ -337,3 +337,24 @@ def test_bucketed_grouping_records_its_edges(scored: Scored) -> None:
     evidence = _evidence(scored, age, 30)
     assert evidence["edges"] == [25, 45, 65]
     assert [g["group"] for g in evidence["groups"]] == ["<25", "25–45", "45–65", "≥65"]
+
+
+def test_delong_interval_agrees_with_the_bootstrap_and_brackets_sklearn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from engine.evaluation.bootstrap import bootstrap, percentile_interval
+    from engine.evaluation.slices import delong_interval
+
+    rng = np.random.default_rng(5)
+    y = rng.random(6000) < 0.3
+    p = np.round(np.clip(y * 0.3 + rng.random(6000) * 0.7, 0, 1), 3)  # ties included
+    order = np.argsort(-p, kind="mergesort")
+    low, high = delong_interval(y[order], p[order], 0.95)
+    assert low is not None and high is not None
+    assert low < roc_auc_score(y, p) < high
+    samples = bootstrap(y, p, threshold=0.5, cells=np.zeros((y.size, 0), dtype=np.intp), n_cells=0, seed=2,
+                        resamples=2000)
+    boot_low, boot_high = percentile_interval(samples.metric("roc_auc"), 0.95)
+    assert low == pytest.approx(boot_low, abs=0.003)
+    assert high == pytest.approx(boot_high, abs=0.003)
+    assert delong_interval(np.array([True, False, False]), np.array([0.9, 0.5, 0.1]), 0.95) == [None, None]

@@ -1,38 +1,33 @@
-"""Runs as the trail records them: summaries for listings and the full record of one run for cards and views.
+"""Runs as the trail records them, and as they stand now once reviewers' waivers and sign-offs are applied.
 
-Everything here is derived from events, never stored twice: a run is complete when its `run_completed`
-event exists, and a candidate's verdict is the one recorded with its rule outcomes.
+Everything here is derived from events, never stored twice. A run is complete when its `run_completed` event
+exists; an incomplete run is never shown as passed or recommended. A candidate's current verdict is its
+recorded rule outcomes with unexpired waivers applied (a waived failure no longer blocks), and the run's
+recommendation is the best passing, non-rejected, non-baseline candidate by the optimizing metric.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.audit.trail import Event, read_events
+from engine.audit.trail import Event, query_events, read_events, reading
 from engine.errors import TrailError
+from engine.evaluation.metrics import METRICS
 
 RUN_STARTED = "run_started"
 CANDIDATE_EVALUATED = "candidate_evaluated"
 RULES_CHECKED = "rules_checked"
 CARD_WRITTEN = "card_written"
 RUN_COMPLETED = "run_completed"
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    run_id: str
-    started_at: str
-    name: str
-    data_sha256: str
-    candidates: list[str]
-    complete: bool
-    verdict: str | None
-    recommended: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+SIGNOFF = "signoff"
+WAIVER = "waiver"
+RECHECK = "recheck"
+BLOCKING = frozenset({"fail", "unknown", "error"})
 
 
 @dataclass
@@ -45,30 +40,101 @@ class RunRecord:
     rules: dict[str, Event] = field(default_factory=dict)
     cards: dict[str, Event] = field(default_factory=dict)
     completed: Event | None = None
+    waivers: list[Event] = field(default_factory=list)
+    signoffs: list[Event] = field(default_factory=list)
+    rechecks: list[Event] = field(default_factory=list)
 
 
-def list_runs(path: Path) -> list[RunSummary]:
-    """Every run in the trail, newest first."""
-    events = read_events(path, kinds=(RUN_STARTED, RUN_COMPLETED))
-    completed = {e.run_id: e for e in events if e.kind == RUN_COMPLETED}
-    summaries = []
-    for event in events:
-        if event.kind != RUN_STARTED or event.run_id is None:
-            continue
-        done = completed.get(event.run_id)
-        summaries.append(
-            RunSummary(
-                run_id=event.run_id,
-                started_at=event.recorded_at,
-                name=event.data["spec"]["name"],
-                data_sha256=event.data["data"]["fingerprint"]["sha256"],
-                candidates=[c["name"] for c in event.data["spec"]["candidates"]],
-                complete=done is not None,
-                verdict=done.data["verdict"] if done else None,
-                recommended=done.data["recommended"] if done else None,
-            )
-        )
-    return summaries[::-1]
+@dataclass(frozen=True)
+class CandidateView:
+    """One candidate as it stands now: outcomes with waivers applied, verdict, latest sign-off."""
+
+    name: str
+    family: str
+    is_baseline: bool
+    outcomes: list[dict[str, Any]]
+    verdict: str
+    decision: dict[str, Any] | None
+    metrics: dict[str, float | None]
+
+    def blocking_failures(self) -> list[dict[str, Any]]:
+        return [o for o in self.outcomes if o["severity"] == "block" and o["status"] in BLOCKING]
+
+
+@dataclass(frozen=True)
+class RunView:
+    run_id: str
+    name: str
+    started_at: str
+    complete: bool
+    verdict: str
+    recommended: str | None
+    optimizing_metric: str
+    candidates: list[CandidateView]
+
+    def candidate(self, name: str) -> CandidateView | None:
+        return next((c for c in self.candidates if c.name == name), None)
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def waiver_active(waiver: dict[str, Any], today: date) -> bool:
+    """A waiver holds through its `until` date (inclusive), or forever without one."""
+    until = waiver.get("until")
+    return until is None or today <= date.fromisoformat(until)
+
+
+def apply_waivers(outcomes: Sequence[dict[str, Any]], waivers: Sequence[dict[str, Any]], today: date
+                  ) -> list[dict[str, Any]]:
+    """Outcomes with each failed rule that an active waiver covers turned into `waived`."""
+    active = {(w["rule_id"], w["policy"]): w for w in waivers if waiver_active(w, today)}
+    result = []
+    for outcome in outcomes:
+        waiver = active.get((outcome["id"], outcome["policy"]))
+        if waiver is not None and outcome["status"] in BLOCKING:
+            outcome = {**outcome, "status": "waived", "recorded_status": outcome["status"],
+                       "waiver": {k: waiver[k] for k in ("reviewer", "reason", "until", "seq")}}
+        result.append(outcome)
+    return result
+
+
+def verdict_of(outcomes: Sequence[dict[str, Any]]) -> str:
+    return "fail" if any(o["severity"] == "block" and o["status"] in BLOCKING for o in outcomes) else "pass"
+
+
+def view(record: RunRecord, *, today: date | None = None) -> RunView:
+    """The run as it stands now: waivers applied, sign-offs attached, recommendation recomputed."""
+    today = today or today_utc()
+    spec = record.started.data["spec"]
+    metric = spec["evaluation"]["optimizing_metric"]
+    candidates = []
+    for name, evaluated in record.candidates.items():
+        checked = record.rules.get(name)
+        waivers = [{**w.data, "seq": w.seq} for w in record.waivers if w.data["candidate"] == name]
+        outcomes = apply_waivers(checked.data["outcomes"], waivers, today) if checked else []
+        decisions = [{**s.data, "seq": s.seq, "recorded_at": s.recorded_at}
+                     for s in record.signoffs if s.data["candidate"] == name]
+        evidence = evaluated.data.get("evidence") or {}
+        candidates.append(CandidateView(
+            name=name, family=evaluated.data["family"], is_baseline=evaluated.data["is_baseline"],
+            outcomes=outcomes, verdict=verdict_of(outcomes) if checked else "fail",
+            decision=decisions[-1] if decisions else None, metrics=evidence.get("metrics", {}),
+        ))
+    complete = record.completed is not None
+    eligible = [
+        c for c in candidates
+        if complete and not c.is_baseline and c.verdict == "pass" and c.metrics.get(metric) is not None
+        and (c.decision is None or c.decision["decision"] != "reject")
+    ]
+    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+    best = max(eligible, key=lambda c: sign * float(c.metrics[metric] or 0.0), default=None)
+    return RunView(
+        run_id=record.run_id, name=spec["name"], started_at=record.started.recorded_at, complete=complete,
+        verdict=("pass" if best else "fail") if complete else "incomplete",
+        recommended=best.name if best else None, optimizing_metric=metric, candidates=candidates,
+    )
 
 
 def load_run(path: Path, run_id: str) -> RunRecord:
@@ -76,12 +142,86 @@ def load_run(path: Path, run_id: str) -> RunRecord:
     events = read_events(path, run_id=run_id)
     started = next((e for e in events if e.kind == RUN_STARTED), None)
     if started is None:
-        raise TrailError(f"{path}: no run {run_id!r} in the audit trail")
+        raise TrailError(f"{path}: no run {run_id!r} in the audit trail", hint="`mlgate runs` lists them")
     record = RunRecord(run_id=run_id, started=started)
-    groups = {CANDIDATE_EVALUATED: record.candidates, RULES_CHECKED: record.rules, CARD_WRITTEN: record.cards}
+    by_candidate = {CANDIDATE_EVALUATED: record.candidates, RULES_CHECKED: record.rules, CARD_WRITTEN: record.cards}
+    lists = {WAIVER: record.waivers, SIGNOFF: record.signoffs, RECHECK: record.rechecks}
     for event in events:
-        if event.kind in groups:
-            groups[event.kind][event.data["candidate"]] = event
+        if event.kind in by_candidate:
+            by_candidate[event.kind][event.data["candidate"]] = event
+        elif event.kind in lists:
+            lists[event.kind].append(event)
         elif event.kind == RUN_COMPLETED:
             record.completed = event
     return record
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What `mlgate runs` may filter on: an allow-list of fields, compared in Python or bound as parameters."""
+
+    since: date | None = None
+    until: date | None = None
+    candidate: str | None = None
+    verdict: str | None = None
+    policy: str | None = None
+    reviewer: str | None = None
+
+
+SUMMARY_SQL = f"""
+SELECT run_id, min(recorded_at) AS started_at,
+       max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract_string(body, '$.data.spec.name') END) AS name,
+       max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract_string(body, '$.data.data.fingerprint.sha256') END),
+       max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract(body, '$.data.spec.candidates[*].name')::VARCHAR END),
+       max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract(body, '$.data.policies[*].name')::VARCHAR END),
+       bool_or(kind = '{RUN_COMPLETED}') AS complete,
+       max(CASE WHEN kind = '{RUN_COMPLETED}' THEN json_extract_string(body, '$.data.verdict') END),
+       max(CASE WHEN kind = '{RUN_COMPLETED}' THEN json_extract_string(body, '$.data.recommended') END),
+       bool_or(kind IN ('{WAIVER}', '{SIGNOFF}')) AS reviewed,
+       list(json_extract_string(body, '$.data.reviewer')) FILTER (kind IN ('{WAIVER}', '{SIGNOFF}'))
+FROM events
+WHERE run_id IS NOT NULL AND recorded_at >= ? AND recorded_at < ?
+GROUP BY run_id
+ORDER BY started_at DESC
+"""
+
+
+def list_runs(path: Path, run_filter: RunFilter | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first, as they stand now (a reviewed run's verdict is recomputed from its events)."""
+    f = run_filter or RunFilter()
+    since = f.since.isoformat() if f.since else ""
+    until = (f.until.toordinal() + 1) if f.until else None
+    until_text = date.fromordinal(until).isoformat() if until else "9999"
+    with reading(path) as con:
+        rows = query_events(con, path, SUMMARY_SQL, [since, until_text])
+    runs = []
+    for run_id, started_at, name, sha, cand_json, pol_json, complete, verdict, recommended, reviewed, who in rows:
+        if name is None:  # events of a run whose start is outside the window
+            continue
+        candidates = _json_list(cand_json)
+        policies = _json_list(pol_json)
+        if reviewed:
+            current = view(load_run(path, run_id))
+            verdict, recommended = current.verdict, current.recommended
+        elif not complete:
+            verdict, recommended = "incomplete", None
+        summary = {"run_id": run_id, "started_at": started_at, "name": name, "data_sha256": sha,
+                   "candidates": candidates, "policies": policies, "complete": bool(complete),
+                   "verdict": verdict, "recommended": recommended, "reviewers": sorted(set(who or []))}
+        if _matches(summary, f):
+            runs.append(summary)
+    return runs
+
+
+def _json_list(text: str | None) -> list[str]:
+    return [str(v) for v in json.loads(text)] if text else []
+
+
+def _matches(summary: dict[str, Any], f: RunFilter) -> bool:
+    return (
+        (f.candidate is None or f.candidate in summary["candidates"])
+        and (f.verdict is None or f.verdict == summary["verdict"])
+        and (f.policy is None or f.policy in summary["policies"])
+        and (f.reviewer is None or f.reviewer in summary["reviewers"])
+    )
+

@@ -3,8 +3,10 @@
 Each row stores the canonical JSON text of its event (`body`: sequence number, previous hash, time, run id,
 kind and data) and the SHA-256 of exactly that text. The sequence number is the primary key, so two writers
 can never fork the chain: each appends inside one transaction that reads the head and inserts after it.
-DuckDB locks the file against every other process while it is open read-write, so writers retry for a while
-and readers open read-only per query and close at once. There is no update or delete path in this code.
+DuckDB locks the file against every other process while it is open read-write (readers included), so writers
+queue on a sidecar lock file (`audit.duckdb.lock`) with a timeout, with DuckDB's own lock as the backstop, and
+readers open read-only per query, with file-system access switched off, close at once and retry on the lock.
+There is no update or delete path in this code.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from filelock import FileLock
+from filelock import Timeout as FileLockTimeout
 
 from engine.canonical import canonical_json, jsonable, sha256_text
 from engine.errors import TrailError
@@ -82,7 +86,9 @@ def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConn
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            if read_only:  # queries and exports never reach other files through SQL
+                return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+            return duckdb.connect(str(path))
         except duckdb.Error as exc:
             creating = time.monotonic() < started + min(wait, CREATION_WAIT_SECONDS)
             if not _is_lock_error(exc) and not creating:
@@ -121,9 +127,28 @@ def _event_body(seq: int, prev_hash: str, event: NewEvent, recorded_at: str) -> 
     )
 
 
+@contextmanager
+def _writer_turn(path: Path, wait: float) -> Iterator[float]:
+    """Wait for this process's turn to write (the sidecar lock); yields the seconds of patience left."""
+    started = time.monotonic()
+    try:
+        with FileLock(f"{path}.lock", timeout=wait):
+            yield max(wait - (time.monotonic() - started), 1.0)
+    except FileLockTimeout:
+        raise TrailError(
+            f"{path}: another mlgate process kept the audit trail busy for {wait:.0f}s",
+            hint="try again, or allow longer with --lock-timeout",
+        ) from None
+
+
 def append(path: Path, events: Sequence[NewEvent], *, wait: float = LOCK_WAIT_SECONDS) -> str:
     """Append `events` in one transaction after the current head; return the new head hash."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _writer_turn(path, wait) as patience:
+        return _append_locked(path, events, patience)
+
+
+def _append_locked(path: Path, events: Sequence[NewEvent], wait: float) -> str:
     con = _connect(path, read_only=False, wait=wait)
     try:
         con.execute("BEGIN TRANSACTION")

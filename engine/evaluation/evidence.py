@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.evaluation.bootstrap import GROUP_RANKING, HEADLINE, BootstrapSamples, bootstrap, percentile_interval
+from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples, bootstrap, percentile_interval
 from engine.evaluation.calibration import bin_edges, bin_ids, calibration_evidence
 from engine.evaluation.groups import Grouping
 from engine.evaluation.metrics import METRICS, Scores, headline_metrics, lift
@@ -59,11 +59,11 @@ def _slice_intervals(slices: list[dict[str, Any]], groupings: list[Grouping], sa
     offset = 0
     for evidence, grouping in zip(slices, groupings, strict=True):
         counts = samples.counts[:, offset * 4:(offset + grouping.size) * 4].reshape(-1, grouping.size, 4)
-        ranking = samples.group_ranking[:, offset:offset + grouping.size, :]
+        losses = samples.group_losses[:, offset:offset + grouping.size, :]
         offset += grouping.size
         resampled = rates(counts)
         per_metric = {**{name: resampled[name] for name in RATE_NAMES},
-                      **{name: ranking[:, :, k] for k, name in enumerate(GROUP_RANKING)}}
+                      **{name: losses[:, :, k] for k, name in enumerate(GROUP_LOSSES)}}
         for name, values in per_metric.items():
             bounds = _interval(values, confidence)
             for group, pair in zip(evidence["groups"], bounds, strict=True):
@@ -119,7 +119,8 @@ def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Groupin
     order = np.argsort(-proba, kind="mergesort")
     scores = Scores.presorted(y[order], proba[order], threshold)
     slices = [
-        slice_evidence(g, y, proba, threshold=threshold, order=order, min_support=settings.min_group_size)
+        slice_evidence(g, y, proba, threshold=threshold, order=order, min_support=settings.min_group_size,
+                       confidence=settings.confidence)
         for g in groupings
     ]
     evidence: dict[str, Any] = {
@@ -142,7 +143,8 @@ def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Groupin
     samples = bootstrap(y, proba, threshold=threshold, cells=cells, n_cells=n_cells, seed=settings.seed,
                         resamples=settings.resamples)
     evidence["intervals"] = {
-        "method": "percentile bootstrap, Poisson(1) row weights",
+        "method": "percentile bootstrap with Poisson(1) row weights; DeLong for the ROC AUC of each group; "
+                  "none for each group's PR AUC",
         "confidence": settings.confidence,
         "resamples": settings.resamples,
         "seed": settings.seed,

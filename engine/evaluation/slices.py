@@ -12,6 +12,7 @@ it as 0.
 from __future__ import annotations
 
 import warnings
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -88,18 +89,47 @@ def gaps(group_rates: dict[str, FloatArray], eligible: NDArray[np.bool_]) -> dic
     }
 
 
+def _midranks(ascending: FloatArray) -> FloatArray:
+    """1-based ranks of sorted values, ties sharing the mean of their ranks."""
+    if ascending.size == 0:
+        return np.zeros(0)
+    ends = np.r_[np.flatnonzero(np.diff(ascending)), ascending.size - 1]
+    starts = np.r_[0, ends[:-1] + 1]
+    return np.repeat((starts + ends) / 2 + 1, ends - starts + 1)
+
+
+def delong_interval(y: NDArray[np.bool_], descending: FloatArray, confidence: float) -> list[float | None]:
+    """DeLong's normal interval for the ROC AUC of scores sorted in descending order (None if undefined)."""
+    ascending, labels = descending[::-1], y[::-1]
+    positives, negatives = int(labels.sum()), int(labels.size - labels.sum())
+    if positives < 2 or negatives < 2:
+        return [None, None]
+    all_ranks = _midranks(ascending)
+    auc = (all_ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    v10 = (all_ranks[labels] - _midranks(ascending[labels])) / negatives
+    v01 = 1 - (all_ranks[~labels] - _midranks(ascending[~labels])) / positives
+    spread = NormalDist().inv_cdf(1 - (1 - confidence) / 2) * np.sqrt(
+        v10.var(ddof=1) / positives + v01.var(ddof=1) / negatives
+    )
+    return [float(max(auc - spread, 0.0)), float(min(auc + spread, 1.0))]
+
+
 def _ranking_by_group(grouping: Grouping, y: NDArray[np.bool_], proba: FloatArray, order: NDArray[np.intp],
-                      threshold: float) -> dict[str, list[float | None]]:
-    """ROC AUC, PR AUC, log loss and Brier per group, slicing the one global sort by group."""
-    by_group = order[np.argsort(grouping.codes[order], kind="stable")]
+                      threshold: float, confidence: float) -> tuple[dict[str, list[float | None]], list[Any]]:
+    """ROC AUC, PR AUC, log loss and Brier per group, slicing the one global sort by group; and each group's
+    DeLong interval for its ROC AUC."""
+    codes = grouping.codes[order].astype(np.uint16 if grouping.size < 2**16 else np.int64)  # radix sort
+    by_group = order[np.argsort(codes, kind="stable")]
     bounds = np.searchsorted(grouping.codes[by_group], np.arange(grouping.size + 1))
     out: dict[str, list[float | None]] = {name: [] for name in RANKING_NAMES}
+    intervals = []
     for g in range(grouping.size):
         rows = by_group[bounds[g]:bounds[g + 1]]
         scores = Scores.presorted(y[rows], proba[rows], threshold)
         for name in RANKING_NAMES:
             out[name].append(METRICS[name].compute(scores))
-    return out
+        intervals.append(delong_interval(scores.y, scores.proba, confidence))
+    return out, intervals
 
 
 def _value(x: float) -> float | None:
@@ -107,13 +137,13 @@ def _value(x: float) -> float | None:
 
 
 def slice_evidence(grouping: Grouping, y: NDArray[np.bool_], proba: FloatArray, *, threshold: float,
-                   order: NDArray[np.intp], min_support: int) -> dict[str, Any]:
+                   order: NDArray[np.intp], min_support: int, confidence: float = 0.95) -> dict[str, Any]:
     """Per-group metrics and gaps of one grouping, as plain JSON data."""
     counts = confusion_by_group(grouping.codes, grouping.size, y, proba >= threshold)
     support = counts.sum(axis=1)
     eligible = support >= min_support
     group_rates = rates(counts)
-    ranking = _ranking_by_group(grouping, y, proba, order, threshold)
+    ranking, auc_intervals = _ranking_by_group(grouping, y, proba, order, threshold, confidence)
     groups = []
     for g, label in enumerate(grouping.labels):
         metrics: dict[str, float | None] = {name: ranking[name][g] for name in RANKING_NAMES}
@@ -124,6 +154,7 @@ def slice_evidence(grouping: Grouping, y: NDArray[np.bool_], proba: FloatArray, 
             "positives": int(counts[g, FN] + counts[g, TP]),
             "too_small": not bool(eligible[g]),
             "metrics": metrics,
+            "intervals": {"roc_auc": auc_intervals[g]},
         })
     judged = gaps(group_rates, eligible) if eligible.sum() >= 2 else {}
     return {
