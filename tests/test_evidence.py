@@ -16,7 +16,7 @@ from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples
 from engine.evaluation.evidence import WORST_SLICES, EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.metrics import METRICS
-from engine.evaluation.slices import GAP_NAMES, RANKING_NAMES, RATE_NAMES
+from engine.evaluation.slices import GAP_NAMES, RATE_NAMES
 
 EXACT = {"rel": 1e-12, "abs": 1e-12}
 SETTINGS = EvidenceSettings(resamples=300, seed=11, min_group_size=30)
