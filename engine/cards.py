@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.audit.runs import RunRecord
+from engine.audit.runs import RunRecord, view
 from engine.candidates import FAMILIES
 from engine.evaluation.metrics import METRICS
 
@@ -195,25 +195,46 @@ def _calibration(evidence: dict[str, Any]) -> list[str]:
 
 
 def _verdict(record: RunRecord, name: str) -> list[str]:
-    checked = record.rules.get(name)
-    if checked is None:
+    current = view(record).candidate(name)
+    if current is None or name not in record.rules:
         return ["## Policy verdict", "", NOT_EVALUATED, ""]
     policies = ", ".join(f"{md(p['name'])} {md(p['version'])}" for p in record.started.data["policies"])
     rows = (
         [
-            code(o["id"]), code(o["checklist"]), o["severity"], f"**{o['status']}**",
+            code(o["id"]), code(o["checklist"]), o["severity"],
+            f"**{o['status']}**" + (f" (was {o['recorded_status']})" if "recorded_status" in o else ""),
             number(o["observed"]), number(o["threshold"]), md(o["message"]),
         ]
-        for o in checked.data["outcomes"]
+        for o in current.outcomes
     )
     return [
-        f"## Policy verdict: **{checked.data['verdict'].upper()}**",
+        f"## Policy verdict: **{current.verdict.upper()}**",
         "",
         f"Policies: {policies}",
         "",
         *table(["rule", "checklist", "severity", "status", "observed", "threshold", "message"], rows),
         "",
     ]
+
+
+def _review(record: RunRecord, name: str) -> list[str]:
+    """Sign-offs and waivers recorded for this candidate, oldest first."""
+    signoffs = [e for e in record.signoffs if e.data["candidate"] == name]
+    waivers = [e for e in record.waivers if e.data["candidate"] == name]
+    if not signoffs and not waivers:
+        return ["## Review", "", "No sign-off or waiver recorded yet.", ""]
+    lines = ["## Review", ""]
+    if signoffs:
+        lines += table(["when", "decision", "reviewer", "reason", "verdict then"],
+                       ([e.recorded_at[:19], f"**{e.data['decision']}**", md(e.data["reviewer"]),
+                         md(e.data["reason"]), e.data["verdict_at_signoff"]] for e in signoffs))
+        lines.append("")
+    if waivers:
+        lines += table(["when", "rule waived", "reviewer", "reason", "until"],
+                       ([e.recorded_at[:19], code(e.data["rule_id"]), md(e.data["reviewer"]), md(e.data["reason"]),
+                         e.data["until"] or "no expiry"] for e in waivers))
+        lines.append("")
+    return lines
 
 
 def _lineage(record: RunRecord) -> list[str]:
@@ -250,6 +271,7 @@ def render_markdown(record: RunRecord, candidate: str) -> str:
             if (evidence := evaluated.get("evidence")) else []
         ),
         _verdict(record, candidate),
+        _review(record, candidate),
         _lineage(record),
     ]
     return "\n".join(line for section in sections for line in section)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.audit import runs
-from engine.audit.trail import DEFAULT_AUDIT_DB, NewEvent, append
+from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS, NewEvent, append
 from engine.candidates import BASELINE, FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
 from engine.canonical import digest, jsonable, sha256_text
@@ -268,6 +268,7 @@ def run_audit(
     audit_db: Path = DEFAULT_AUDIT_DB,
     cards_dir: Path = DEFAULT_CARDS_DIR,
     progress: ProgressCallback = _ignore,
+    lock_timeout: float = LOCK_WAIT_SECONDS,
 ) -> AuditResult:
     """Train, evaluate, check, record and card every candidate of `spec`; raises `MlgateError` on bad input."""
     policies = load_policies(spec.policies)
@@ -277,11 +278,12 @@ def run_audit(
     progress(Progress("data", f"read {len(dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
 
     run_id = new_run_id()
-    append(audit_db, [NewEvent(runs.RUN_STARTED, run_id, _run_started(spec, policies, dataset, splits.sizes()))])
+    started = NewEvent(runs.RUN_STARTED, run_id, _run_started(spec, policies, dataset, splits.sizes()))
+    append(audit_db, [started], wait=lock_timeout)
     scored = _train_all(spec, dataset, splits, progress)
     results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))
-    append(audit_db, events)
+    append(audit_db, events, wait=lock_timeout)
 
     card_events = _write_cards(audit_db, run_id, results, cards_dir)
     progress(Progress("cards", f"wrote {len(results)} model cards under {cards_dir / run_id}"))
@@ -290,7 +292,7 @@ def run_audit(
     head = append(audit_db, [*card_events, NewEvent(runs.RUN_COMPLETED, run_id, {
         "verdict": run_verdict, "recommended": recommended, "optimizing_metric": spec.optimizing_metric,
         "candidates": {r.name: r.verdict for r in results},
-    })])
+    })], wait=lock_timeout)
     return AuditResult(run_id, run_verdict, recommended, spec.optimizing_metric, audit_db, head, results)
 
 

@@ -1,0 +1,187 @@
+"""Exporting the trail for compliance: events and flat tables, a manifest that proves what was exported.
+
+An export writes `events`, `runs`, `outcomes` and `decisions` (sign-offs and waivers) as CSV, Parquet or JSON
+Lines, and `manifest.json` with each file's row count and SHA-256, the filter, and the chain head at export
+time; `verify_export` checks a folder against its manifest. Exports are safe to open: CSV cells a spreadsheet
+would run as a formula are neutralised, nothing is written outside the folder given (no `..`, no symlinks),
+an existing file is kept unless `force`, and every file is written beside its final name and renamed last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine.audit import runs
+from engine.audit.trail import read_events
+from engine.audit.verify import verify
+from engine.errors import MlgateError
+
+FORMATS = ("csv", "parquet", "jsonl")
+TABLES = ("events", "runs", "outcomes", "decisions")
+MANIFEST = "manifest.json"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(MlgateError):
+    """An export that cannot be written or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    since: date | None = None
+    until: date | None = None
+    run: str | None = None
+    candidate: str | None = None
+    policy: str | None = None
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would evaluate, made inert with a leading apostrophe (OWASP's advice)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _safe_folder(out: Path) -> Path:
+    if ".." in out.parts:
+        raise ExportError(f"{out}: an export folder may not contain '..'")
+    for part in [out, *out.parents]:
+        if part.is_symlink():
+            raise ExportError(f"{out}: {part} is a symbolic link; give the real folder")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: exists and is not a folder")
+    return out
+
+
+def _tables(audit_db: Path, f: ExportFilter) -> dict[str, pd.DataFrame]:
+    events = read_events(audit_db)
+    started = {e.run_id: e for e in events if e.kind == runs.RUN_STARTED}
+
+    def wanted(event: Any) -> bool:
+        if event.run_id is None:
+            return f == ExportFilter()
+        start = started.get(event.run_id)
+        if start is None:
+            return False
+        day = date.fromisoformat(start.recorded_at[:10])
+        names = [c["name"] for c in start.data["spec"]["candidates"]]
+        policies = [p["name"] for p in start.data["policies"]]
+        return ((f.run is None or event.run_id == f.run) and (f.since is None or day >= f.since)
+                and (f.until is None or day <= f.until) and (f.candidate is None or f.candidate in names)
+                and (f.policy is None or f.policy in policies))
+
+    chosen = [e for e in events if wanted(e)]
+    event_rows = [{"seq": e.seq, "recorded_at": e.recorded_at, "run_id": e.run_id, "kind": e.kind,
+                   "prev_hash": e.prev_hash, "hash": e.hash, "data": json.dumps(e.data, sort_keys=True)}
+                  for e in chosen]
+    run_rows, outcome_rows, decision_rows = [], [], []
+    for run_id in dict.fromkeys(e.run_id for e in chosen if e.kind == runs.RUN_STARTED and e.run_id is not None):
+        current = runs.view(runs.load_run(audit_db, run_id))
+        run_rows.append({"run_id": run_id, "started_at": current.started_at, "spec": current.name,
+                         "complete": current.complete, "verdict": current.verdict,
+                         "recommended": current.recommended})
+        for c in current.candidates:
+            if f.candidate is not None and c.name != f.candidate:
+                continue
+            outcome_rows += [{"run_id": run_id, "candidate": c.name, "rule": o["id"], "policy": o["policy"],
+                              "kind": o["kind"], "severity": o["severity"], "checklist": o["checklist"],
+                              "status": o["status"], "observed": o["observed"], "threshold": o["threshold"],
+                              "message": o["message"]} for o in c.outcomes]
+    for e in chosen:
+        if e.kind in (runs.SIGNOFF, runs.WAIVER) and (f.candidate is None or e.data["candidate"] == f.candidate):
+            decision_rows.append({"seq": e.seq, "recorded_at": e.recorded_at, "run_id": e.run_id, "kind": e.kind,
+                                  "candidate": e.data["candidate"], "decision": e.data.get("decision"),
+                                  "rule": e.data.get("rule_id"), "reviewer": e.data["reviewer"],
+                                  "reason": e.data["reason"], "until": e.data.get("until")})
+    return {"events": pd.DataFrame(event_rows), "runs": pd.DataFrame(run_rows),
+            "outcomes": pd.DataFrame(outcome_rows), "decisions": pd.DataFrame(decision_rows)}
+
+
+WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
+    "csv": lambda frame, path: frame.map(neutralise).to_csv(path, index=False),
+    "parquet": lambda frame, path: frame.to_parquet(path, index=False),
+    "jsonl": lambda frame, path: frame.to_json(path, orient="records", lines=True, force_ascii=False),
+}
+
+
+def sha256_path(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter | None = None,
+           force: bool = False) -> dict[str, Any]:
+    """Write the filtered trail to `out` and return the manifest."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    f = export_filter or ExportFilter()
+    folder = _safe_folder(out)
+    targets = [folder / f"{name}.{fmt}" for name in TABLES] + [folder / MANIFEST]
+    existing = [str(t) for t in targets if t.exists() or t.is_symlink()]
+    if existing and not force:
+        raise ExportError(f"{existing[0]}: exists; not overwritten without --force")
+    head = verify(audit_db)
+    if not head.intact:
+        raise ExportError(f"{audit_db}: the trail is broken at sequence {head.bad_seq}; export refused")
+    tables = _tables(audit_db, f)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, frame in tables.items():
+        final = folder / f"{name}.{fmt}"
+        partial = folder / f".{name}.{fmt}.partial"
+        WRITERS[fmt](frame, partial)
+        os.replace(partial, final)
+        files[final.name] = {"rows": len(frame), "sha256": sha256_path(final)}
+    manifest = {
+        "format": fmt,
+        "filter": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(f).items()},
+        "head": {"log_id": head.log_id, "seq": head.head_seq, "hash": head.head_hash},
+        "files": files,
+    }
+    partial = folder / f".{MANIFEST}.partial"
+    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, folder / MANIFEST)
+    return manifest
+
+
+def _rows(path: Path, fmt: str) -> int:
+    if fmt == "csv":
+        try:
+            return len(pd.read_csv(path))
+        except pd.errors.EmptyDataError:
+            return 0
+    if fmt == "parquet":
+        return len(pd.read_parquet(path))
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def verify_export(folder: Path) -> list[str]:
+    """Every way the folder differs from its manifest (an empty list: it matches)."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise ExportError(f"{folder}: no {MANIFEST} here")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+        fmt = manifest["format"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ExportError(f"{manifest_path}: not an mlgate export manifest ({type(exc).__name__})") from None
+    problems = []
+    for name, expected in files.items():
+        path = folder / name
+        if Path(name).name != name or not path.is_file():
+            problems.append(f"{name}: missing")
+            continue
+        if sha256_path(path) != expected["sha256"]:
+            problems.append(f"{name}: SHA-256 differs from the manifest (the file was changed)")
+        elif _rows(path, fmt) != expected["rows"]:
+            problems.append(f"{name}: {_rows(path, fmt)} rows, the manifest says {expected['rows']}")
+    return problems

@@ -1,0 +1,201 @@
+"""`mlgate verify`, `head`, `keygen`, `runs`, `show`, `export` and `verify-export`: reading the trail.
+
+Every command here opens the trail read-only for one query at a time (file access switched off in SQL), so
+none of them ever blocks a writer for long.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from engine.cli_output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    audit_db_option,
+    format_option,
+    print_json,
+    status_text,
+    stdout,
+    trail_path,
+)
+
+DATE = click.DateTime(["%Y-%m-%d"])
+
+
+@click.command()
+@audit_db_option
+@click.option("--expect-head", type=click.Path(path_type=Path), help="a published head the trail must still extend")
+@click.option("--pubkey", type=click.Path(path_type=Path), help="Ed25519 public key the head must be signed with")
+@format_option
+def verify(audit_db: Path | None, expect_head: Path | None, pubkey: Path | None, output_format: str) -> int:
+    """Recompute the hash chain (and check a published head); exit 1 naming what is wrong."""
+    from engine.audit.head import HeadError, check_head, head_document, read_head
+    from engine.audit.verify import verify as verify_trail
+
+    path = trail_path(audit_db)
+    if pubkey is not None and expect_head is None:
+        raise HeadError("--pubkey checks the signature of --expect-head FILE; give both")
+    result = verify_trail(path)
+    head_problem = None
+    if result.intact and expect_head is not None:
+        checked = check_head(path, result, read_head(expect_head), public_key=pubkey)
+        head_problem = checked.problem
+    ok = result.intact and head_problem is None
+    if output_format == "json":
+        print_json({"audit_db": str(path), **result.__dict__, "head": head_document(result),
+                    "expected_head": str(expect_head) if expect_head else None, "head_problem": head_problem,
+                    "ok": ok})
+    elif not result.intact:
+        stdout.print(Text(f"BROKEN at sequence {result.bad_seq}: {result.problem}", style="bold red"))
+    elif head_problem is not None:
+        stdout.print(Text(f"NOT THE PUBLISHED TRAIL: {head_problem}", style="bold red"))
+    else:
+        stdout.print(Text(f"intact: {result.events} events; head: log {result.log_id}, seq {result.head_seq}, "
+                          f"{result.head_hash}" + (f"; extends {expect_head}" if expect_head else "")))
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+@click.command()
+@audit_db_option
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="head file to write (JSON)")
+@click.option("--sign-key", type=click.Path(path_type=Path), help="Ed25519 private key (PEM) to sign it with")
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def head(audit_db: Path | None, out: Path, sign_key: Path | None, force: bool) -> int:
+    """Write the trail's current head, to publish outside the file."""
+    from engine.audit.head import write_head
+
+    written = write_head(trail_path(audit_db), out, sign_key=sign_key, force=force)
+    signed = "signed" if "signature" in written else "unsigned"
+    stdout.print(Text(f"{out}: {signed} head, log {written['log_id']}, seq {written['seq']}, {written['hash']}"))
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="PREFIX: writes PREFIX.key, PREFIX.pub")
+@click.option("--force", is_flag=True, help="overwrite existing key files")
+def keygen(out: Path, force: bool) -> int:
+    """Create an Ed25519 key pair for signing heads."""
+    from engine.audit.head import keygen as make_keys
+
+    private, public = make_keys(out, force=force)
+    stdout.print(Text(f"private key {private} (keep it secret), public key {public} (publish it)"))
+    return EXIT_OK
+
+
+@click.command()
+@audit_db_option
+@click.option("--since", type=DATE, help="runs started on or after this date")
+@click.option("--until", type=DATE, help="runs started on or before this date")
+@click.option("--candidate", help="runs that trained a candidate of this name")
+@click.option("--verdict", type=click.Choice(["pass", "fail", "incomplete"]), help="runs with this verdict now")
+@click.option("--policy", "policy_name", help="runs checked against a policy of this name")
+@click.option("--reviewer", help="runs with a sign-off or waiver by this reviewer")
+@format_option
+def runs(audit_db: Path | None, since: datetime | None, until: datetime | None, candidate: str | None,
+         verdict: str | None, policy_name: str | None, reviewer: str | None, output_format: str) -> int:
+    """List the runs, newest first, as they stand now (waivers and sign-offs applied)."""
+    from engine.audit.runs import RunFilter, list_runs
+
+    run_filter = RunFilter(since=since.date() if since else None, until=until.date() if until else None,
+                           candidate=candidate, verdict=verdict, policy=policy_name, reviewer=reviewer)
+    summaries = list_runs(trail_path(audit_db), run_filter)
+    if output_format == "json":
+        print_json(summaries)
+        return EXIT_OK
+    table = Table()
+    for header in ("run", "started", "spec", "data sha256", "candidates", "verdict", "recommended"):
+        table.add_column(header)
+    for s in summaries:
+        table.add_row(Text(s["run_id"]), Text(s["started_at"][:19]), Text(s["name"]), Text(s["data_sha256"][:12]),
+                      Text(", ".join(s["candidates"])), status_text(s["verdict"]), Text(s["recommended"] or "—"))
+    stdout.print(table)
+    return EXIT_OK
+
+
+def _candidate_json(c: Any) -> dict[str, Any]:
+    return {"name": c.name, "family": c.family, "is_baseline": c.is_baseline, "verdict": c.verdict,
+            "decision": c.decision, "metrics": c.metrics, "rules": c.outcomes}
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("candidate", required=False)
+@audit_db_option
+@format_option
+def show(run_id: str, candidate: str | None, audit_db: Path | None, output_format: str) -> int:
+    """Show a run (or one candidate of it) as it stands now: verdicts, rules, waivers, sign-offs."""
+    from engine.audit.runs import load_run, view
+    from engine.errors import TrailError
+
+    record = load_run(trail_path(audit_db), run_id)
+    current = view(record)
+    chosen = [c for c in current.candidates if candidate is None or c.name == candidate]
+    if candidate is not None and not chosen:
+        raise TrailError(f"run {run_id} has no candidate {candidate!r}")
+    if output_format == "json":
+        print_json({"run_id": run_id, "name": current.name, "started_at": current.started_at,
+                    "complete": current.complete, "verdict": current.verdict, "recommended": current.recommended,
+                    "candidates": [_candidate_json(c) for c in chosen],
+                    "rechecks": [{"seq": e.seq, "recorded_at": e.recorded_at,
+                                  "policies": [p["name"] + " " + p["version"] for p in e.data["policies"]],
+                                  "changes": e.data["changes"]} for e in record.rechecks]})
+        return EXIT_OK
+    title = Text(f"run {run_id} · {current.name} · ").append_text(status_text(current.verdict))
+    stdout.print(title.append(f" · recommended: {current.recommended or '—'}"))
+    for c in chosen:
+        line = Text(f"{c.name} ({c.family}) ").append_text(status_text(c.verdict))
+        if c.decision:
+            line.append(f" · {c.decision['decision']} by {c.decision['reviewer']}: {c.decision['reason']}")
+        stdout.print(line, soft_wrap=True)
+        for o in c.outcomes:
+            row = Text("  ").append_text(status_text(o["status"]))
+            row.append(f" {o['id']} ({o['severity']}, {o['checklist']}): {o['message']}")
+            if "waiver" in o:
+                w = o["waiver"]
+                row.append(f" — waived by {w['reviewer']} until {w['until'] or 'no expiry'}: {w['reason']}")
+            stdout.print(row, soft_wrap=True)
+    return EXIT_OK
+
+
+@click.command()
+@audit_db_option
+@click.option("--format", "export_format", type=click.Choice(["csv", "parquet", "jsonl"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder to write into")
+@click.option("--since", type=DATE, help="runs started on or after this date")
+@click.option("--until", type=DATE, help="runs started on or before this date")
+@click.option("--run", "run_id", help="one run")
+@click.option("--candidate", help="runs with this candidate (and only its rows)")
+@click.option("--policy", "policy_name", help="runs checked against this policy")
+@click.option("--force", is_flag=True, help="overwrite files of an earlier export")
+def export(audit_db: Path | None, export_format: str, out: Path, since: datetime | None, until: datetime | None,
+           run_id: str | None, candidate: str | None, policy_name: str | None, force: bool) -> int:
+    """Export the trail (events, runs, rule outcomes, decisions) with a manifest of hashes."""
+    from engine.audit.export import ExportFilter
+    from engine.audit.export import export as write_export
+
+    export_filter = ExportFilter(since=since.date() if since else None, until=until.date() if until else None,
+                                 run=run_id, candidate=candidate, policy=policy_name)
+    manifest = write_export(trail_path(audit_db), out, fmt=export_format, export_filter=export_filter, force=force)
+    counts = ", ".join(f"{name} {entry['rows']}" for name, entry in manifest["files"].items())
+    stdout.print(Text(f"{out}: {counts}; head seq {manifest['head']['seq']} {manifest['head']['hash'][:16]}…"))
+    return EXIT_OK
+
+
+@click.command("verify-export")
+@click.argument("folder", type=click.Path(path_type=Path))
+def verify_export(folder: Path) -> int:
+    """Check an export folder against its manifest."""
+    from engine.audit.export import verify_export as check_export
+
+    problems = check_export(folder)
+    for problem in problems:
+        stdout.print(Text(problem, style="bold red"))
+    if not problems:
+        stdout.print(Text(f"{folder}: every file matches its manifest"))
+    return EXIT_FAILED if problems else EXIT_OK

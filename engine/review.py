@@ -1,0 +1,161 @@
+"""Decisions people record about an audited run: sign-offs, waivers, and re-checks against another policy.
+
+Each is one event appended to the trail, carrying the evidence hash and policy versions it refers to, so the
+record says exactly what was approved or waived. An approval is refused while the candidate still has an
+unwaived blocking failure; a waiver covers one failed rule of one candidate until its expiry date. The
+affected model card is rendered again from the trail, so it always shows the decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from engine.audit import runs
+from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append
+from engine.canonical import sha256_text
+from engine.cards import render_markdown
+from engine.errors import MlgateError
+from engine.policy.checker import check
+from engine.policy.loader import load_policies
+
+DECISIONS = ("approve", "reject")
+MAX_TEXT = 2000
+
+
+class ReviewError(MlgateError):
+    """A sign-off, waiver or re-check that cannot be recorded as asked."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One rule whose outcome differs between the recorded check and a re-check."""
+
+    candidate: str
+    rule: str
+    before: str | None
+    after: str | None
+
+
+def _text(value: str, what: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise ReviewError(f"{what} must not be empty")
+    if len(cleaned) > MAX_TEXT:
+        raise ReviewError(f"{what} is longer than {MAX_TEXT} characters")
+    return cleaned
+
+
+def _candidate(record: runs.RunRecord, name: str) -> runs.CandidateView:
+    current = runs.view(record).candidate(name)
+    if current is None:
+        names = ", ".join(record.candidates)
+        raise ReviewError(f"run {record.run_id} has no candidate {name!r}; its candidates are: {names}")
+    if record.completed is None:
+        raise ReviewError(f"run {record.run_id} is incomplete (it never finished); nothing in it can be signed off")
+    return current
+
+
+def _basis(record: runs.RunRecord, name: str) -> dict[str, Any]:
+    """What a decision refers to: the evidence hash and the policy versions of the recorded check."""
+    checked = record.rules[name].data
+    return {"evidence_sha256": checked["evidence_sha256"], "policies": checked["policies"]}
+
+
+def _rerender(audit_db: Path, run_id: str, name: str, lock_timeout: float) -> None:
+    """Write the candidate's card again (same place) so it shows the decision, and record the new file."""
+    record = runs.load_run(audit_db, run_id)
+    written = record.cards.get(name)
+    if written is None:
+        return
+    path = Path(written.data["path"])
+    text = render_markdown(record, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    append(audit_db, [NewEvent(runs.CARD_WRITTEN, run_id, {
+        "candidate": name, "format": "md", "path": str(path), "sha256": sha256_text(text),
+    })], wait=lock_timeout)
+
+
+def signoff(audit_db: Path, run_id: str, candidate: str, *, decision: str, reviewer: str, reason: str,
+            lock_timeout: float = LOCK_WAIT_SECONDS) -> str:
+    """Record an approval or rejection; returns the new chain head."""
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    record = runs.load_run(audit_db, run_id)
+    current = _candidate(record, candidate)
+    if decision == "approve":
+        if current.is_baseline:
+            raise ReviewError(f"{candidate!r} is the baseline: a reference, never a model to approve")
+        failures = current.blocking_failures()
+        if failures:
+            listed = ", ".join(f"{o['id']} ({o['status']})" for o in failures)
+            raise ReviewError(
+                f"cannot approve {candidate!r} in run {run_id}: blocking rules not passed: {listed}",
+                hint="fix the model, or waive a rule with `mlgate waive` and a reason",
+            )
+    head = append(audit_db, [NewEvent(runs.SIGNOFF, run_id, {
+        "candidate": candidate, "decision": decision, "reviewer": _text(reviewer, "reviewer"),
+        "reason": _text(reason, "reason"), "verdict_at_signoff": current.verdict, **_basis(record, candidate),
+    })], wait=lock_timeout)
+    _rerender(audit_db, run_id, candidate, lock_timeout)
+    return head
+
+
+def waive(audit_db: Path, run_id: str, candidate: str, rule_id: str, *, reviewer: str, reason: str,
+          until: date | None = None, policy: str | None = None, today: date | None = None,
+          lock_timeout: float = LOCK_WAIT_SECONDS) -> str:
+    """Record a waiver of one failed rule of one candidate, until `until` (inclusive) or without end."""
+    today = today or runs.today_utc()
+    if until is not None and until < today:
+        raise ReviewError(f"--until {until.isoformat()} is in the past")
+    record = runs.load_run(audit_db, run_id)
+    current = _candidate(record, candidate)
+    matches = [o for o in current.outcomes if o["id"] == rule_id and (policy is None or o["policy"] == policy)]
+    if not matches:
+        raise ReviewError(f"candidate {candidate!r} of run {run_id} has no rule {rule_id!r}"
+                          + (f" in policy {policy!r}" if policy else ""))
+    if len(matches) > 1:
+        names = ", ".join(o["policy"] for o in matches)
+        raise ReviewError(f"rule {rule_id!r} is in several policies ({names}); say which with --policy")
+    outcome = matches[0]
+    if outcome["status"] not in runs.BLOCKING:
+        raise ReviewError(f"rule {rule_id!r} of {candidate!r} is {outcome['status']}: only a failed, unknown or "
+                          "errored rule can be waived")
+    head = append(audit_db, [NewEvent(runs.WAIVER, run_id, {
+        "candidate": candidate, "rule_id": rule_id, "policy": outcome["policy"], "status": outcome["status"],
+        "reviewer": _text(reviewer, "reviewer"), "reason": _text(reason, "reason"),
+        "until": until.isoformat() if until else None, **_basis(record, candidate),
+    })], wait=lock_timeout)
+    _rerender(audit_db, run_id, candidate, lock_timeout)
+    return head
+
+
+def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
+            lock_timeout: float = LOCK_WAIT_SECONDS) -> tuple[list[Change], dict[str, Any]]:
+    """Check a run's stored evidence against other policies, record the outcome, and say what changed."""
+    policies = load_policies(list(policy_paths))
+    record = runs.load_run(audit_db, run_id)
+    changes: list[Change] = []
+    results: dict[str, Any] = {}
+    for name, evaluated in record.candidates.items():
+        outcomes = [o.to_json() for o in check(policies, evaluated.data.get("evidence") or {})]
+        before = {o["id"]: o["status"] for o in record.rules[name].data["outcomes"]} if name in record.rules else {}
+        after = {o["id"]: o["status"] for o in outcomes}
+        changes += [Change(name, rule, before.get(rule), after.get(rule))
+                    for rule in dict.fromkeys([*before, *after]) if before.get(rule) != after.get(rule)]
+        results[name] = {"outcomes": outcomes, "verdict": runs.verdict_of(outcomes),
+                         "is_baseline": evaluated.data["is_baseline"]}
+    data = {
+        "policies": [{"name": p.name, "version": p.version, "path": str(p.path), "sha256": p.sources[-1].sha256,
+                      "sources": [s.__dict__ for s in p.sources]} for p in policies],
+        "candidates": results,
+        "changes": [c.__dict__ for c in changes],
+    }
+    append(audit_db, [NewEvent(runs.RECHECK, run_id, data)], wait=lock_timeout)
+    return changes, data
