@@ -44,7 +44,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 
 from engine.evaluation.bootstrap import bootstrap, percentile_interval, resample_weights
 from engine.evaluation.calibration import reliability
-from engine.evaluation.evidence import EvidenceSettings, _cells, evaluate
+from engine.evaluation.evidence import EvidenceSettings, evaluate, group_cells
 from engine.evaluation.groups import Grouping, column_grouping, cross, sensitive_groupings
 from engine.evaluation.slices import confusion_by_group, rates, slice_evidence
 from engine.evaluation.slices import gaps as gap_measures
@@ -224,7 +224,7 @@ def part_slices(data: Data, options: argparse.Namespace) -> Result:
 
 
 def mlgate_bootstrap(data: Data, groupings: list[Grouping]) -> np.ndarray:
-    cells, n_cells = _cells(groupings, data.y, data.proba >= THRESHOLD)
+    cells, n_cells = group_cells(groupings, data.y, data.proba >= THRESHOLD)
     samples = bootstrap(data.y, data.proba, threshold=THRESHOLD, cells=cells, n_cells=n_cells, seed=SEED,
                         resamples=RESAMPLES)
     return samples.metric("roc_auc")

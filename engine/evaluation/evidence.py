@@ -44,7 +44,7 @@ def _interval(samples: FloatArray, confidence: float) -> list[float | None] | li
     return [[None if np.isnan(v) else float(v) for v in pair] for pair in bounds.T]
 
 
-def _cells(groupings: list[Grouping], y: NDArray[np.bool_], predicted: NDArray[np.bool_]) -> tuple[Any, int]:
+def group_cells(groupings: list[Grouping], y: NDArray[np.bool_], predicted: NDArray[np.bool_]) -> tuple[Any, int]:
     """(rows, groupings) flat indices of (group, label, prediction) cells, all groupings side by side."""
     offsets = np.cumsum([0, *(g.size for g in groupings)])
     outcome = y.astype(np.intp) * 2 + predicted.astype(np.intp)
@@ -139,7 +139,7 @@ def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Groupin
     }
     if settings.resamples <= 0:
         return evidence, None
-    cells, n_cells = _cells(groupings, y, proba >= threshold)
+    cells, n_cells = group_cells(groupings, y, proba >= threshold)
     samples = bootstrap(y, proba, threshold=threshold, cells=cells, n_cells=n_cells, seed=settings.seed,
                         resamples=settings.resamples)
     evidence["intervals"] = {
