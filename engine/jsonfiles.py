@@ -8,6 +8,7 @@ Schema errors are reported all at once, each as `FILE: /json/path: message`.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -38,15 +39,26 @@ def read_text(path: Path, *, error: ErrorFactory, what: str) -> str:
 
 def parse_document(text: str, path: Path, *, error: ErrorFactory) -> Any:
     """Parse JSON, or TOML when the file name ends in `.toml`; errors name the line and column."""
+    def finite(token: str) -> float:
+        value = float(token)
+        if not math.isfinite(value):
+            raise ValueError(f"{token} is not a finite number")
+        return value
+
+    def refuse(token: str) -> float:
+        raise ValueError(f"{token} is not a number JSON allows")
+
     if path.suffix.lower() == ".toml":
         try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            return tomllib.loads(text, parse_float=finite)
+        except (tomllib.TOMLDecodeError, ValueError) as exc:
             raise error(f"{path}: not valid TOML: {exc}") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as exc:
         raise error(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise error(f"{path}: not valid JSON: {exc}") from None
 
 
 @cache
@@ -74,6 +86,7 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
 
 def _shorten(message: str, limit: int = 300) -> str:
     """A schema message quotes the offending value; a huge value must not flood the terminal."""
+    message = message.replace("False schema does not allow", "a property this kind of rule forbids has the value")
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 

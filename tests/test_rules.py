@@ -476,21 +476,20 @@ def test_beats_baseline_significance_unknown_without_paired_bootstrap(evidence: 
 
 # params, expected status, expected observed, a fragment of the message
 SLICE_CASES = [
-    ({"metric": "roc_auc", "by": "sex", "min": 0.75}, "pass", 0.80, "worst sex=Female ROC AUC 0.8"),
+    ({"metric": "roc_auc", "by": "sex", "min": 0.75}, "pass", 0.80, "closest sex=Female ROC AUC 0.8"),
     ({"metric": "roc_auc", "by": "sex", "min": 0.82}, "fail", 0.80, "sex=Female ROC AUC 0.8 (below 0.82)"),
-    ({"metric": "fpr", "by": "sex", "max": 0.10}, "pass", 0.09, "worst sex=Male FPR 0.09"),
+    ({"metric": "fpr", "by": "sex", "max": 0.10}, "pass", 0.09, "closest sex=Male FPR 0.09"),
     ({"metric": "fpr", "by": "sex", "max": 0.05}, "fail", 0.09, "sex=Male FPR 0.09 (above 0.05)"),
-    ({"metric": "tpr", "by": "race", "max_gap_from_overall": 0.20}, "pass", 0.15, "worst race=Black TPR 0.4"),
+    ({"metric": "tpr", "by": "race", "max_gap_from_overall": 0.20}, "pass", 0.15, "closest race=Black TPR 0.4"),
     ({"metric": "tpr", "by": "race", "max_gap_from_overall": 0.10}, "fail", 0.15,
      "race=Black TPR 0.4 (0.15 worse than overall 0.55)"),
-    ({"metric": "log_loss", "by": "sex", "max_gap_from_overall": 0.10}, "pass", 0.05, "worst sex=Male log loss"),
+    ({"metric": "log_loss", "by": "sex", "max_gap_from_overall": 0.10}, "pass", 0.05, "closest sex=Male log loss"),
     ({"metric": "log_loss", "by": "sex", "max_gap_from_overall": 0.04}, "fail", 0.05, "0.05 worse than overall 0.4"),
-    ({"metric": "roc_auc", "by": ["sex", "race"], "min": 0.70}, "pass", 0.74, "worst sex × race=Male × Black"),
+    ({"metric": "roc_auc", "by": ["sex", "race"], "min": 0.70}, "pass", 0.74, "closest sex × race=Male × Black"),
     ({"metric": "roc_auc", "by": ["sex", "race"], "min": 0.80}, "fail", 0.74,
      "1 group out of bounds: sex × race=Male × Black ROC AUC 0.74 (below 0.8)"),
     ({"metric": "roc_auc", "by": ["sex"], "min": 0.75}, "pass", 0.80, "sex=Female"),
     ({"metric": "roc_auc", "max_gap_from_overall": 0.05}, "fail", 0.10, "sex × race=Male × Black"),  # every grouping
-    ({"metric": "roc_auc", "min": 0.6, "max": 0.85}, "fail", 0.74, "sex=Male ROC AUC 0.86 (above 0.85)"),
 ]
 
 
@@ -502,6 +501,17 @@ def test_slice_metric(params: dict[str, Any], status: str, observed: float, frag
     assert fragment in finding.message
     expected_threshold = params.get("max_gap_from_overall", params.get("min", params.get("max")))
     assert finding.threshold == expected_threshold
+
+
+def test_slice_metric_reports_the_bound_that_is_broken() -> None:
+    # with both bounds, the finding names the group and the bound it actually breaks: never "0.74 vs 0.85"
+    finding = slice_metric(HAND, {"metric": "roc_auc", "min": 0.6, "max": 0.85})
+    assert finding.status == "fail"
+    assert finding.threshold == 0.85 and finding.observed > 0.85  # the group furthest past the bound it breaks
+    assert "sex=Male ROC AUC 0.86 (above 0.85)" in finding.message
+    # a max bound on a higher-is-better metric: the group past the bound is the one reported
+    high = slice_metric(HAND, {"metric": "roc_auc", "by": "sex", "max": 0.82})
+    assert high.status == "fail" and high.observed > 0.82 and high.threshold == 0.82
 
 
 def test_slice_metric_failure_lists_every_violating_group() -> None:

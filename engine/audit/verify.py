@@ -36,6 +36,8 @@ def _row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> 
         stored = json.loads(str(body))
     except json.JSONDecodeError:
         return "the event's body is not valid JSON"
+    if not isinstance(stored, dict):
+        return "the event's body is not a JSON object"
     if row_prev != prev_hash or stored.get("prev_hash") != prev_hash:
         return "the event does not link to the hash of the event before it"
     repeated = {"seq": seq, "recorded_at": recorded_at, "run_id": run_id, "kind": kind}
@@ -54,7 +56,7 @@ def verify(path: Path) -> Verification:
         problem = _row_problem(row, index + 1, prev_hash)
         if problem is not None:
             return Verification(False, len(rows), index, prev_hash, log_id, bad_seq=index + 1, problem=problem)
-        if row[3] == TRAIL_CREATED:
+        if index == 0 and row[3] == TRAIL_CREATED:
             log_id = json.loads(str(row[4]))["data"].get("log_id")
         prev_hash = str(row[6])
     return Verification(True, len(rows), len(rows), prev_hash, log_id)

@@ -156,6 +156,32 @@ def _missing_grouping(params: Params) -> Finding:
     return Finding("unknown", None, None, f"no {where} in the evidence (is it a sensitive column of the spec?)")
 
 
+@dataclass(frozen=True)
+class _GroupJudgement:
+    name: str
+    value: float
+    excess: float  # how far past its worst bound (positive: out of bounds)
+    observed: float  # what the finding reports: the value, or the shortfall from overall in gap mode
+    bound: float
+    problem: str
+
+
+def _judge_group(name: str, value: float, params: Params, overall: float | None, higher: bool,
+                 label: str) -> _GroupJudgement:
+    """Each bound the rule sets, as an excess over it (value past the bound is positive); the worst one."""
+    checks: list[tuple[float, float, float, str]] = []  # (excess, observed, bound, problem)
+    if "min" in params:
+        checks.append((params["min"] - value, value, params["min"], f"below {fmt(params['min'])}"))
+    if "max" in params:
+        checks.append((value - params["max"], value, params["max"], f"above {fmt(params['max'])}"))
+    if "max_gap_from_overall" in params and overall is not None:
+        gap = params["max_gap_from_overall"]
+        shortfall = overall - value if higher else value - overall
+        checks.append((shortfall - gap, shortfall, gap, f"{fmt(shortfall)} worse than overall {fmt(overall)}"))
+    excess, observed, bound, problem = max(checks, key=lambda c: c[0])
+    return _GroupJudgement(name, value, excess, observed, bound, f"{name} {label} {fmt(value)} ({problem})")
+
+
 def slice_metric(evidence: Evidence, params: Params) -> Finding:
     metric, use = params["metric"], params.get("use", "point")
     label = _what(LABELS[metric], use, evidence)
@@ -163,49 +189,35 @@ def slice_metric(evidence: Evidence, params: Params) -> Finding:
     if slices is None:
         return _missing_grouping(params)
     overall = evidence.get("metrics", {}).get(metric, evidence.get("rates", {}).get(metric))
-    higher = HIGHER_IS_BETTER[metric]
-    gap = params.get("max_gap_from_overall")
-    if gap is not None and overall is None:
-        return Finding("unknown", None, gap, f"overall {LABELS[metric]} was not computed, so no gap can be judged")
-    worst: tuple[float, str, float] | None = None  # (badness, group, value)
-    violations = []
-    undefined = []
+    if "max_gap_from_overall" in params and overall is None:
+        return Finding("unknown", None, params["max_gap_from_overall"],
+                       f"overall {LABELS[metric]} was not computed, so no gap can be judged")
+    judged: list[_GroupJudgement] = []
+    undefined: list[str] = []
     for s in slices:
         for g in s["groups"]:
-            value = _bound(evidence, g.get("intervals", {}).get(metric), g["metrics"].get(metric), use)
-            name = f"{s['name']}={g['group']}"
             if g["too_small"]:
                 continue
+            name = f"{s['name']}={g['group']}"
+            value = _bound(evidence, g.get("intervals", {}).get(metric), g["metrics"].get(metric), use)
             if value is None:
                 undefined.append(name)
-                continue
-            problems = []
-            if "min" in params and value < params["min"]:
-                problems.append(f"below {fmt(params['min'])}")
-            if "max" in params and value > params["max"]:
-                problems.append(f"above {fmt(params['max'])}")
-            shortfall = (overall - value if higher else value - overall) if overall is not None else 0.0
-            if gap is not None and shortfall > gap:
-                problems.append(f"{fmt(shortfall)} worse than overall {fmt(overall)}")
-            badness = shortfall if gap is not None else (-value if higher else value)
-            if worst is None or badness > worst[0]:
-                worst = (badness, name, value)
-            if problems:
-                violations.append(f"{name} {label} {fmt(value)} ({', '.join(problems)})")
+            else:
+                judged.append(_judge_group(name, value, params, overall, HIGHER_IS_BETTER[metric], label))
     small = _small_groups(slices)
     note = f"; {label} undefined for {_named(undefined)}" if undefined else ""
-    threshold = gap if gap is not None else params.get("min", params.get("max"))
-    if worst is None:
+    policy = params.get("small_groups", "report")
+    if not judged:
+        threshold = params.get("max_gap_from_overall", params.get("min", params.get("max")))
         return _apply_small_groups(Finding("unknown", None, threshold, f"no group with enough rows has {label}"),
-                                   small, params.get("small_groups", "report"))
-    observed = worst[0] if gap is not None else worst[2]
-    if violations:
-        finding = Finding("fail", observed, threshold,
-                          f"{_count(len(violations), 'group')} out of bounds: {_named(violations)}{note}")
-    else:
-        finding = Finding("pass", observed, threshold, f"every group within bounds; worst {worst[1]} "
-                                                       f"{label} {fmt(worst[2])}{note}")
-    return _apply_small_groups(finding, small, params.get("small_groups", "report"))
+                                   small, policy)
+    worst = max(judged, key=lambda j: j.excess)
+    out_of_bounds = [j.problem for j in sorted(judged, key=lambda j: -j.excess) if j.excess > 0]
+    if out_of_bounds:
+        message = f"{_count(len(out_of_bounds), 'group')} out of bounds: {_named(out_of_bounds)}{note}"
+        return _apply_small_groups(Finding("fail", worst.observed, worst.bound, message), small, policy)
+    message = f"every group within bounds; closest {worst.problem.replace(' (', ' (nearest bound: ', 1)}{note}"
+    return _apply_small_groups(Finding("pass", worst.observed, worst.bound, message), small, policy)
 
 
 def fairness(evidence: Evidence, params: Params) -> Finding:
@@ -219,12 +231,13 @@ def fairness(evidence: Evidence, params: Params) -> Finding:
                       evidence_slice["gaps"].get(measure), use)
     small = _small_groups(slices)
     policy = params.get("small_groups", "report")
-    bound = float(params["min"] if "min" in params else params["max"])
+    is_ratio = measure == "demographic_parity_ratio"  # the only measure where more is fairer
+    bound = float(params["min"] if is_ratio else params["max"])
     if observed is None:
         reason = f"{label} could not be computed (fewer than two groups with enough rows, or no interval)"
         return _apply_small_groups(Finding("unknown", None, bound, reason), small, policy)
-    ok = observed >= bound if "min" in params else observed <= bound
-    op = ">=" if "min" in params else "<="
+    ok = observed >= bound if is_ratio else observed <= bound
+    op = ">=" if is_ratio else "<="
     verb = op if ok else f"is not {op}"
     finding = Finding("pass" if ok else "fail", observed, bound, f"{label} {fmt(observed)} {verb} {fmt(bound)}")
     return _apply_small_groups(finding, small, policy)
@@ -243,8 +256,10 @@ def calibration(evidence: Evidence, params: Params) -> Finding:
         return Finding("pass" if ok else "fail", observed, bound,
                        f"{label} {fmt(observed)} {'<=' if ok else 'is not <='} {fmt(bound)}")
     slices = _groupings(evidence, params["by"])
-    by_group = evidence.get("calibration", {}).get("ece_by_group", {}).get(grouping_name(params["by"]))
-    if slices is None or by_group is None:
+    if slices is None:
+        return _missing_grouping(params)
+    by_group = evidence.get("calibration", {}).get("ece_by_group", {}).get(slices[0]["name"])
+    if by_group is None:
         return _missing_grouping(params)
     eligible = {g["group"] for g in slices[0]["groups"] if not g["too_small"]}
     judged = {group: value for group, value in by_group.items() if group in eligible and value is not None}
