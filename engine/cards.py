@@ -6,6 +6,7 @@ audit it describes. Every user-supplied string is escaped for Markdown; missing 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from engine.audit.runs import RunRecord, view
 from engine.candidates import FAMILIES
+from engine.canonical import sha256_text
 from engine.evaluation.metrics import METRICS
 
 DEFAULT_CARDS_DIR = Path("model_cards")
@@ -254,6 +256,33 @@ def _lineage(record: RunRecord) -> list[str]:
         f"- Recorded in the audit trail from event {record.started.seq} (run started {record.started.recorded_at})",
         "",
     ]
+
+
+RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+CANDIDATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def card_path(cards_dir: Path, run_id: str, candidate: str) -> Path:
+    """Where the card of a candidate of a run lives: always CARDS_DIR/RUN/CANDIDATE.md, nowhere else."""
+    if not RUN_ID.match(run_id) or not CANDIDATE_NAME.match(candidate) or candidate in (".", ".."):
+        raise ValueError(f"not a run id and candidate name a card can be written for: {run_id!r}, {candidate!r}")
+    return cards_dir.resolve() / run_id / f"{candidate}.md"
+
+
+def write_card(record: RunRecord, candidate: str, cards_dir: Path, audit_db: Path) -> dict[str, Any]:
+    """Render and write one card (beside its final name, then renamed); the data of its `card_written` event.
+
+    The cards folder is recorded relative to the trail's folder, so a trail and its cards can move together.
+    """
+    path = card_path(cards_dir, record.run_id, candidate)
+    text = render_markdown(record, candidate)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    relative = os.path.relpath(cards_dir.resolve(), audit_db.resolve().parent)
+    return {"candidate": candidate, "format": "md", "path": str(path), "cards_dir": relative,
+            "sha256": sha256_text(text)}
 
 
 def render_markdown(record: RunRecord, candidate: str) -> str:

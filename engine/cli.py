@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from rich.table import Table
-from rich.text import Text
 
 from engine.cli_output import (
     EXIT_BAD_INPUT,
@@ -23,6 +22,8 @@ from engine.cli_output import (
     format_option,
     lock_timeout_option,
     print_json,
+    safe,
+    safe_text,
     status_text,
     stderr,
     stdout,
@@ -88,7 +89,7 @@ def audit(
     audit_spec = spec.build_spec(spec.merge_documents(document, overrides), source=source, source_text=source_text)
 
     def show(progress: service.Progress) -> None:
-        stderr.print(Text(f"• {progress.message}", style="dim"))
+        stderr.print(safe_text(f"• {progress.message}", style="dim"))
 
     result = service.run_audit(
         audit_spec,
@@ -108,36 +109,37 @@ def _print_audit(result: Any, name: str) -> None:
     from engine.evaluation.metrics import METRICS
 
     metric = METRICS[result.optimizing_metric]
-    table = Table(title=Text(f"mlgate audit {name} · run {result.run_id}"), title_justify="left")
-    for header in ("", "candidate", "family", metric.label, "lift", "pass/fail/unknown", "verdict"):
+    table = Table(title=safe_text(f"mlgate audit {name} · run {result.run_id}"), title_justify="left")
+    for header in ("", "candidate", "family", metric.label, "lift", "pass/fail/unknown+error", "verdict"):
         table.add_column(header, no_wrap=True)
     for c in result.candidates:
-        counts = [sum(o.status == s for o in c.outcomes) for s in ("pass", "fail", "unknown")]
+        counts = [sum(o.status in statuses for o in c.outcomes) for statuses in (("pass",), ("fail",),
+                                                                                 ("unknown", "error"))]
         value = c.metrics.get(result.optimizing_metric)
         lift = c.lift.get(result.optimizing_metric)
         table.add_row(
-            "★" if c.name == result.recommended else "", Text(c.name), Text(c.family),
+            "★" if c.name == result.recommended else "", safe_text(c.name), safe_text(c.family),
             "—" if value is None else f"{value:.4f}", "—" if lift is None or c.is_baseline else f"{lift:+.4f}",
             "/".join(map(str, counts)), status_text(c.verdict),
         )
     stdout.print(table)
-    stdout.print(Text("the baseline is the reference every candidate must beat; it is never recommended", "dim"))
+    stdout.print(safe_text("the baseline is the reference every candidate must beat; it is never recommended", "dim"))
     for c in result.candidates:
         if c.error:
-            stdout.print(Text(f"  ERROR {c.name}: {c.error}", style="bold magenta"))
+            stdout.print(safe_text(f"  ERROR {c.name}: {c.error}", style="bold magenta"))
         if c.is_baseline:
             continue
         for o in c.outcomes:
             if o.status != "pass":
-                line = Text("  ").append_text(status_text(o.status))
-                line.append(f" {c.name} · {o.id} ({o.severity}, {o.checklist}): {o.message}")
+                line = safe_text("  ").append_text(status_text(o.status))
+                line.append(safe(f" {c.name} · {o.id} ({o.severity}, {o.checklist}): {o.message}"))
                 stdout.print(line, soft_wrap=True)
-    summary = Text("verdict: ").append_text(status_text(result.verdict))
-    summary.append(f" · recommended: {result.recommended}" if result.recommended else " · no candidate passed")
+    summary = safe_text("verdict: ").append_text(status_text(result.verdict))
+    summary.append(safe(f" · recommended: {result.recommended}" if result.recommended else " · no candidate passed"))
     stdout.print(summary)
-    stdout.print(Text(f"trail: {result.audit_db} (head {result.chain_head[:16]}…)", style="dim"))
+    stdout.print(safe_text(f"trail: {result.audit_db} (head {result.chain_head[:16]}…)", style="dim"))
     if result.candidates and result.candidates[0].card:
-        stdout.print(Text(f"cards: {Path(result.candidates[0].card).parent}", style="dim"))
+        stdout.print(safe_text(f"cards: {Path(result.candidates[0].card).parent}", style="dim"))
 
 
 @cli.group()
@@ -158,12 +160,12 @@ def policy_validate(files: tuple[Path, ...]) -> int:
         except PolicyProblems as exc:
             failed = True
             for problem in exc.problems:
-                stderr.print(Text(problem), style="red")
+                stderr.print(safe_text(problem), style="red")
         except MlgateError as exc:
             failed = True
-            stderr.print(Text(exc.one_line()), style="red")
+            stderr.print(safe_text(exc.one_line()), style="red")
         else:
-            stdout.print(Text(f"{path}: valid ({loaded.name} {loaded.version}, {len(loaded.rules)} rules)"))
+            stdout.print(safe_text(f"{path}: valid ({loaded.name} {loaded.version}, {len(loaded.rules)} rules)"))
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
@@ -176,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli.main(args=argv, prog_name="mlgate", standalone_mode=False)
     except click.ClickException as exc:
-        stderr.print(Text(f"mlgate: error: {exc.format_message()}"), soft_wrap=True)
+        stderr.print(safe_text(f"mlgate: error: {exc.format_message()}"), soft_wrap=True)
         return EXIT_BAD_INPUT
     except click.Abort:
         return 130
     except MlgateError as exc:
-        stderr.print(Text(f"mlgate: error: {exc.one_line()}"), soft_wrap=True)
+        stderr.print(safe_text(f"mlgate: error: {exc.one_line()}"), soft_wrap=True)
         return exc.exit_code
     return code if isinstance(code, int) else EXIT_OK
 

@@ -27,6 +27,19 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)], "�")
+
+
+def safe(text: object) -> str:
+    """Untrusted text with control characters (terminal escape sequences among them) made visible and inert."""
+    return str(text).translate(_CONTROL)
+
+
+def safe_text(text: object, style: str = "") -> Text:
+    """Rich text from untrusted content: never parsed as markup, control characters made inert."""
+    return Text(safe(text), style=style)
+
+
 def print_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 

@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.text import Text
 
 from engine.cli_output import (
     EXIT_FAILED,
@@ -15,6 +14,7 @@ from engine.cli_output import (
     format_option,
     lock_timeout_option,
     print_json,
+    safe_text,
     stdout,
     trail_path,
 )
@@ -35,7 +35,7 @@ def signoff(run_id: str, candidate: str, decision: str, reviewer: str, reason: s
 
     head = record_signoff(trail_path(audit_db), run_id, candidate, decision=decision, reviewer=reviewer,
                           reason=reason, lock_timeout=lock_timeout)
-    stdout.print(Text(f"recorded: {decision} {candidate} of run {run_id} by {reviewer} (head {head[:16]}…)"))
+    stdout.print(safe_text(f"recorded: {decision} {candidate} of run {run_id} by {reviewer} (head {head[:16]}…)"))
     return EXIT_OK
 
 
@@ -57,7 +57,8 @@ def waive(run_id: str, candidate: str, rule_id: str, reviewer: str, reason: str,
     head = record_waiver(trail_path(audit_db), run_id, candidate, rule_id, reviewer=reviewer, reason=reason,
                          until=until.date() if until else None, policy=policy_name, lock_timeout=lock_timeout)
     expiry = f" until {until.date().isoformat()}" if until else ""
-    stdout.print(Text(f"recorded: waiver of {rule_id} for {candidate} of run {run_id}{expiry} (head {head[:16]}…)"))
+    stdout.print(safe_text(f"recorded: waiver of {rule_id} for {candidate} of run {run_id}{expiry} "
+                           f"(head {head[:16]}…)"))
     return EXIT_OK
 
 
@@ -80,10 +81,10 @@ def recheck(run_id: str, policies: tuple[Path, ...], audit_db: Path | None, lock
         print_json({"run_id": run_id, "changes": [c.__dict__ for c in changes], "verdicts": verdicts})
     else:
         for change in changes:
-            stdout.print(Text(f"{change.candidate} · {change.rule}: {change.before or 'absent'} → "
-                              f"{change.after or 'absent'}"))
+            stdout.print(safe_text(f"{change.candidate} · {change.rule}: {change.before or 'absent'} → "
+                                   f"{change.after or 'absent'} ({change.policy})"))
         if not changes:
-            stdout.print(Text("no rule outcome changed"))
+            stdout.print(safe_text("no rule outcome changed"))
         for name, verdict in verdicts.items():
-            stdout.print(Text(f"{name}: {verdict.upper()}"))
+            stdout.print(safe_text(f"{name}: {verdict.upper()}"))
     return EXIT_OK if passing else EXIT_FAILED

@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 from rich.table import Table
-from rich.text import Text
 
 from engine.cli_output import (
     EXIT_FAILED,
@@ -20,6 +19,8 @@ from engine.cli_output import (
     audit_db_option,
     format_option,
     print_json,
+    safe,
+    safe_text,
     status_text,
     stdout,
     trail_path,
@@ -52,11 +53,11 @@ def verify(audit_db: Path | None, expect_head: Path | None, pubkey: Path | None,
                     "expected_head": str(expect_head) if expect_head else None, "head_problem": head_problem,
                     "ok": ok})
     elif not result.intact:
-        stdout.print(Text(f"BROKEN at sequence {result.bad_seq}: {result.problem}", style="bold red"))
+        stdout.print(safe_text(f"BROKEN at sequence {result.bad_seq}: {result.problem}", style="bold red"))
     elif head_problem is not None:
-        stdout.print(Text(f"NOT THE PUBLISHED TRAIL: {head_problem}", style="bold red"))
+        stdout.print(safe_text(f"NOT THE PUBLISHED TRAIL: {head_problem}", style="bold red"))
     else:
-        stdout.print(Text(f"intact: {result.events} events; head: log {result.log_id}, seq {result.head_seq}, "
+        stdout.print(safe_text(f"intact: {result.events} events; head: log {result.log_id}, seq {result.head_seq}, "
                           f"{result.head_hash}" + (f"; extends {expect_head}" if expect_head else "")))
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -72,7 +73,7 @@ def head(audit_db: Path | None, out: Path, sign_key: Path | None, force: bool) -
 
     written = write_head(trail_path(audit_db), out, sign_key=sign_key, force=force)
     signed = "signed" if "signature" in written else "unsigned"
-    stdout.print(Text(f"{out}: {signed} head, log {written['log_id']}, seq {written['seq']}, {written['hash']}"))
+    stdout.print(safe_text(f"{out}: {signed} head, log {written['log_id']}, seq {written['seq']}, {written['hash']}"))
     return EXIT_OK
 
 
@@ -84,7 +85,7 @@ def keygen(out: Path, force: bool) -> int:
     from engine.audit.head import keygen as make_keys
 
     private, public = make_keys(out, force=force)
-    stdout.print(Text(f"private key {private} (keep it secret), public key {public} (publish it)"))
+    stdout.print(safe_text(f"private key {private} (keep it secret), public key {public} (publish it)"))
     return EXIT_OK
 
 
@@ -112,8 +113,8 @@ def runs(audit_db: Path | None, since: datetime | None, until: datetime | None, 
     for header in ("run", "started", "spec", "data sha256", "candidates", "verdict", "recommended"):
         table.add_column(header)
     for s in summaries:
-        table.add_row(Text(s["run_id"]), Text(s["started_at"][:19]), Text(s["name"]), Text(s["data_sha256"][:12]),
-                      Text(", ".join(s["candidates"])), status_text(s["verdict"]), Text(s["recommended"] or "—"))
+        cells = (s["run_id"], s["started_at"][:19], s["name"], s["data_sha256"][:12], ", ".join(s["candidates"]))
+        table.add_row(*map(safe_text, cells), status_text(s["verdict"]), safe_text(s["recommended"] or "—"))
     stdout.print(table)
     return EXIT_OK
 
@@ -146,19 +147,19 @@ def show(run_id: str, candidate: str | None, audit_db: Path | None, output_forma
                                   "policies": [p["name"] + " " + p["version"] for p in e.data["policies"]],
                                   "changes": e.data["changes"]} for e in record.rechecks]})
         return EXIT_OK
-    title = Text(f"run {run_id} · {current.name} · ").append_text(status_text(current.verdict))
-    stdout.print(title.append(f" · recommended: {current.recommended or '—'}"))
+    title = safe_text(f"run {run_id} · {current.name} · ").append_text(status_text(current.verdict))
+    stdout.print(title.append(safe(f" · recommended: {current.recommended or '—'}")))
     for c in chosen:
-        line = Text(f"{c.name} ({c.family}) ").append_text(status_text(c.verdict))
+        line = safe_text(f"{c.name} ({c.family}) ").append_text(status_text(c.verdict))
         if c.decision:
-            line.append(f" · {c.decision['decision']} by {c.decision['reviewer']}: {c.decision['reason']}")
+            line.append(safe(f" · {c.decision['decision']} by {c.decision['reviewer']}: {c.decision['reason']}"))
         stdout.print(line, soft_wrap=True)
         for o in c.outcomes:
-            row = Text("  ").append_text(status_text(o["status"]))
-            row.append(f" {o['id']} ({o['severity']}, {o['checklist']}): {o['message']}")
+            row = safe_text("  ").append_text(status_text(o["status"]))
+            row.append(safe(f" {o['id']} ({o['severity']}, {o['checklist']}): {o['message']}"))
             if "waiver" in o:
                 w = o["waiver"]
-                row.append(f" — waived by {w['reviewer']} until {w['until'] or 'no expiry'}: {w['reason']}")
+                row.append(safe(f" — waived by {w['reviewer']} until {w['until'] or 'no expiry'}: {w['reason']}"))
             stdout.print(row, soft_wrap=True)
     return EXIT_OK
 
@@ -183,7 +184,7 @@ def export(audit_db: Path | None, export_format: str, out: Path, since: datetime
                                  run=run_id, candidate=candidate, policy=policy_name)
     manifest = write_export(trail_path(audit_db), out, fmt=export_format, export_filter=export_filter, force=force)
     counts = ", ".join(f"{name} {entry['rows']}" for name, entry in manifest["files"].items())
-    stdout.print(Text(f"{out}: {counts}; head seq {manifest['head']['seq']} {manifest['head']['hash'][:16]}…"))
+    stdout.print(safe_text(f"{out}: {counts}; head seq {manifest['head']['seq']} {manifest['head']['hash'][:16]}…"))
     return EXIT_OK
 
 
@@ -195,7 +196,7 @@ def verify_export(folder: Path) -> int:
 
     problems = check_export(folder)
     for problem in problems:
-        stdout.print(Text(problem, style="bold red"))
+        stdout.print(safe_text(problem, style="bold red"))
     if not problems:
-        stdout.print(Text(f"{folder}: every file matches its manifest"))
+        stdout.print(safe_text(f"{folder}: every file matches its manifest"))
     return EXIT_FAILED if problems else EXIT_OK

@@ -215,8 +215,14 @@ def load_dataset(spec: DataSpec) -> Dataset:
 def split_rows(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
     """Stratified train/validation/test positions, reproducible from the seed."""
     rows = np.arange(y.size)
-    rest, test = train_test_split(rows, test_size=spec.test, stratify=y, random_state=spec.seed)
-    train, validation = train_test_split(
-        rest, test_size=spec.validation / (1 - spec.test), stratify=y[rest], random_state=spec.seed
-    )
+    try:
+        rest, test = train_test_split(rows, test_size=spec.test, stratify=y, random_state=spec.seed)
+        train, validation = train_test_split(
+            rest, test_size=spec.validation / (1 - spec.test), stratify=y[rest], random_state=spec.seed
+        )
+    except ValueError:
+        raise DataError(
+            f"{y.size} labelled rows cannot be split {spec.test:.0%} test / {spec.validation:.0%} validation "
+            "with both labels in every part", hint="use larger split fractions or more rows",
+        ) from None
     return Splits(train=np.sort(train), validation=np.sort(validation), test=np.sort(test))

@@ -16,8 +16,7 @@ from typing import Any
 
 from engine.audit import runs
 from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append
-from engine.canonical import sha256_text
-from engine.cards import render_markdown
+from engine.cards import write_card
 from engine.errors import MlgateError
 from engine.policy.checker import check
 from engine.policy.loader import load_policies
@@ -36,12 +35,15 @@ class Change:
 
     candidate: str
     rule: str
+    policy: str
     before: str | None
     after: str | None
 
 
 def _text(value: str, what: str) -> str:
     cleaned = " ".join(value.split())
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in cleaned):
+        raise ReviewError(f"{what} contains control characters (a terminal escape sequence?); use plain text")
     if not cleaned:
         raise ReviewError(f"{what} must not be empty")
     if len(cleaned) > MAX_TEXT:
@@ -49,13 +51,13 @@ def _text(value: str, what: str) -> str:
     return cleaned
 
 
-def _candidate(record: runs.RunRecord, name: str) -> runs.CandidateView:
-    current = runs.view(record).candidate(name)
+def _candidate(record: runs.RunRecord, name: str, today: date | None = None) -> runs.CandidateView:
+    if record.completed is None:
+        raise ReviewError(f"run {record.run_id} is incomplete (it never finished); nothing in it can be signed off")
+    current = runs.view(record, today=today).candidate(name)
     if current is None:
         names = ", ".join(record.candidates)
         raise ReviewError(f"run {record.run_id} has no candidate {name!r}; its candidates are: {names}")
-    if record.completed is None:
-        raise ReviewError(f"run {record.run_id} is incomplete (it never finished); nothing in it can be signed off")
     return current
 
 
@@ -66,20 +68,20 @@ def _basis(record: runs.RunRecord, name: str) -> dict[str, Any]:
 
 
 def _rerender(audit_db: Path, run_id: str, name: str, lock_timeout: float) -> None:
-    """Write the candidate's card again (same place) so it shows the decision, and record the new file."""
+    """Write the candidate's card again so it shows the decision, and record the new file.
+
+    The card goes where the audit wrote it: CARDS_DIR/RUN/CANDIDATE.md, rebuilt from the recorded cards folder
+    (never a path taken whole from the trail), so a crafted trail cannot aim the write elsewhere.
+    """
     record = runs.load_run(audit_db, run_id)
     written = record.cards.get(name)
-    if written is None:
+    if written is None or "cards_dir" not in written.data:
         return
-    path = Path(written.data["path"])
-    text = render_markdown(record, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-    append(audit_db, [NewEvent(runs.CARD_WRITTEN, run_id, {
-        "candidate": name, "format": "md", "path": str(path), "sha256": sha256_text(text),
-    })], wait=lock_timeout)
+    try:
+        event = write_card(record, name, audit_db.resolve().parent / written.data["cards_dir"], audit_db)
+    except ValueError as exc:
+        raise ReviewError(f"{audit_db}: the card of {name!r} cannot be written again: {exc}") from None
+    append(audit_db, [NewEvent(runs.CARD_WRITTEN, run_id, event)], wait=lock_timeout)
 
 
 def signoff(audit_db: Path, run_id: str, candidate: str, *, decision: str, reviewer: str, reason: str,
@@ -115,7 +117,7 @@ def waive(audit_db: Path, run_id: str, candidate: str, rule_id: str, *, reviewer
     if until is not None and until < today:
         raise ReviewError(f"--until {until.isoformat()} is in the past")
     record = runs.load_run(audit_db, run_id)
-    current = _candidate(record, candidate)
+    current = _candidate(record, candidate, today)
     matches = [o for o in current.outcomes if o["id"] == rule_id and (policy is None or o["policy"] == policy)]
     if not matches:
         raise ReviewError(f"candidate {candidate!r} of run {run_id} has no rule {rule_id!r}"
@@ -124,11 +126,12 @@ def waive(audit_db: Path, run_id: str, candidate: str, rule_id: str, *, reviewer
         names = ", ".join(o["policy"] for o in matches)
         raise ReviewError(f"rule {rule_id!r} is in several policies ({names}); say which with --policy")
     outcome = matches[0]
-    if outcome["status"] not in runs.BLOCKING:
-        raise ReviewError(f"rule {rule_id!r} of {candidate!r} is {outcome['status']}: only a failed, unknown or "
+    recorded = outcome.get("recorded_status", outcome["status"])  # a waived rule may be waived again (renewal)
+    if recorded not in runs.BLOCKING:
+        raise ReviewError(f"rule {rule_id!r} of {candidate!r} is {recorded}: only a failed, unknown or "
                           "errored rule can be waived")
     head = append(audit_db, [NewEvent(runs.WAIVER, run_id, {
-        "candidate": candidate, "rule_id": rule_id, "policy": outcome["policy"], "status": outcome["status"],
+        "candidate": candidate, "rule_id": rule_id, "policy": outcome["policy"], "status": recorded,
         "reviewer": _text(reviewer, "reviewer"), "reason": _text(reason, "reason"),
         "until": until.isoformat() if until else None, **_basis(record, candidate),
     })], wait=lock_timeout)
@@ -141,14 +144,18 @@ def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
     """Check a run's stored evidence against other policies, record the outcome, and say what changed."""
     policies = load_policies(list(policy_paths))
     record = runs.load_run(audit_db, run_id)
+    if record.completed is None:
+        raise ReviewError(f"run {run_id} is incomplete (it never finished); its evidence cannot be re-checked")
     changes: list[Change] = []
     results: dict[str, Any] = {}
     for name, evaluated in record.candidates.items():
         outcomes = [o.to_json() for o in check(policies, evaluated.data.get("evidence") or {})]
-        before = {o["id"]: o["status"] for o in record.rules[name].data["outcomes"]} if name in record.rules else {}
-        after = {o["id"]: o["status"] for o in outcomes}
-        changes += [Change(name, rule, before.get(rule), after.get(rule))
-                    for rule in dict.fromkeys([*before, *after]) if before.get(rule) != after.get(rule)]
+        recorded = record.rules[name].data["outcomes"] if name in record.rules else []
+        before = {(o["policy"], o["id"]): o["status"] for o in recorded}
+        after = {(o["policy"], o["id"]): o["status"] for o in outcomes}
+        changes += [Change(name, rule, policy, before.get((policy, rule)), after.get((policy, rule)))
+                    for policy, rule in dict.fromkeys([*before, *after])
+                    if before.get((policy, rule)) != after.get((policy, rule))]
         results[name] = {"outcomes": outcomes, "verdict": runs.verdict_of(outcomes),
                          "is_baseline": evaluated.data["is_baseline"]}
     data = {

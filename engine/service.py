@@ -9,7 +9,6 @@ reported through a callback so any front end can show it.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -24,13 +23,13 @@ from engine.audit import runs
 from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS, NewEvent, append
 from engine.candidates import BASELINE, FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
-from engine.canonical import digest, jsonable, sha256_text
-from engine.cards import DEFAULT_CARDS_DIR, render_markdown
+from engine.canonical import digest, jsonable
+from engine.cards import DEFAULT_CARDS_DIR, write_card
 from engine.data import Dataset, Splits, load_dataset, split_rows
+from engine.errors import SpecError
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import Grouping, sensitive_groupings
-from engine.evaluation.metrics import METRICS
 from engine.lineage import lineage
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, load_policies
@@ -163,7 +162,7 @@ def _score(candidate: CandidateSpec, model: Candidate, training: TrainingData, d
         model.fit(training)
         proba = model.predict_proba(dataset.frame.iloc[test_rows])
         evidence, samples = evaluate(dataset.y[test_rows], proba, groupings=groupings, settings=settings)
-    except (ValueError, RuntimeError, ArithmeticError, MemoryError) as exc:
+    except Exception as exc:  # one family failing (LightGBM, a solver) must not abort the other candidates
         error = f"{type(exc).__name__}: {exc}"
         return Scored(candidate, {"params": candidate.params}, None, None, error, time.perf_counter() - started)
     description = jsonable(model.describe())
@@ -209,14 +208,6 @@ def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[
     }
 
 
-def _recommend(results: list[CandidateResult], metric: str) -> str | None:
-    passing = [r for r in results if not r.is_baseline and r.verdict == "pass" and r.metrics.get(metric) is not None]
-    if not passing:
-        return None
-    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
-    return max(passing, key=lambda r: sign * float(r.metrics[metric] or 0.0)).name
-
-
 def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confidence: float,
                progress: ProgressCallback) -> tuple[list[CandidateResult], list[NewEvent]]:
     baseline = next(s for s in scored if s.candidate.family == BASELINE)
@@ -230,7 +221,7 @@ def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confid
         outcomes = check(policies, evidence or {})
         result = CandidateResult(
             name=candidate.name, family=candidate.family, is_baseline=candidate.family == BASELINE,
-            verdict=verdict(outcomes), metrics=(evidence or {}).get("metrics", {}),
+            verdict="fail" if item.error else verdict(outcomes), metrics=(evidence or {}).get("metrics", {}),
             lift=(evidence or {}).get("lift_over_baseline", {}), outcomes=outcomes, seconds=item.seconds,
             error=item.error,
         )
@@ -252,14 +243,23 @@ def _write_cards(audit_db: Path, run_id: str, results: list[CandidateResult], ca
     record = runs.load_run(audit_db, run_id)
     events = []
     for result in results:
-        path = cards_dir / run_id / f"{result.name}.md"
-        text = render_markdown(record, result.name)
-        _write_atomic(path, text)
-        result.card = str(path)
-        events.append(NewEvent(runs.CARD_WRITTEN, run_id, {
-            "candidate": result.name, "format": "md", "path": str(path), "sha256": sha256_text(text),
-        }))
+        written = write_card(record, result.name, cards_dir, audit_db)
+        result.card = written["path"]
+        events.append(NewEvent(runs.CARD_WRITTEN, run_id, written))
     return events
+
+
+def _check_writable(audit_db: Path, cards_dir: Path) -> None:
+    """Refuse unusable output places before the run is recorded, so a mistake leaves nothing half-written."""
+    for folder, what in ((audit_db.parent, "--audit-db"), (cards_dir, "--cards-dir")):
+        if folder.exists() and not folder.is_dir():
+            raise SpecError(f"{folder}: {what} needs a folder here, and this is a file")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpecError(f"{folder}: cannot create the folder for {what}: {exc.strerror}") from None
+    if audit_db.is_dir():
+        raise SpecError(f"{audit_db}: --audit-db names a folder; give a file such as {audit_db / 'audit.duckdb'}")
 
 
 def run_audit(
@@ -274,6 +274,7 @@ def run_audit(
     policies = load_policies(spec.policies)
     dataset = load_dataset(spec.data)
     splits = split_rows(dataset.y, spec.split)
+    _check_writable(audit_db, cards_dir)
     sizes = ", ".join(f"{k} {v}" for k, v in splits.sizes().items())
     progress(Progress("data", f"read {len(dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
 
@@ -287,7 +288,10 @@ def run_audit(
 
     card_events = _write_cards(audit_db, run_id, results, cards_dir)
     progress(Progress("cards", f"wrote {len(results)} model cards under {cards_dir / run_id}"))
-    recommended = _recommend(results, spec.optimizing_metric)
+    recommended = runs.recommend(
+        [(r.name, r.metrics.get(spec.optimizing_metric)) for r in results if not r.is_baseline and r.verdict == "pass"],
+        spec.optimizing_metric,
+    )
     run_verdict = "pass" if recommended is not None else "fail"
     head = append(audit_db, [*card_events, NewEvent(runs.RUN_COMPLETED, run_id, {
         "verdict": run_verdict, "recommended": recommended, "optimizing_metric": spec.optimizing_metric,
@@ -295,9 +299,3 @@ def run_audit(
     })], wait=lock_timeout)
     return AuditResult(run_id, run_verdict, recommended, spec.optimizing_metric, audit_db, head, results)
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

@@ -18,6 +18,7 @@ from typing import Any
 from engine.audit.trail import Event, query_events, read_events, reading
 from engine.errors import TrailError
 from engine.evaluation.metrics import METRICS
+from engine.policy.checker import BLOCKING_STATUSES
 
 RUN_STARTED = "run_started"
 CANDIDATE_EVALUATED = "candidate_evaluated"
@@ -27,7 +28,7 @@ RUN_COMPLETED = "run_completed"
 SIGNOFF = "signoff"
 WAIVER = "waiver"
 RECHECK = "recheck"
-BLOCKING = frozenset({"fail", "unknown", "error"})
+BLOCKING = BLOCKING_STATUSES
 
 
 @dataclass
@@ -114,27 +115,35 @@ def view(record: RunRecord, *, today: date | None = None) -> RunView:
         checked = record.rules.get(name)
         waivers = [{**w.data, "seq": w.seq} for w in record.waivers if w.data["candidate"] == name]
         outcomes = apply_waivers(checked.data["outcomes"], waivers, today) if checked else []
+        failed = bool(evaluated.data.get("error")) or checked is None
         decisions = [{**s.data, "seq": s.seq, "recorded_at": s.recorded_at}
                      for s in record.signoffs if s.data["candidate"] == name]
         evidence = evaluated.data.get("evidence") or {}
         candidates.append(CandidateView(
             name=name, family=evaluated.data["family"], is_baseline=evaluated.data["is_baseline"],
-            outcomes=outcomes, verdict=verdict_of(outcomes) if checked else "fail",
+            outcomes=outcomes, verdict="fail" if failed else verdict_of(outcomes),
             decision=decisions[-1] if decisions else None, metrics=evidence.get("metrics", {}),
         ))
     complete = record.completed is not None
-    eligible = [
-        c for c in candidates
-        if complete and not c.is_baseline and c.verdict == "pass" and c.metrics.get(metric) is not None
+    best = recommend([
+        (c.name, c.metrics.get(metric)) for c in candidates
+        if complete and not c.is_baseline and c.verdict == "pass"
         and (c.decision is None or c.decision["decision"] != "reject")
-    ]
-    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
-    best = max(eligible, key=lambda c: sign * float(c.metrics[metric] or 0.0), default=None)
+    ], metric)
     return RunView(
         run_id=record.run_id, name=spec["name"], started_at=record.started.recorded_at, complete=complete,
         verdict=("pass" if best else "fail") if complete else "incomplete",
-        recommended=best.name if best else None, optimizing_metric=metric, candidates=candidates,
+        recommended=best, optimizing_metric=metric, candidates=candidates,
     )
+
+
+def recommend(eligible: Sequence[tuple[str, float | None]], metric: str) -> str | None:
+    """The best of the eligible candidates (name, value) by the optimizing metric; None when there is none."""
+    scored = [(name, value) for name, value in eligible if value is not None]
+    if not scored:
+        return None
+    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+    return max(scored, key=lambda pair: sign * float(pair[1] or 0.0))[0]
 
 
 def load_run(path: Path, run_id: str) -> RunRecord:
@@ -180,8 +189,9 @@ SELECT run_id, min(recorded_at) AS started_at,
        bool_or(kind IN ('{WAIVER}', '{SIGNOFF}')) AS reviewed,
        list(json_extract_string(body, '$.data.reviewer')) FILTER (kind IN ('{WAIVER}', '{SIGNOFF}'))
 FROM events
-WHERE run_id IS NOT NULL AND recorded_at >= ? AND recorded_at < ?
+WHERE run_id IS NOT NULL
 GROUP BY run_id
+HAVING min(recorded_at) >= ? AND min(recorded_at) < ?
 ORDER BY started_at DESC
 """
 
