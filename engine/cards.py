@@ -19,6 +19,7 @@ from engine.evaluation.metrics import METRICS
 
 DEFAULT_CARDS_DIR = Path("model_cards")
 NOT_EVALUATED = "not evaluated"
+UNDEFINED = "undefined"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
@@ -32,8 +33,8 @@ def code(text: object) -> str:
     return "`" + " ".join(str(text).split()).replace("`", "'").replace("|", "\\|") + "`"
 
 
-def number(value: float | None) -> str:
-    return NOT_EVALUATED if value is None else f"{value:.4f}"
+def number(value: float | None, missing: str = NOT_EVALUATED) -> str:
+    return missing if value is None else f"{value:.4f}"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -119,8 +120,9 @@ def _metrics(record: RunRecord, name: str) -> list[str]:
         paired = comparison.get(key, {})
         p_value = paired.get("p_value")
         rows.append([
-            metric.label, number(evidence["metrics"].get(key)), _interval(intervals.get("metrics", {}).get(key)),
-            number(base_metrics.get(key)), number(paired.get("lift")), _interval(paired.get("interval")),
+            metric.label, number(evidence["metrics"].get(key), UNDEFINED),
+            _interval(intervals.get("metrics", {}).get(key)), number(base_metrics.get(key), UNDEFINED),
+            number(paired.get("lift"), UNDEFINED), _interval(paired.get("interval")),
             NOT_EVALUATED if p_value is None else f"{p_value:.4f}",
         ])
     confidence = intervals.get("confidence")

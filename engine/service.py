@@ -1,9 +1,10 @@
 """`run_audit()`: the one headless core behind the CLI and the TUI.
 
-It validates everything first (spec, policies, data), so a bad input fails before anything is written. Then
-it records the start of the run, trains and evaluates each candidate on held-out rows, compares each with
-the baseline on the same bootstrap resamples, checks the evidence against the policies, appends all of it in
-one short transaction, renders the model cards from what was recorded, and closes the run. Progress is
+It validates everything first (spec, policies, data, output folders), so a bad input fails before anything
+is written. Then it records the start of the run (one short write), trains and evaluates each candidate on
+held-out rows with no connection open, compares each with the baseline on the same bootstrap resamples,
+checks the evidence against the policies, appends all candidates in one short transaction, renders the model
+cards from what was recorded, and closes the run with a last short write. Progress is
 reported through a callback so any front end can show it.
 """
 

@@ -34,9 +34,9 @@ SKLEARN: dict[str, Reference] = {
     "roc_auc": skm.roc_auc_score,
     "pr_auc": skm.average_precision_score,
     "accuracy": lambda y, p: skm.accuracy_score(y, p >= THRESHOLD),
-    "precision": lambda y, p: skm.precision_score(y, p >= THRESHOLD, zero_division=0),
-    "recall": lambda y, p: skm.recall_score(y, p >= THRESHOLD, zero_division=0),
-    "f1": lambda y, p: skm.f1_score(y, p >= THRESHOLD, zero_division=0),
+    "precision": lambda y, p: skm.precision_score(y, p >= THRESHOLD, zero_division=np.nan),
+    "recall": lambda y, p: skm.recall_score(y, p >= THRESHOLD, zero_division=np.nan),
+    "f1": lambda y, p: skm.f1_score(y, p >= THRESHOLD, zero_division=np.nan),
     "log_loss": lambda y, p: skm.log_loss(y, p, labels=BOTH),
     "brier": lambda y, p: skm.brier_score_loss(y, p, labels=BOTH),
 }
@@ -204,7 +204,11 @@ def test_a_resample_without_positives_has_no_roc_auc() -> None:
     assert np.isnan(row[HEADLINE.index("pr_auc")])
     rows = _resampled(4, 1, b)
     for name in ("accuracy", "precision", "recall", "f1", "log_loss", "brier"):
-        assert row[HEADLINE.index(name)] == pytest.approx(SKLEARN[name](y[rows], p[rows]), **EXACT), name
+        expected = SKLEARN[name](y[rows], p[rows])
+        if np.isnan(expected):  # recall without positives: undefined, not 0
+            assert np.isnan(row[HEADLINE.index(name)]), name
+        else:
+            assert row[HEADLINE.index(name)] == pytest.approx(expected, **EXACT), name
 
 
 def test_a_resample_without_negatives_has_no_roc_auc_but_sklearn_average_precision() -> None:

@@ -25,9 +25,9 @@ SKLEARN = {
     "roc_auc": lambda y, p, t: skm.roc_auc_score(y, p),
     "pr_auc": lambda y, p, t: skm.average_precision_score(y, p),
     "accuracy": lambda y, p, t: skm.accuracy_score(y, p >= t),
-    "precision": lambda y, p, t: skm.precision_score(y, p >= t, zero_division=0),
-    "recall": lambda y, p, t: skm.recall_score(y, p >= t, zero_division=0),
-    "f1": lambda y, p, t: skm.f1_score(y, p >= t, zero_division=0),
+    "precision": lambda y, p, t: skm.precision_score(y, p >= t, zero_division=np.nan),
+    "recall": lambda y, p, t: skm.recall_score(y, p >= t, zero_division=np.nan),
+    "f1": lambda y, p, t: skm.f1_score(y, p >= t, zero_division=np.nan),
     "log_loss": lambda y, p, t: skm.log_loss(y, p, labels=BOTH),
     "brier": lambda y, p, t: skm.brier_score_loss(y, p, labels=BOTH),
 }
@@ -240,6 +240,9 @@ def test_lift_is_positive_when_the_candidate_is_better(evaluated: Evaluated, bas
     (evidence, samples), (reference, reference_samples) = evaluated, baseline
     forward = compare(evidence, samples, reference, reference_samples, confidence=0.95)[metric]
     backward = compare(reference, reference_samples, evidence, samples, confidence=0.95)[metric]
+    if reference["metrics"][metric] is None:  # the prior predicts no positive: its precision is undefined
+        assert metric == "precision" and forward["lift"] is None and forward["p_value"] is None
+        return
     difference = evidence["metrics"][metric] - reference["metrics"][metric]
     better = difference if METRICS[metric].higher_is_better else -difference
     assert better > 0  # the model beats the prior on every metric
@@ -298,7 +301,7 @@ def test_paired_interval_and_p_value_come_from_the_same_resamples(scored: Scored
 
 def test_compare_without_samples_has_only_point_lifts(evaluated: Evaluated, baseline: Evaluated) -> None:
     (evidence, samples), (reference, _) = evaluated, baseline
-    for entry in compare(evidence, samples, reference, None, confidence=0.95).values():
+    for metric, entry in compare(evidence, samples, reference, None, confidence=0.95).items():
         assert entry["interval"] == [None, None]
         assert entry["p_value"] is None
-        assert entry["lift"] is not None
+        assert (entry["lift"] is None) == (reference["metrics"][metric] is None), metric

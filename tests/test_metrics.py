@@ -25,9 +25,9 @@ SKLEARN: dict[str, Reference] = {
     "roc_auc": lambda y, p, t: skm.roc_auc_score(y, p),
     "pr_auc": lambda y, p, t: skm.average_precision_score(y, p),
     "accuracy": lambda y, p, t: skm.accuracy_score(y, p >= t),
-    "precision": lambda y, p, t: skm.precision_score(y, p >= t, zero_division=0),
-    "recall": lambda y, p, t: skm.recall_score(y, p >= t, zero_division=0),
-    "f1": lambda y, p, t: skm.f1_score(y, p >= t, zero_division=0),
+    "precision": lambda y, p, t: skm.precision_score(y, p >= t, zero_division=np.nan),
+    "recall": lambda y, p, t: skm.recall_score(y, p >= t, zero_division=np.nan),
+    "f1": lambda y, p, t: skm.f1_score(y, p >= t, zero_division=np.nan),
     "log_loss": lambda y, p, t: skm.log_loss(y, p, labels=BOTH_LABELS),
     "brier": lambda y, p, t: skm.brier_score_loss(y, p, labels=BOTH_LABELS),
 }
@@ -120,7 +120,7 @@ def test_binary_curve_matches_sklearn_counts() -> None:
     assert curve.negatives == (~y).sum()
 
 
-# Degenerate inputs where a rate's denominator is zero: sklearn with zero_division=0 gives 0.0.
+# Degenerate inputs where a rate's denominator is zero: undefined (None), as sklearn's zero_division=np.nan.
 ZERO_DIVISION = {
     "nothing predicted positive": (np.array([True, False, True, False]), np.array([0.1, 0.2, 0.05, 0.4]), 0.5),
     "everything predicted positive": (np.array([True, False, False, False]), np.array([0.9, 0.8, 0.7, 0.6]), 0.5),
@@ -132,10 +132,14 @@ ZERO_DIVISION = {
 
 @pytest.mark.parametrize("metric", THRESHOLD_METRICS)
 @pytest.mark.parametrize("case", list(ZERO_DIVISION))
-def test_zero_division_equals_sklearn_zero_division_0(case: str, metric: str) -> None:
+def test_zero_division_is_undefined_as_sklearn_zero_division_nan(case: str, metric: str) -> None:
     y, p, threshold = ZERO_DIVISION[case]
     ours = METRICS[metric].compute(Scores.of(y, p, threshold))
-    assert ours == SKLEARN[metric](y, p, threshold)
+    reference = SKLEARN[metric](y, p, threshold)
+    if np.isnan(reference):
+        assert ours is None
+    else:
+        assert ours == reference
 
 
 SINGLE_CLASS = {
@@ -165,7 +169,11 @@ def test_all_positives_average_precision_equals_sklearn() -> None:
 def test_single_class_threshold_and_loss_metrics_equal_sklearn(case: str, metric: str) -> None:
     y, p = SINGLE_CLASS[case]
     ours = METRICS[metric].compute(Scores.of(y, p, 0.5))
-    assert ours == pytest.approx(SKLEARN[metric](y, p, 0.5), **EXACT)
+    reference = SKLEARN[metric](y, p, 0.5)
+    if np.isnan(reference):
+        assert ours is None
+    else:
+        assert ours == pytest.approx(reference, **EXACT)
 
 
 def test_empty_input_is_undefined_not_a_crash() -> None:
@@ -175,9 +183,9 @@ def test_empty_input_is_undefined_not_a_crash() -> None:
         "roc_auc": None,
         "pr_auc": None,
         "accuracy": None,
-        "precision": 0.0,
-        "recall": 0.0,
-        "f1": 0.0,
+        "precision": None,
+        "recall": None,
+        "f1": None,
         "log_loss": None,
         "brier": None,
     }

@@ -1,15 +1,15 @@
 """Seeded bootstrap of every headline metric and every group's metrics, in one compiled pass per resample.
 
-Resample `b` gives row `i` a Poisson(1) weight computed from a hash of (seed, b, i), so the weights depend only
-on the seed, the resample and the row: two candidates scored with the same seed see the same resamples (a
-paired bootstrap), and the same seed always gives the same intervals. Nothing is copied or stored per
-resample: each resample is one pass over the rows in descending score order, over arrays gathered into that
-order once, so every read is sequential. The pass accumulates the confusion counts, log loss and Brier sums
-of every cell of the finest grouping (every other grouping's are sums of those) and the ROC and PR curves of
-all rows (ties handled per block of equal scores, as scikit-learn does). numba runs the resamples in
-parallel. Poisson weights are capped at 10 (P(w > 10) < 1e-8). Per-group ROC AUC intervals come from
-DeLong's variance instead (`engine.evaluation.slices`): a per-group curve in every resample would double
-the cost of the pass.
+Resample `b` gives row `i` a Poisson(1) weight computed from a hash of (seed, b, i), so the weights depend
+only on the seed, the resample and the row: two candidates scored with the same seed see the same resamples
+(a paired bootstrap), and the same seed always gives the same intervals. The rows are never copied per
+resample: each resample draws its weights into one small buffer, then makes one pass over the rows in
+descending score order, over arrays gathered into that order once, so every read is sequential. The pass
+accumulates the confusion counts, log loss and Brier sums of every cell of the finest grouping (every other
+grouping's are sums of those) and the ROC and PR curves of all rows (ties handled per block of equal scores,
+as scikit-learn does). numba runs the resamples in parallel. Poisson weights are capped at 10
+(P(w > 10) < 1e-8). Per-group ROC AUC intervals come from DeLong's variance instead
+(`engine.evaluation.slices`): a per-group curve in every resample would double the cost of the pass.
 """
 
 from __future__ import annotations
@@ -152,9 +152,12 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
         neg = cfp
         fn = pos - tp
         metrics[b, 2] = (total - fp - fn) / total
-        metrics[b, 3] = tp / (tp + fp) if tp + fp > 0 else 0.0
-        metrics[b, 4] = tp / pos if pos > 0 else 0.0
-        metrics[b, 5] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0
+        if tp + fp > 0:  # undefined rates stay NaN: ignored by the interval, never counted as 0
+            metrics[b, 3] = tp / (tp + fp)
+        if pos > 0:
+            metrics[b, 4] = tp / pos
+        if tp + fp + fn > 0:
+            metrics[b, 5] = 2 * tp / (2 * tp + fp + fn)
         metrics[b, 6] = loss_sum / total
         metrics[b, 7] = sq_sum / total
         if pos > 0 and neg > 0:

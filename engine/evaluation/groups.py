@@ -82,17 +82,13 @@ def column_grouping(values: pd.Series, name: str, edges: Sequence[float] | None 
 
 def cross(groupings: Sequence[Grouping]) -> Grouping:
     """The intersection of several groupings; only combinations that occur become groups."""
+    # Combine one grouping at a time and renumber densely, so the codes never overflow however many columns.
     combined = np.zeros(groupings[0].codes.size, dtype=np.int64)
     for g in groupings:
-        combined = combined * g.size + g.codes
-    present, codes = np.unique(combined, return_inverse=True)
-    labels = []
-    for value in present.tolist():
-        parts = []
-        for g in reversed(groupings):
-            value, code = divmod(value, g.size)
-            parts.append(g.labels[code])
-        labels.append(" × ".join(reversed(parts)))
+        combined = np.unique(combined * g.size + g.codes, return_inverse=True)[1].astype(np.int64)
+    first_row = np.unique(combined, return_index=True)[1]
+    codes = combined
+    labels = [" × ".join(g.labels[g.codes[row]] for g in groupings) for row in first_row.tolist()]
     columns = tuple(c for g in groupings for c in g.columns)
     return Grouping(" × ".join(columns), columns, codes.astype(np.intp), tuple(labels))
 

@@ -2,9 +2,10 @@
 
 The ranking metrics share one descending sort of the scores and one cumulative sum of true and false
 positives at each distinct threshold (the same construction as scikit-learn's `_binary_clf_curve`), so
-ROC AUC and average precision cost one sort together, and later a bootstrap can reuse that sort with weight
-vectors. The threshold metrics come from the four confusion counts. Each function returns exactly what
-scikit-learn returns on the same inputs (tested), or None where scikit-learn's answer is undefined (one class).
+ROC AUC and average precision cost one sort together (slices reuse it per group). The threshold metrics come
+from the four confusion counts. Each function returns exactly what scikit-learn returns on the same inputs
+(tested), or None where the metric is undefined: one class for ROC AUC, no predicted positives for precision,
+no positives for recall (scikit-learn's `zero_division=np.nan`).
 """
 
 from __future__ import annotations
@@ -103,9 +104,11 @@ def _confusion(s: Scores) -> tuple[int, int, int, int]:
     return tp, fp, fn, tn
 
 
-def _ratio(numerator: float, denominator: float) -> float:
-    """A rate that is 0.0 when undefined, as scikit-learn's `zero_division=0`."""
-    return numerator / denominator if denominator else 0.0
+def _ratio(numerator: float, denominator: float) -> float | None:
+    """A rate, or None where it is undefined (no predicted positives for precision, no positives for recall):
+    scikit-learn's `zero_division=np.nan`. A 0.0 there would read as a measured failure, and a lift over it as
+    a measured gain."""
+    return numerator / denominator if denominator else None
 
 
 def accuracy(s: Scores) -> float | None:

@@ -83,7 +83,7 @@ def gaps(group_rates: dict[str, FloatArray], eligible: NDArray[np.bool_]) -> dic
     return {
         "demographic_parity_difference": sel_hi - sel_lo,
         "demographic_parity_ratio": _divide(sel_lo, sel_hi),
-        "equalized_odds_difference": np.fmax(tpr_hi - tpr_lo, fpr_hi - fpr_lo),
+        "equalized_odds_difference": np.maximum(tpr_hi - tpr_lo, fpr_hi - fpr_lo),  # undefined if either is
         "equal_opportunity_difference": tpr_hi - tpr_lo,
         "predictive_parity_difference": ppv_hi - ppv_lo,
     }

@@ -77,7 +77,13 @@ def metric_threshold(evidence: Evidence, params: Params) -> Finding:
     observed = _bound(evidence, interval, evidence.get("metrics", {}).get(metric), use)
     label = _what(METRICS[metric].label, use, evidence)
     if observed is None:
-        return Finding("unknown", None, bound, f"{label} was not computed for this candidate")
+        if use != "point" and not interval:
+            why = "was not computed (no bootstrap interval)"
+        elif metric in evidence.get("metrics", {}):
+            why = "is undefined here (no predicted positives, or one class)"
+        else:
+            why = "was not computed for this candidate"
+        return Finding("unknown", None, bound, f"{label} {why}")
     if COMPARISONS[op](observed, bound):
         return Finding("pass", observed, bound, f"{label} {fmt(observed)} {op} {fmt(bound)}")
     return Finding("fail", observed, bound, f"{label} {fmt(observed)} is not {op} {fmt(bound)}")
@@ -88,7 +94,9 @@ def beats_baseline(evidence: Evidence, params: Params) -> Finding:
     label = METRICS[metric].label
     observed = evidence.get("lift_over_baseline", {}).get(metric)
     if observed is None:
-        return Finding("unknown", None, min_lift, f"{label} lift over the baseline was not computed")
+        why = ("is undefined (the metric is undefined for the candidate or the baseline)"
+               if metric in evidence.get("lift_over_baseline", {}) else "was not computed")
+        return Finding("unknown", None, min_lift, f"{label} lift over the baseline {why}")
     side = "better" if observed >= 0 else "worse"
     message = f"{label} {fmt(abs(observed))} {side} than the baseline (needs {fmt(min_lift)} better)"
     if observed < min_lift:
