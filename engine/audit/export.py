@@ -73,13 +73,14 @@ def _tables(audit_db: Path, f: ExportFilter) -> dict[str, pd.DataFrame]:
         if start is None:
             return False
         day = date.fromisoformat(start.recorded_at[:10])
-        names = [c["name"] for c in start.data["spec"]["candidates"]]
+        names = runs.candidate_names(start.data["spec"])
         policies = [p["name"] for p in start.data["policies"]]
         return ((f.run is None or event.run_id == f.run) and (f.since is None or day >= f.since)
                 and (f.until is None or day <= f.until) and (f.candidate is None or f.candidate in names)
                 and (f.policy is None or f.policy in policies))
 
-    chosen = [e for e in events if wanted(e)]
+    chosen = [e for e in events if wanted(e) and (f.candidate is None or e.data.get("candidate", f.candidate)
+                                                   == f.candidate)]
     event_rows = [{"seq": e.seq, "recorded_at": e.recorded_at, "run_id": e.run_id, "kind": e.kind,
                    "prev_hash": e.prev_hash, "hash": e.hash, "data": json.dumps(e.data, sort_keys=True)}
                   for e in chosen]
@@ -113,6 +114,13 @@ WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
 }
 
 
+def _fresh(path: Path) -> Path:
+    """A scratch path with nothing at it: a leftover file or a planted symlink is removed, never written through."""
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    return path
+
+
 def sha256_path(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -132,11 +140,13 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
     if not head.intact:
         raise ExportError(f"{audit_db}: the trail is broken at sequence {head.bad_seq}; export refused")
     tables = _tables(audit_db, f)
+    if f.run is not None and tables["runs"].empty:
+        raise ExportError(f"{audit_db}: no run {f.run!r} in the audit trail", hint="`mlgate runs` lists them")
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, frame in tables.items():
         final = folder / f"{name}.{fmt}"
-        partial = folder / f".{name}.{fmt}.partial"
+        partial = _fresh(folder / f".{name}.{fmt}.partial")
         WRITERS[fmt](frame, partial)
         os.replace(partial, final)
         files[final.name] = {"rows": len(frame), "sha256": sha256_path(final)}
@@ -146,7 +156,7 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
         "head": {"log_id": head.log_id, "seq": head.head_seq, "hash": head.head_hash},
         "files": files,
     }
-    partial = folder / f".{MANIFEST}.partial"
+    partial = _fresh(folder / f".{MANIFEST}.partial")
     partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, folder / MANIFEST)
     return manifest

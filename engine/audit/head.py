@@ -78,10 +78,16 @@ def keygen(prefix: Path, *, force: bool = False) -> tuple[Path, Path]:
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(private)
-    public_path.write_bytes(public)
+    try:
+        for path in (private_path, public_path):
+            if path.exists() or path.is_symlink():  # with --force: a new file, never an old one's permissions
+                path.unlink()
+        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(private)
+        public_path.write_bytes(public)
+    except OSError as exc:
+        raise HeadError(f"{exc.filename or private_path}: cannot write the key: {exc.strerror}") from None
     return private_path, public_path
 
 
@@ -95,7 +101,10 @@ def write_head(audit_db: Path, out: Path, *, sign_key: Path | None = None, force
     head = head_document(result)
     if sign_key is not None:
         head["signature"] = base64.b64encode(_private_key(sign_key).sign(_signed_bytes(head))).decode("ascii")
-    out.write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+    try:
+        out.write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise HeadError(f"{out}: cannot write the head: {exc.strerror}") from None
     return head
 
 
@@ -107,6 +116,10 @@ def read_head(path: Path) -> dict[str, Any]:
         raise HeadError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
     if not isinstance(head, dict) or head.get("format") != HEAD_FORMAT or not all(k in head for k in SIGNED_FIELDS):
         raise HeadError(f"{path}: not an mlgate head file (format {HEAD_FORMAT})")
+    types_ok = (isinstance(head["log_id"], str) and isinstance(head["seq"], int) and not isinstance(head["seq"], bool)
+                and isinstance(head["hash"], str) and len(head["hash"]) == 64)
+    if not types_ok or ("signature" in head and not isinstance(head["signature"], str)):
+        raise HeadError(f"{path}: a head needs a text log_id, an integer seq and a 64-character hash")
     return head
 
 

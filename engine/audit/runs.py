@@ -181,7 +181,7 @@ SUMMARY_SQL = f"""
 SELECT run_id, min(recorded_at) AS started_at,
        max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract_string(body, '$.data.spec.name') END) AS name,
        max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract_string(body, '$.data.data.fingerprint.sha256') END),
-       max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract(body, '$.data.spec.candidates[*].name')::VARCHAR END),
+       max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract(body, '$.data.spec.candidates')::VARCHAR END),
        max(CASE WHEN kind = '{RUN_STARTED}' THEN json_extract(body, '$.data.policies[*].name')::VARCHAR END),
        bool_or(kind = '{RUN_COMPLETED}') AS complete,
        max(CASE WHEN kind = '{RUN_COMPLETED}' THEN json_extract_string(body, '$.data.verdict') END),
@@ -208,7 +208,7 @@ def list_runs(path: Path, run_filter: RunFilter | None = None) -> list[dict[str,
     for run_id, started_at, name, sha, cand_json, pol_json, complete, verdict, recommended, reviewed, who in rows:
         if name is None:  # events of a run whose start is outside the window
             continue
-        candidates = _json_list(cand_json)
+        candidates = candidate_names({"candidates": json.loads(cand_json)}) if cand_json else []
         policies = _json_list(pol_json)
         if reviewed:
             current = view(load_run(path, run_id))
@@ -221,6 +221,14 @@ def list_runs(path: Path, run_filter: RunFilter | None = None) -> list[dict[str,
         if _matches(summary, f):
             runs.append(summary)
     return runs
+
+
+def candidate_names(spec: dict[str, Any]) -> list[str]:
+    """Every candidate a spec trains, calibrated variants (NAME.METHOD) included."""
+    names = []
+    for candidate in spec["candidates"]:
+        names += [candidate["name"], *(f"{candidate['name']}.{m}" for m in candidate.get("calibration", []))]
+    return names
 
 
 def _json_list(text: str | None) -> list[str]:
