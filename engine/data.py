@@ -76,15 +76,21 @@ def _read(path: Path, spec: DataSpec) -> tuple[pd.DataFrame, list[dict[str, Any]
     if reader is None:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; use CSV or Parquet")
     params: dict[str, Any] = {"path": str(path)}
-    if reader == "read_csv":
-        # nullstr lets type detection see numbers through the markers; the target stays text so that
-        # yes/no or T/F labels keep their names instead of becoming booleans.
-        params.update(missing=list(spec.missing_values), types={spec.target: "VARCHAR"})
-        source = "read_csv($path, header=true, nullstr=$missing, types=$types)"
-    else:
-        source = "read_parquet($path)"
+    source = "read_parquet($path)" if reader == "read_parquet" else "read_csv($path, header=true)"
     con = duckdb.connect()
     try:
+        if reader == "read_csv":
+            names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}", params).fetchall()]
+            if spec.target not in names:  # checked here, before DuckDB is asked to type the target column
+                raise DataError(f"{path}: no column {spec.target!r}; columns are: {', '.join(names)}")
+            # nullstr lets type detection see numbers through the markers; the target stays text so that
+            # yes/no or T/F labels keep their names instead of becoming booleans.
+            params["types"] = {spec.target: "VARCHAR"}
+            if spec.missing_values:
+                params["missing"] = list(spec.missing_values)
+                source = "read_csv($path, header=true, nullstr=$missing, types=$types)"
+            else:
+                source = "read_csv($path, header=true, types=$types)"
         columns = con.execute(f"DESCRIBE SELECT * FROM {source}", params).fetchall()
         select = []
         for name, sql_type, *_ in columns:
@@ -94,7 +100,7 @@ def _read(path: Path, spec: DataSpec) -> tuple[pd.DataFrame, list[dict[str, Any]
             else:
                 select.append(_quote(name))
         renamed = ", ".join(f"{expr} AS {_quote(col[0])}" for expr, col in zip(select, columns, strict=True))
-        needs_markers = reader == "read_csv" or any(col[1] == "VARCHAR" for col in columns)
+        needs_markers = "missing" in params or any(col[1] == "VARCHAR" for col in columns)
         query_params = {**params, "missing": list(spec.missing_values)} if needs_markers else params
         frame = con.execute(f"SELECT {renamed} FROM {source}", query_params).df()
     except duckdb.Error as exc:
@@ -197,6 +203,9 @@ def load_dataset(spec: DataSpec) -> Dataset:
         raise DataError(
             f"{where}: only {smallest} rows of one label; at least {MIN_ROWS_PER_CLASS} of each are needed to split"
         )
+    for column in spec.sensitive_bins:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            raise DataError(f"{where}: sensitive_bins names {column!r}, which is not a numeric column")
     features, feature_notes = _features(frame, spec, where)
     fingerprint = {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": len(frame)}
     return Dataset(

@@ -358,3 +358,22 @@ def test_split_is_reproducible_from_the_seed(adult_labels: np.ndarray) -> None:
         assert np.array_equal(getattr(first, name), getattr(again, name))
     assert not np.array_equal(first.test, other.test)
     assert not np.array_equal(first.train, other.train)
+
+
+def test_an_unknown_target_in_a_csv_lists_the_columns(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "a,b,label\n" + "".join(f"{i},x,{i % 2}\n" for i in range(40)))
+    with pytest.raises(DataError, match=r"no column 'income'; columns are: a, b, label"):
+        load_dataset(_spec(path, "income"))
+
+
+def test_no_missing_markers_at_all_reads_text_as_is(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "a,b,label\n" + "".join(f"{i},{'?' if i == 3 else 'x'},{i % 2}\n" for i in range(40)))
+    frame = load_dataset(_spec(path, missing_values=())).frame
+    assert frame.loc[3, "b"] == "?"  # with no markers, "?" is a value
+    assert load_dataset(_spec(path)).frame["b"].isna().sum() == 1  # with the default markers it is missing
+
+
+def test_bins_on_a_text_column_are_refused(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "a,b,label\n" + "".join(f"{i},x{i % 3},{i % 2}\n" for i in range(40)))
+    with pytest.raises(DataError, match=r"sensitive_bins names 'b', which is not a numeric column"):
+        load_dataset(_spec(path, sensitive=("b",), sensitive_bins={"b": [1.0]}))

@@ -846,3 +846,9 @@ def test_slice_metric_judges_a_bound_of_each_groups_interval() -> None:
     no_intervals = {**evidence, "slices": [{"name": "sex", "columns": ["sex"],
                                             "groups": [{**group, "intervals": {}}]}]}
     assert slice_metric(no_intervals, {**params, "use": "ci_upper"}).status == "unknown"
+
+
+def test_a_value_just_below_its_bound_never_prints_as_the_bound() -> None:
+    finding = metric_threshold({"metrics": {"roc_auc": 0.699996}}, {"metric": "roc_auc", "op": ">=", "value": 0.7})
+    assert finding.status == "fail"
+    assert "0.699996 is not >= 0.7" in finding.message

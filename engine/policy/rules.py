@@ -47,9 +47,13 @@ class Finding:
     message: str
 
 
-def fmt(value: float) -> str:
-    """A number as a reviewer reads it: four significant digits."""
-    return f"{value:.4g}"
+def fmt(value: float, near: float | None = None) -> str:
+    """A number as a reviewer reads it: four significant digits, more when it would otherwise print the same as
+    the bound it is compared with (0.699996 must not read "0.7 is not >= 0.7")."""
+    digits = 4
+    while near is not None and digits < 17 and f"{value:.{digits}g}" == f"{near:.{digits}g}" and value != near:
+        digits += 2
+    return f"{value:.{digits}g}"
 
 
 def _bound(evidence: Evidence, interval: Sequence[Any] | None, value: Any, use: str) -> float | None:
@@ -85,8 +89,8 @@ def metric_threshold(evidence: Evidence, params: Params) -> Finding:
             why = "was not computed for this candidate"
         return Finding("unknown", None, bound, f"{label} {why}")
     if COMPARISONS[op](observed, bound):
-        return Finding("pass", observed, bound, f"{label} {fmt(observed)} {op} {fmt(bound)}")
-    return Finding("fail", observed, bound, f"{label} {fmt(observed)} is not {op} {fmt(bound)}")
+        return Finding("pass", observed, bound, f"{label} {fmt(observed, bound)} {op} {fmt(bound)}")
+    return Finding("fail", observed, bound, f"{label} {fmt(observed, bound)} is not {op} {fmt(bound)}")
 
 
 def beats_baseline(evidence: Evidence, params: Params) -> Finding:
@@ -247,7 +251,8 @@ def fairness(evidence: Evidence, params: Params) -> Finding:
     ok = observed >= bound if is_ratio else observed <= bound
     op = ">=" if is_ratio else "<="
     verb = op if ok else f"is not {op}"
-    finding = Finding("pass" if ok else "fail", observed, bound, f"{label} {fmt(observed)} {verb} {fmt(bound)}")
+    finding = Finding("pass" if ok else "fail", observed, bound,
+                      f"{label} {fmt(observed, bound)} {verb} {fmt(bound)}")
     return _apply_small_groups(finding, small, policy)
 
 
