@@ -139,7 +139,9 @@ def _print_audit(result: Any, name: str) -> None:
     stdout.print(summary)
     stdout.print(safe_text(f"trail: {result.audit_db} (head {result.chain_head[:16]}…)", style="dim"))
     if result.candidates and result.candidates[0].card:
-        stdout.print(safe_text(f"cards: {Path(result.candidates[0].card).parent}", style="dim"))
+        folder = Path(result.candidates[0].card).parent
+        shown = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+        stdout.print(safe_text(f"cards: {shown}", style="dim"))
 
 
 @cli.group()

@@ -58,7 +58,8 @@ def verify(audit_db: Path | None, expect_head: Path | None, pubkey: Path | None,
         stdout.print(safe_text(f"NOT THE PUBLISHED TRAIL: {head_problem}", style="bold red"))
     else:
         stdout.print(safe_text(f"intact: {result.events} events; head: log {result.log_id}, seq {result.head_seq}, "
-                          f"{result.head_hash}" + (f"; extends {expect_head}" if expect_head else "")))
+                               f"{result.head_hash}" + (f"; extends {expect_head}" if expect_head else "")),
+                     soft_wrap=True)
     return EXIT_OK if ok else EXIT_FAILED
 
 
