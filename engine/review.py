@@ -19,7 +19,7 @@ from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append
 from engine.cards import write_card
 from engine.errors import MlgateError
 from engine.policy.checker import check
-from engine.policy.loader import load_policies
+from engine.policy.loader import load_policies, policy_record
 
 DECISIONS = ("approve", "reject")
 MAX_TEXT = 2000
@@ -159,8 +159,7 @@ def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
         results[name] = {"outcomes": outcomes, "verdict": runs.verdict_of(outcomes),
                          "is_baseline": evaluated.data["is_baseline"]}
     data = {
-        "policies": [{"name": p.name, "version": p.version, "path": str(p.path), "sha256": p.sources[-1].sha256,
-                      "sources": [s.__dict__ for s in p.sources]} for p in policies],
+        "policies": [policy_record(p, with_sources=True) for p in policies],
         "candidates": results,
         "changes": [c.__dict__ for c in changes],
     }

@@ -33,7 +33,7 @@ from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.lineage import lineage
 from engine.policy.checker import Outcome, check, verdict
-from engine.policy.loader import Policy, load_policies
+from engine.policy.loader import Policy, load_policies, policy_record
 from engine.spec import AuditSpec, CandidateSpec
 
 
@@ -135,11 +135,7 @@ def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, size
         "spec_sha256": digest(spec.document),
         "spec_source": spec.source,
         "spec_text": spec.source_text,
-        "policies": [
-            {"name": p.name, "version": p.version, "path": str(p.path), "sha256": p.sources[-1].sha256,
-             "sources": [s.__dict__ for s in p.sources]}
-            for p in policies
-        ],
+        "policies": [policy_record(p, with_sources=True) for p in policies],
         "data": {
             "fingerprint": dataset.fingerprint,
             "schema": dataset.schema,
@@ -212,7 +208,7 @@ def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[
 def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confidence: float,
                progress: ProgressCallback) -> tuple[list[CandidateResult], list[NewEvent]]:
     baseline = next(s for s in scored if s.candidate.family == BASELINE)
-    policy_refs = [{"name": p.name, "version": p.version, "sha256": p.sources[-1].sha256} for p in policies]
+    policy_refs = [policy_record(p) for p in policies]
     results: list[CandidateResult] = []
     events: list[NewEvent] = []
     for item in scored:

@@ -852,3 +852,14 @@ def test_a_value_just_below_its_bound_never_prints_as_the_bound() -> None:
     finding = metric_threshold({"metrics": {"roc_auc": 0.699996}}, {"metric": "roc_auc", "op": ">=", "value": 0.7})
     assert finding.status == "fail"
     assert "0.699996 is not >= 0.7" in finding.message
+
+
+def test_a_rule_inherited_by_two_given_policies_is_checked_once() -> None:
+    from engine.policy.checker import check
+    from engine.policy.loader import load_policies
+
+    root = Path(__file__).resolve().parents[1] / "policies"
+    outcomes = check(load_policies([root / "default.json", root / "high-risk.json"]), {"metrics": {"roc_auc": 0.9}})
+    keys = [(o.policy, o.id) for o in outcomes]
+    assert len(keys) == len(set(keys))
+    assert ("default", "auc-floor") in keys and ("high-risk", "auc-floor") in keys

@@ -33,10 +33,17 @@ class Outcome:
 
 
 def check(policies: Iterable[Policy], evidence: Mapping[str, Any]) -> list[Outcome]:
-    """Every rule of every policy applied to one candidate's evidence."""
+    """Every rule of every policy applied to one candidate's evidence.
+
+    A rule inherited by two of the policies given (default.json, and a pack that extends it) is checked once.
+    """
     outcomes = []
+    seen: set[tuple[str, str]] = set()
     for policy in policies:
         for rule in policy.rules:
+            if (rule.policy, rule.id) in seen:
+                continue
+            seen.add((rule.policy, rule.id))
             try:
                 finding = RULE_KINDS[rule.kind](evidence, rule.params)
             except Exception as exc:  # a rule must never abort the audit: it becomes an `error` outcome

@@ -56,6 +56,15 @@ class PolicyProblems(PolicyError):
         self.problems = problems
 
 
+def policy_record(policy: Policy, *, with_sources: bool = False) -> dict[str, Any]:
+    """How an event refers to a policy: name, version, path, SHA-256 (and every file's text, for a run's start)."""
+    record: dict[str, Any] = {"name": policy.name, "version": policy.version, "path": str(policy.path),
+                              "sha256": policy.sources[-1].sha256}
+    if with_sources:
+        record["sources"] = [source.__dict__ for source in policy.sources]
+    return record
+
+
 def policy_schema() -> dict[str, Any]:
     return load_schema("engine.policy", SCHEMA_NAME)
 
