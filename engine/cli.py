@@ -62,15 +62,19 @@ def cli() -> None:
 @click.option("--cards-dir", type=click.Path(path_type=Path), default=None, help="where model cards are written")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="split and training seed")
 @lock_timeout_option
+@click.option("--junit", type=click.Path(path_type=Path), help="write JUnit XML: a suite per candidate, a case a rule")
+@click.option("--summary", type=click.Path(path_type=Path),
+              help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)")
 @format_option
 def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
-    seed: int | None, lock_timeout: float, output_format: str,
+    seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None, output_format: str,
 ) -> int:
     """Train, evaluate and check candidates; record everything; write model cards."""
     from engine import service, spec
     from engine.cards import DEFAULT_CARDS_DIR
+    from engine.reports import write_reports
 
     document: dict[str, Any] = {}
     source_text = None
@@ -102,6 +106,10 @@ def audit(
         print_json(result.to_json())
     else:
         _print_audit(result, audit_spec.name)
+    try:
+        write_reports(result, name=audit_spec.name, junit=junit, summary=summary)
+    except OSError as exc:
+        raise MlgateError(f"{exc.filename}: cannot write the report: {exc.strerror}") from None
     return EXIT_OK if result.verdict == "pass" else EXIT_FAILED
 
 
