@@ -65,11 +65,14 @@ def cli() -> None:
 @click.option("--junit", type=click.Path(path_type=Path), help="write JUnit XML: a suite per candidate, a case a rule")
 @click.option("--summary", type=click.Path(path_type=Path),
               help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)")
+@click.option("--fail-on", type=click.Choice(["block", "warn"]), default=None,
+              help="warn: failed warnings fail candidates too (default: only blocking rules)")
 @format_option
 def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
-    seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None, output_format: str,
+    seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None, fail_on: str | None,
+    output_format: str,
 ) -> int:
     """Train, evaluate and check candidates; record everything; write model cards."""
     from engine import service, spec
@@ -86,7 +89,7 @@ def audit(
         raise click.UsageError("give --spec FILE, or --data FILE and --target COLUMN")
     overrides = spec.flags_document(
         data=data, target=target, positive=positive, sensitive=_split_list(sensitive),
-        features=_split_list(features), policies=list(policies), seed=seed,
+        features=_split_list(features), policies=list(policies), seed=seed, fail_on=fail_on,
     )
     if spec_path is not None and overrides:
         source = f"{spec_path} (with command-line flags)"

@@ -156,7 +156,8 @@ def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
         changes += [Change(name, rule, policy, before.get((policy, rule)), after.get((policy, rule)))
                     for policy, rule in dict.fromkeys([*before, *after])
                     if before.get((policy, rule)) != after.get((policy, rule))]
-        results[name] = {"outcomes": outcomes, "verdict": runs.verdict_of(outcomes),
+        fail_on = record.started.data["spec"]["evaluation"].get("fail_on", "block")
+        results[name] = {"outcomes": outcomes, "verdict": runs.verdict_of(outcomes, fail_on),
                          "is_baseline": evaluated.data["is_baseline"]}
     data = {
         "policies": [policy_record(p, with_sources=True) for p in policies],

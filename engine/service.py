@@ -205,7 +205,7 @@ def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[
     }
 
 
-def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confidence: float,
+def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confidence: float, fail_on: str,
                progress: ProgressCallback) -> tuple[list[CandidateResult], list[NewEvent]]:
     baseline = next(s for s in scored if s.candidate.family == BASELINE)
     policy_refs = [policy_record(p) for p in policies]
@@ -218,7 +218,8 @@ def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confid
         outcomes = check(policies, evidence or {})
         result = CandidateResult(
             name=candidate.name, family=candidate.family, is_baseline=candidate.family == BASELINE,
-            verdict="fail" if item.error else verdict(outcomes), metrics=(evidence or {}).get("metrics", {}),
+            verdict="fail" if item.error else verdict(outcomes, fail_on),
+            metrics=(evidence or {}).get("metrics", {}),
             lift=(evidence or {}).get("lift_over_baseline", {}), outcomes=outcomes, seconds=item.seconds,
             error=item.error,
         )
@@ -279,7 +280,8 @@ def run_audit(
     started = NewEvent(runs.RUN_STARTED, run_id, _run_started(spec, policies, dataset, splits.sizes()))
     append(audit_db, [started], wait=lock_timeout)
     scored = _train_all(spec, dataset, splits, progress)
-    results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]), progress)
+    results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]),
+                                 str(spec.evaluation["fail_on"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))
     append(audit_db, events, wait=lock_timeout)
 

@@ -26,6 +26,7 @@ DEFAULT_EVALUATION = {
     "confidence": 0.95,
     "calibration_bins": 10,
     "min_group_size": 30,
+    "fail_on": "block",
 }
 FLAGS = "command-line flags"
 MAX_ERRORS_SHOWN = 3
@@ -100,6 +101,7 @@ def flags_document(
     features: list[str] | None = None,
     policies: list[Path] | None = None,
     seed: int | None = None,
+    fail_on: str | None = None,
 ) -> dict[str, Any]:
     """The part of a spec document given by command-line flags (paths made absolute)."""
     data_part: dict[str, Any] = {}
@@ -117,6 +119,8 @@ def flags_document(
         document["policies"] = [str(p.resolve()) for p in policies]
     if seed is not None:
         document["split"] = {"seed": seed}
+    if fail_on is not None:
+        document["evaluation"] = {"fail_on": fail_on}
     return document
 
 

@@ -292,7 +292,7 @@ def test_spec_document_is_complete_plain_json() -> None:
     assert document["data"]["missing_values"] == list(DEFAULT_MISSING_VALUES)
     assert document["evaluation"] == {
         "threshold": 0.5, "optimizing_metric": "roc_auc", "bootstrap": 1000, "confidence": 0.95,
-        "calibration_bins": 10, "min_group_size": 30,
+        "calibration_bins": 10, "min_group_size": 30, "fail_on": "block",
     }
     # the recorded document is itself a valid spec that rebuilds the same audit (a re-check needs this)
     rebuilt = _build(document)

@@ -18,7 +18,7 @@ from typing import Any
 from engine.audit.trail import Event, query_events, read_events, reading
 from engine.errors import TrailError
 from engine.evaluation.metrics import METRICS
-from engine.policy.checker import BLOCKING_STATUSES
+from engine.policy.checker import BLOCKING_STATUSES, blocks
 
 RUN_STARTED = "run_started"
 CANDIDATE_EVALUATED = "candidate_evaluated"
@@ -57,9 +57,10 @@ class CandidateView:
     verdict: str
     decision: dict[str, Any] | None
     metrics: dict[str, float | None]
+    fail_on: str = "block"
 
     def blocking_failures(self) -> list[dict[str, Any]]:
-        return [o for o in self.outcomes if o["severity"] == "block" and o["status"] in BLOCKING]
+        return [o for o in self.outcomes if blocks(o["severity"], o["status"], self.fail_on)]
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,8 @@ def apply_waivers(outcomes: Sequence[dict[str, Any]], waivers: Sequence[dict[str
     return result
 
 
-def verdict_of(outcomes: Sequence[dict[str, Any]]) -> str:
-    return "fail" if any(o["severity"] == "block" and o["status"] in BLOCKING for o in outcomes) else "pass"
+def verdict_of(outcomes: Sequence[dict[str, Any]], fail_on: str = "block") -> str:
+    return "fail" if any(blocks(o["severity"], o["status"], fail_on) for o in outcomes) else "pass"
 
 
 def view(record: RunRecord, *, today: date | None = None) -> RunView:
@@ -110,6 +111,7 @@ def view(record: RunRecord, *, today: date | None = None) -> RunView:
     today = today or today_utc()
     spec = record.started.data["spec"]
     metric = spec["evaluation"]["optimizing_metric"]
+    fail_on = spec["evaluation"].get("fail_on", "block")
     candidates = []
     for name, evaluated in record.candidates.items():
         checked = record.rules.get(name)
@@ -121,7 +123,7 @@ def view(record: RunRecord, *, today: date | None = None) -> RunView:
         evidence = evaluated.data.get("evidence") or {}
         candidates.append(CandidateView(
             name=name, family=evaluated.data["family"], is_baseline=evaluated.data["is_baseline"],
-            outcomes=outcomes, verdict="fail" if failed else verdict_of(outcomes),
+            outcomes=outcomes, verdict="fail" if failed else verdict_of(outcomes, fail_on), fail_on=fail_on,
             decision=decisions[-1] if decisions else None, metrics=evidence.get("metrics", {}),
         ))
     complete = record.completed is not None

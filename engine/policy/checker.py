@@ -59,7 +59,11 @@ def check(policies: Iterable[Policy], evidence: Mapping[str, Any]) -> list[Outco
     return outcomes
 
 
-def verdict(outcomes: Iterable[Outcome]) -> str:
-    """`pass` unless a blocking rule failed, errored or lacked its evidence."""
-    blocked = any(o.severity == "block" and o.status in BLOCKING_STATUSES for o in outcomes)
-    return "fail" if blocked else "pass"
+def blocks(severity: str, status: str, fail_on: str = "block") -> bool:
+    """Does this outcome fail the candidate? Blocking rules do; with `fail_on = "warn"`, warnings do too."""
+    return status in BLOCKING_STATUSES and (severity == "block" or fail_on == "warn")
+
+
+def verdict(outcomes: Iterable[Outcome], fail_on: str = "block") -> str:
+    """`pass` unless a blocking rule (or, with fail_on warn, any rule) failed, errored or lacked its evidence."""
+    return "fail" if any(blocks(o.severity, o.status, fail_on) for o in outcomes) else "pass"
