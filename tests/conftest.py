@@ -42,6 +42,15 @@ def adult_parquet(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathF
     return path
 
 
+def tamper(path: Path, sql: str, *params: object) -> None:
+    """Run one statement on the trail with plain DuckDB, as anyone with write access to the file could."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(sql, list(params))
+    finally:
+        con.close()
+
+
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The real `mlgate` command in a subprocess."""
     env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}

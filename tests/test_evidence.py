@@ -11,6 +11,7 @@ import pytest
 from adult_scores import Scored, score_half
 from numpy.typing import NDArray
 from sklearn import metrics as skm
+from sklearn_reference import SKLEARN
 
 from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples, percentile_interval
 from engine.evaluation.evidence import WORST_SLICES, EvidenceSettings, compare, evaluate
@@ -20,17 +21,6 @@ from engine.evaluation.slices import GAP_NAMES, RATE_NAMES
 
 EXACT = {"rel": 1e-12, "abs": 1e-12}
 SETTINGS = EvidenceSettings(resamples=300, seed=11, min_group_size=30)
-BOTH = [False, True]
-SKLEARN = {
-    "roc_auc": lambda y, p, t: skm.roc_auc_score(y, p),
-    "pr_auc": lambda y, p, t: skm.average_precision_score(y, p),
-    "accuracy": lambda y, p, t: skm.accuracy_score(y, p >= t),
-    "precision": lambda y, p, t: skm.precision_score(y, p >= t, zero_division=np.nan),
-    "recall": lambda y, p, t: skm.recall_score(y, p >= t, zero_division=np.nan),
-    "f1": lambda y, p, t: skm.f1_score(y, p >= t, zero_division=np.nan),
-    "log_loss": lambda y, p, t: skm.log_loss(y, p, labels=BOTH),
-    "brier": lambda y, p, t: skm.brier_score_loss(y, p, labels=BOTH),
-}
 Evaluated = tuple[dict[str, Any], BootstrapSamples | None]
 
 

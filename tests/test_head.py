@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import run_cli
+from conftest import run_cli, tamper
 
 from engine.audit.trail import NewEvent, append
 
@@ -45,13 +45,6 @@ def make_trail(path: Path, *, events: int = EVENTS - 1, run: str = "run-1") -> P
         append(path, rest[start:start + 3])
     return path
 
-
-def tamper(path: Path, sql: str, *params: Any) -> None:
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(sql, list(params))
-    finally:
-        con.close()
 
 
 def last_row(path: Path) -> tuple[Any, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -12,25 +11,14 @@ from conftest import ROOT
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
+from sklearn_reference import SKLEARN
 
 from engine.evaluation.metrics import METRICS, Scores, binary_curve, headline_metrics, lift
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 EXACT = {"rel": 1e-12, "abs": 1e-12}
-BOTH_LABELS = [False, True]
 
-Reference = Callable[[NDArray[np.bool_], NDArray[np.float64], float], float]
 
-SKLEARN: dict[str, Reference] = {
-    "roc_auc": lambda y, p, t: skm.roc_auc_score(y, p),
-    "pr_auc": lambda y, p, t: skm.average_precision_score(y, p),
-    "accuracy": lambda y, p, t: skm.accuracy_score(y, p >= t),
-    "precision": lambda y, p, t: skm.precision_score(y, p >= t, zero_division=np.nan),
-    "recall": lambda y, p, t: skm.recall_score(y, p >= t, zero_division=np.nan),
-    "f1": lambda y, p, t: skm.f1_score(y, p >= t, zero_division=np.nan),
-    "log_loss": lambda y, p, t: skm.log_loss(y, p, labels=BOTH_LABELS),
-    "brier": lambda y, p, t: skm.brier_score_loss(y, p, labels=BOTH_LABELS),
-}
 THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1")
 
 

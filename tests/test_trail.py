@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, tamper
 
 from engine.audit.trail import GENESIS_HASH, TRAIL_CREATED, NewEvent, append, read_events, reading
 from engine.audit.verify import verify
@@ -42,14 +42,6 @@ def raw_rows(path: Path) -> list[tuple[Any, ...]]:
     finally:
         con.close()
 
-
-def tamper(path: Path, sql: str, *params: Any) -> None:
-    """Run one statement on the trail with plain DuckDB, as anyone with write access to the file could."""
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(sql, list(params))
-    finally:
-        con.close()
 
 
 @pytest.fixture
