@@ -492,3 +492,12 @@ def test_a_broken_trail_is_not_exported(trail: Trail, tmp_path: Path) -> None:
     con.execute("UPDATE events SET body = replace(body, 'logit-b', 'logit-c') WHERE kind = 'signoff'")
     con.close()
     assert_refused_and_nothing_written(Trail(db, "", ""), tmp_path, tmp_path / "out", "broken")
+
+
+@pytest.mark.parametrize("files", ['{"a.csv": 5}', "[]", '{"a.csv": {"rows": "x", "sha256": "y"}}'])
+def test_a_malformed_manifest_is_one_error_line_exit_2(tmp_path: Path, files: str) -> None:
+    (tmp_path / "manifest.json").write_text('{"format": "csv", "files": ' + files + "}", encoding="utf-8")
+    done = run_cli("verify-export", tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("mlgate: error:") and "not an mlgate export manifest" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

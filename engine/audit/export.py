@@ -182,7 +182,10 @@ def verify_export(folder: Path) -> list[str]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         files = manifest["files"]
         fmt = manifest["format"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        if fmt not in FORMATS or not all(isinstance(n, str) and isinstance(e, dict) and isinstance(e.get("sha256"), str)
+                                         and isinstance(e.get("rows"), int) for n, e in files.items()):
+            raise TypeError("unexpected entries")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise ExportError(f"{manifest_path}: not an mlgate export manifest ({type(exc).__name__})") from None
     problems = []
     for name, expected in files.items():
