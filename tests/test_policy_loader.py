@@ -347,3 +347,11 @@ def test_invalid_parent_is_reported_against_the_parent_file(tmp_path: Path) -> N
     with pytest.raises(PolicyProblems) as caught:
         load_policy(child)
     assert caught.value.problems[0].startswith(f"{parent.resolve()}: /rules/0/op: ")
+
+
+def test_checklist_table_equals_the_schema_vocabulary() -> None:
+    from engine.checklist import CHECKLIST_IDS
+    from engine.jsonfiles import load_schema
+
+    schema = load_schema("engine.policy", "policy-v1.schema.json")
+    assert list(schema["$defs"]["checklist"]["enum"]) == list(CHECKLIST_IDS)

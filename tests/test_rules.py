@@ -19,8 +19,8 @@ from engine.evaluation.metrics import lift
 from engine.jsonfiles import load_schema, schema_errors
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, Rule
+from engine.policy.registry import RULE_KINDS
 from engine.policy.rules import (
-    RULE_KINDS,
     Finding,
     beats_baseline,
     calibration,

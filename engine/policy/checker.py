@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.policy.loader import Policy
-from engine.policy.rules import RULE_KINDS, Status
+from engine.policy.registry import RULE_KINDS
+from engine.policy.rules import Status
 
 BLOCKING_STATUSES = frozenset({"fail", "unknown", "error"})
 

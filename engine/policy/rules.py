@@ -1,9 +1,9 @@
 """The rule kinds: one small pure function each, from stored evidence and a rule's parameters to a finding.
 
-`RULE_KINDS` is the explicit registry (no registration by import side effect); the policy schema's list of
-kinds is tested to equal it. A rule whose evidence was not computed returns `unknown`, never a silent pass.
-Group rules name the groups too small to judge in their message, and a policy decides with `small_groups`
-whether such groups are only reported (`report`), make the rule `unknown`, or make it `fail`.
+The explicit registry of kinds is `engine.policy.registry.RULE_KINDS`. A rule whose evidence was not computed
+returns `unknown`, never a silent pass. Group rules name the groups too small to judge in their message, and a
+policy decides with `small_groups` whether such groups are only reported (`report`), make the rule `unknown`,
+or make it `fail`.
 """
 
 from __future__ import annotations
@@ -286,12 +286,3 @@ def calibration(evidence: Evidence, params: Params) -> Finding:
     message = (f"ECE of every group <= {fmt(bound)}; worst {worst_group} {fmt(observed)}" if not over else
                f"ECE above {fmt(bound)} in {_count(len(over), 'group')}; worst {worst_group} {fmt(observed)}")
     return _apply_small_groups(Finding("fail" if over else "pass", observed, bound, message), small, policy)
-
-
-RULE_KINDS: dict[str, Callable[[Evidence, Params], Finding]] = {
-    "metric_threshold": metric_threshold,
-    "beats_baseline": beats_baseline,
-    "slice_metric": slice_metric,
-    "fairness": fairness,
-    "calibration": calibration,
-}

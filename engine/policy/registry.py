@@ -1,0 +1,23 @@
+"""`RULE_KINDS`: the explicit registry of rule kinds (no registration by import side effect).
+
+Each kind is one small pure function from stored evidence and a rule's parameters to a `Finding`. The policy
+schema's list of kinds, this table and the README's rule reference are tested to list the same kinds. Kinds for a
+new kind of evidence live in a module of their own and add their lines here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.policy import rules
+from engine.policy.rules import Evidence, Finding, Params
+
+RuleKind = Callable[[Evidence, Params], Finding]
+
+RULE_KINDS: dict[str, RuleKind] = {
+    "metric_threshold": rules.metric_threshold,
+    "beats_baseline": rules.beats_baseline,
+    "slice_metric": rules.slice_metric,
+    "fairness": rules.fairness,
+    "calibration": rules.calibration,
+}
