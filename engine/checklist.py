@@ -38,3 +38,19 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("rollback", "Rollback", "a previous approved champion exists to roll back to"),
 )
 CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in CHECKLIST)
+
+# The status of an item from the statuses of its rules, worst first: how a reviewer reads the checklist.
+NOT_COVERED = "not covered"
+_PRECEDENCE = ("fail", "error", "unknown", "warn", "waived", "pass")
+
+
+def rule_status(status: str, severity: str) -> str:
+    """A rule's status as the checklist shows it: a failed warning reads `warn`."""
+    return "warn" if status == "fail" and severity == "warn" else status
+
+
+def item_status(statuses: list[str]) -> str:
+    """The checklist status of an item whose rules ended with `statuses` (see `rule_status`)."""
+    if not statuses:
+        return NOT_COVERED
+    return next(s for s in _PRECEDENCE if s in statuses) if set(statuses) <= set(_PRECEDENCE) else "unknown"

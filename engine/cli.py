@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from engine.cli_author import card, policy_explain, policy_init
 from engine.cli_output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -182,8 +183,10 @@ def policy_validate(files: tuple[Path, ...]) -> int:
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
-for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck):
+for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card):
     cli.add_command(command)
+for command in (policy_explain, policy_init):
+    policy.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.audit import runs
-from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append
-from engine.cards import write_card
+from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append, current_head
+from engine.cards import write_cards
 from engine.errors import MlgateError
 from engine.policy.checker import check
 from engine.policy.loader import load_policies, policy_record
@@ -70,15 +70,16 @@ def _basis(record: runs.RunRecord, name: str) -> dict[str, Any]:
 def _rerender(audit_db: Path, run_id: str, name: str, lock_timeout: float) -> None:
     """Write the candidate's card again so it shows the decision, and record the new file.
 
-    The card goes where the audit wrote it: CARDS_DIR/RUN/CANDIDATE.md, rebuilt from the recorded cards folder
-    (never a path taken whole from the trail), so a crafted trail cannot aim the write elsewhere.
+    The card goes where the audit wrote it: CARDS_DIR/RUN/CANDIDATE.{md,html,json}, rebuilt from the recorded
+    cards folder (never a path taken whole from the trail), so a crafted trail cannot aim the write elsewhere.
     """
     record = runs.load_run(audit_db, run_id)
     written = record.cards.get(name)
     if written is None or "cards_dir" not in written.data:
         return
     try:
-        event = write_card(record, name, audit_db.resolve().parent / written.data["cards_dir"], audit_db)
+        event = write_cards(record, name, audit_db.resolve().parent / written.data["cards_dir"], audit_db,
+                            trail_head=current_head(audit_db))
     except ValueError as exc:
         raise ReviewError(f"{audit_db}: the card of {name!r} cannot be written again: {exc}") from None
     append(audit_db, [NewEvent(runs.CARD_WRITTEN, run_id, event)], wait=lock_timeout)

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from engine.audit import runs
-from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS, NewEvent, append
+from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS, NewEvent, append, current_head
 from engine.candidates import BASELINE, FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
 from engine.canonical import digest, jsonable
-from engine.cards import DEFAULT_CARDS_DIR, write_card
+from engine.cards import DEFAULT_CARDS_DIR, write_cards
 from engine.data import Dataset, Splits, load_dataset, split_rows
 from engine.errors import SpecError
 from engine.evaluation.bootstrap import BootstrapSamples
@@ -239,9 +239,10 @@ def _check_all(run_id: str, scored: list[Scored], policies: list[Policy], confid
 
 def _write_cards(audit_db: Path, run_id: str, results: list[CandidateResult], cards_dir: Path) -> list[NewEvent]:
     record = runs.load_run(audit_db, run_id)
+    head = current_head(audit_db)
     events = []
     for result in results:
-        written = write_card(record, result.name, cards_dir, audit_db)
+        written = write_cards(record, result.name, cards_dir, audit_db, trail_head=head)
         result.card = written["path"]
         events.append(NewEvent(runs.CARD_WRITTEN, run_id, written))
     return events

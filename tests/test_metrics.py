@@ -13,7 +13,7 @@ from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 from sklearn_reference import SKLEARN
 
-from engine.evaluation.metrics import METRICS, Scores, binary_curve, headline_metrics, lift
+from engine.evaluation.metrics import METRICS, Scores, binary_curve, curve_points, headline_metrics, lift
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 EXACT = {"rel": 1e-12, "abs": 1e-12}
@@ -96,6 +96,25 @@ def test_headline_metrics_computes_every_metric(real_scores: tuple[NDArray[np.bo
     assert list(values) == list(METRICS)
     for name, value in values.items():
         assert value == pytest.approx(SKLEARN[name](y, p, 0.5), **EXACT)
+
+
+def test_curve_points_lie_on_sklearn_curves() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.random(5000) < 0.3
+    p = np.round(np.clip(rng.normal(0.3 + 0.3 * y, 0.2), 0, 1), 3)  # ties, like real scores
+    points = curve_points(Scores.of(y, p), points=50)
+    assert points is not None
+    fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
+    roc = set(zip(np.round(fpr, 12), np.round(tpr, 12), strict=True))
+    assert 2 < len(points["roc"]["fpr"]) <= 51
+    assert all((round(a, 12), round(b, 12)) in roc
+               for a, b in zip(points["roc"]["fpr"], points["roc"]["tpr"], strict=True))
+    assert points["roc"]["fpr"][-1] == 1.0 and points["roc"]["tpr"][-1] == 1.0
+    precision, recall, _ = skm.precision_recall_curve(y, p, drop_intermediate=False)
+    pr = set(zip(np.round(recall, 12), np.round(precision, 12), strict=True))
+    assert all((round(r, 12), round(q, 12)) in pr
+               for r, q in zip(points["pr"]["recall"], points["pr"]["precision"], strict=True))
+    assert curve_points(Scores.of(np.ones(4, dtype=bool), np.full(4, 0.5))) is None
 
 
 def test_binary_curve_matches_sklearn_counts() -> None:

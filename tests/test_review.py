@@ -499,7 +499,7 @@ def test_the_card_is_rendered_again_with_the_review_and_the_waived_rule(reviewed
     record = load_run(reviewed.db, reviewed.run_id)
     path = reviewed.base / record.cards["logistic"].data["path"]
     text = path.read_text(encoding="utf-8")
-    assert sha256_text(text) == record.cards["logistic"].data["sha256"], "the newest card_written is this file"
+    assert sha256_text(text) == record.cards["logistic"].data["files"]["md"]["sha256"], "the newest card is this file"
     assert "## Policy verdict: **PASS**" in text
     [waived_row] = [line for line in text.splitlines() if line.startswith("| `dp-ratio`")]
     assert "**waived** (was fail)" in waived_row

@@ -201,3 +201,10 @@ def query_events(con: duckdb.DuckDBPyConnection, path: Path, sql: str, params: S
         return con.execute(sql, list(params)).fetchall()
     except duckdb.CatalogException:
         raise TrailError(f"{path}: not an mlgate audit trail (no events table)") from None
+
+
+def current_head(path: Path) -> dict[str, Any]:
+    """The sequence number and hash of the newest event ({"seq": 0, "hash": genesis} for an empty trail)."""
+    with reading(path) as con:
+        rows = query_events(con, path, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+    return {"seq": int(rows[0][0]), "hash": str(rows[0][1])} if rows else {"seq": 0, "hash": GENESIS_HASH}

@@ -2,8 +2,9 @@
 
 Evidence is plain JSON data, stored in the trail as is; verdicts are computed from it later, so a stored run
 can be re-checked against another policy without retraining. One candidate's evidence is: headline metrics
-with bootstrap intervals, metrics and fairness gaps per sensitive group with intervals, calibration, and an
-error analysis. The bootstrap samples are returned beside it so the service can compare candidates paired.
+with bootstrap intervals, metrics and fairness gaps per sensitive group with intervals, calibration, ROC and PR
+curve points for figures, and an error analysis. The bootstrap samples are returned beside it so the service
+can compare candidates paired.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from numpy.typing import NDArray
 from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples, bootstrap, percentile_interval
 from engine.evaluation.calibration import bin_edges, bin_ids, calibration_evidence
 from engine.evaluation.groups import Grouping
-from engine.evaluation.metrics import METRICS, Scores, headline_metrics, lift
+from engine.evaluation.metrics import METRICS, Scores, curve_points, headline_metrics, lift
 from engine.evaluation.slices import GAP_NAMES, RATE_NAMES, confusion_by_group, gaps, rates, slice_evidence
 
 FloatArray = NDArray[np.float64]
@@ -130,6 +131,7 @@ def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Groupin
         "threshold": threshold,
         "metrics": headline_metrics(scores),
         "rates": _overall_rates(y, proba >= threshold),
+        "curves": curve_points(scores),
         "slices": slices,
         "calibration": calibration_evidence(y, proba, groupings, bins=settings.calibration_bins),
         "error_analysis": {

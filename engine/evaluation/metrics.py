@@ -174,6 +174,27 @@ def headline_metrics(s: Scores) -> dict[str, float | None]:
     return {name: metric.compute(s) for name, metric in METRICS.items()}
 
 
+CURVE_POINTS = 101
+
+
+def curve_points(s: Scores, points: int = CURVE_POINTS) -> dict[str, dict[str, list[float]]] | None:
+    """The ROC and precision-recall curves at up to `points` of the distinct thresholds, for figures.
+
+    The thresholds kept are evenly spaced along the curve (first and last always), so the stored curve is
+    exactly scikit-learn's `roc_curve` / `precision_recall_curve` at those thresholds; None when a class is
+    absent.
+    """
+    pos, neg = s.curve.positives, s.curve.negatives
+    if pos == 0 or neg == 0:
+        return None
+    keep = np.unique(np.linspace(0, s.curve.tps.size - 1, min(points, s.curve.tps.size)).round().astype(np.intp))
+    tps, fps = s.curve.tps[keep], s.curve.fps[keep]
+    return {
+        "roc": {"fpr": [0.0, *(fps / neg).tolist()], "tpr": [0.0, *(tps / pos).tolist()]},
+        "pr": {"recall": (tps / pos).tolist(), "precision": (tps / (tps + fps)).tolist()},
+    }
+
+
 def lift(metric: str, candidate: float | None, baseline: float | None) -> float | None:
     """How much better `candidate` is than `baseline` on `metric` (positive = better, either direction)."""
     if candidate is None or baseline is None:

@@ -16,7 +16,8 @@ from typing import Any
 from engine.errors import PolicyError
 from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
 
-DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.json"
+POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+DEFAULT_POLICY = POLICIES_DIR / "default.json"
 SCHEMA_NAME = "policy-v1.schema.json"
 MAX_EXTENDS_DEPTH = 8
 
