@@ -14,7 +14,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from engine.cards import figures
-from engine.cards.markdown import SECTIONS, code, md, missing
+from engine.cards.markdown import SECTIONS, code, md, missing, summary
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; max-width: 1100px;
@@ -26,6 +26,7 @@ table { border-collapse: collapse; margin: .6rem 0; font-size: 12.5px; }
 th, td { border: 1px solid #cbd2d9; padding: .25rem .5rem; text-align: left; vertical-align: top; }
 th { background: #f0f4f8; }
 tr:nth-child(even) td { background: #fafbfc; }
+td code { white-space: nowrap; }
 code { font: 12px ui-monospace, Menlo, Consolas, monospace; background: #f0f4f8; padding: 0 .2rem; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; margin: .8rem 0; }
 figure { margin: 0; page-break-inside: avoid; }
@@ -86,7 +87,8 @@ def render_html(card: dict[str, Any]) -> str:
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
     details = card["model_details"]
     title = f"Model card: {details['name']}" + (" (baseline)" if details["is_baseline"] else "")
-    body = [parser.render(f"# {md(title)}\n\nAudit {code(card['mlgate']['audit'])}, run `{card['mlgate']['run_id']}`.")]
+    body = [parser.render(f"# {md(title)}\n\nAudit {code(card['mlgate']['audit'])}, run `{card['mlgate']['run_id']}`."
+                          f"\n\n{summary(card)}")]
     for name, section in SECTIONS.items():
         body.append(parser.render("\n".join(section(card))))
         drawn = FIGURES[name](card) if name in FIGURES else []

@@ -242,9 +242,22 @@ SECTIONS: dict[str, Section] = {
 }
 
 
+def summary(card: dict[str, Any]) -> str:
+    """One line under the title: the verdict and how the checklist stands."""
+    verdict = card["mlgate"]["verdict"]
+    if (reason := missing(verdict)) is not None:
+        return f"Verdict: {reason}."
+    counts: dict[str, int] = {}
+    for item in card["mlgate"]["checklist"]:
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    standing = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"**Verdict: {verdict['status'].upper()}** · checklist items: {standing}."
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """The Markdown model card of one card document."""
     details = card["model_details"]
     title = f"# Model card: {md(details['name'])}" + (" (baseline)" if details["is_baseline"] else "")
-    head = [title, "", f"Audit {code(card['mlgate']['audit'])}, run `{card['mlgate']['run_id']}`.", ""]
+    head = [title, "", f"Audit {code(card['mlgate']['audit'])}, run `{card['mlgate']['run_id']}`.", "",
+            summary(card), ""]
     return "\n".join([*head, *(line for section in SECTIONS.values() for line in section(card))])
