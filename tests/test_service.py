@@ -195,11 +195,13 @@ def test_cards_exist_with_the_recorded_sha256(audited: Audited) -> None:
     record = load_run(audited.db, audited.result.run_id)
     for c in audited.result.candidates:
         written = record.cards[c.name].data
-        path = Path(written["path"])
-        assert path == Path(c.card or "") == audited.cards / audited.result.run_id / f"{c.name}.md"
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == written["sha256"]
+        assert Path(written["path"]) == Path(c.card or "") == audited.cards / audited.result.run_id / f"{c.name}.md"
+        for fmt, entry in written["files"].items():
+            path = Path(entry["path"])
+            assert path == audited.cards / audited.result.run_id / f"{c.name}.{fmt}"
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
     assert sorted(p.name for p in (audited.cards / audited.result.run_id).iterdir()) == [
-        "baseline.md", "lightgbm.md", "logistic.md",
+        f"{name}.{fmt}" for name in ("baseline", "lightgbm", "logistic") for fmt in ("html", "json", "md")
     ], "no temporary files left behind"
 
 
