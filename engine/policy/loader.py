@@ -9,6 +9,7 @@ the audit trail.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,15 @@ from typing import Any
 from engine.errors import PolicyError
 from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
 
-POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+
+def packs_dir() -> Path:
+    """The shipped policy packs: `policies/` of a checkout, installed as the data-only package `engine.packs`."""
+    spec = importlib.util.find_spec("engine.packs")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else Path(__file__).resolve().parents[2] / "policies"
+
+
+POLICIES_DIR = packs_dir()
 DEFAULT_POLICY = POLICIES_DIR / "default.json"
 SCHEMA_NAME = "policy-v1.schema.json"
 MAX_EXTENDS_DEPTH = 8
