@@ -183,6 +183,16 @@ def policy_validate(files: tuple[Path, ...]) -> int:
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
+@cli.command("tui")
+@audit_db_option
+def tui_command(audit_db: Path | None) -> int:
+    """Open the reviewer's terminal UI (runs, checklists, evidence, sign-off) on the trail."""
+    from tui.app import run as run_tui  # the only place the engine's CLI reaches the TUI, and only when asked
+
+    run_tui(trail_path(audit_db))
+    return EXIT_OK
+
+
 for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card):
     cli.add_command(command)
 for command in (policy_explain, policy_init):

@@ -1,0 +1,1 @@
+"""The screens of the mlgate TUI, one module per screen (dialogs together)."""

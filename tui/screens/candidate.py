@@ -1,0 +1,211 @@
+"""A candidate's checklist: the items of DESIGN.md in order, each with its status and the rules behind it, and
+the evidence behind the selected rule. Moving through the items is the review; waive and sign off from here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+
+from engine.checklist import CHECKLIST
+from engine.policy.checker import blocks
+from tui import reads
+from tui.screens.base import MlgateScreen
+from tui.text import literal, number, status
+from tui.widgets.evidence import Context, render_all, render_rule
+from tui.widgets.tables import SortableTable
+
+NOT_COVERED = "not covered"
+
+
+def item_status(outcomes: Sequence[Mapping[str, Any]], fail_on: str) -> str:
+    """One checklist item's status from its rules: fail, unknown, warn, waived, pass, or not covered."""
+    if not outcomes:
+        return NOT_COVERED
+    blocking = [o["status"] for o in outcomes if blocks(o["severity"], o["status"], fail_on)]
+    if any(s in ("fail", "error") for s in blocking):
+        return "fail"
+    if blocking:
+        return "unknown"
+    if any(o["status"] in ("fail", "error", "unknown") for o in outcomes):
+        return "warn"
+    if any(o["status"] == "waived" for o in outcomes):
+        return "waived"
+    return "pass"
+
+
+def by_item(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    grouped: dict[str, list[Mapping[str, Any]]] = {item.id: [] for item in CHECKLIST}
+    for outcome in outcomes:
+        grouped.setdefault(str(outcome.get("checklist")), []).append(outcome)
+    return grouped
+
+
+class CandidateScreen(MlgateScreen):
+    """Checklist items (left), the selected item's rules (top right), the selected rule's evidence (below)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("w", "waive", "Waive rule", id="candidate.waive"),
+        Binding("a", "approve", "Approve", id="candidate.approve"),
+        Binding("x", "reject", "Reject", id="candidate.reject"),
+        Binding("c", "card", "Model card", id="candidate.card"),
+        Binding("e", "all_evidence", "All evidence", id="candidate.evidence"),
+        Binding("tab", "app.focus_next", "Next pane", id="candidate.next", show=False),
+        Binding("escape", "app.pop_screen", "Back", id="candidate.back"),
+    ]
+
+    def __init__(self, run_id: str, candidate: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.candidate = candidate
+        self.run: reads.Run | None = None
+        self.outcomes: dict[str, list[Mapping[str, Any]]] = {}
+        self.shown: tuple[str, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(literal(f"{self.candidate} · run {self.run_id} · loading…"), id="candidate-summary",
+                     classes="crumb")
+        with Horizontal(id="review"):
+            yield SortableTable(["checklist item", "status"], id="checklist")
+            with Vertical(id="detail"):
+                yield Static(id="item-ready-if", classes="evidence-note")
+                yield SortableTable(["rule", "status", "severity", "observed", "threshold"], id="rules")
+                yield VerticalScroll(id="evidence")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"{self.candidate} · run {self.run_id}"
+        self.reload()
+
+    def reload(self) -> None:
+        self.load_candidate()
+
+    @work(thread=True, exclusive=True, group="candidate", exit_on_error=False)
+    def load_candidate(self) -> None:
+        try:
+            run = reads.load(self.mlgate.audit_db, self.run_id)
+        except Exception as exc:
+            self.app.call_from_thread(self.query_one("#candidate-summary", Static).update, literal(f"error: {exc}"))
+            return
+        self.app.call_from_thread(self.show_candidate, run)
+
+    @property
+    def current(self) -> reads.Candidate | None:
+        return None if self.run is None else self.run.candidates.get(self.candidate)
+
+    def show_candidate(self, run: reads.Run) -> None:
+        self.run = run
+        c = self.current
+        if c is None:
+            self.query_one("#candidate-summary", Static).update(literal(f"run {self.run_id} has no {self.candidate}"))
+            return
+        v = c.view
+        self.outcomes = by_item(v.outcomes)
+        decision = v.decision
+        summary = Text.assemble(
+            literal(f"{v.name} ({v.family}) · run {self.run_id} · verdict "), status(v.verdict),
+            literal(" · ★ recommended" if run.view.recommended == v.name else ""),
+            literal(" · sign-off: "), status(decision["decision"]) if decision else Text("none", style="dim"),
+            literal(f" by {decision['reviewer']}: {decision['reason']}" if decision else ""),
+        )
+        self.query_one("#candidate-summary", Static).update(summary)
+        checklist = self.query_one("#checklist", SortableTable)
+        row = checklist.cursor_row
+        titles = {item.id: item.title for item in CHECKLIST}
+        items = list(self.outcomes)
+        checklist.fill([[literal(titles.get(i, i)), status(item_status(self.outcomes[i], v.fail_on))] for i in items],
+                       keys=items)
+        checklist.move_cursor(row=min(row, len(items) - 1))
+        self.show_item(items[checklist.cursor_row])
+        if self.shown is not None:
+            self.show_evidence(self.shown)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        key = event.row_key.value
+        if key is None:
+            return
+        if event.data_table.id == "checklist":
+            self.show_item(str(key))
+        elif event.data_table.id == "rules":
+            self.show_evidence(("rule", str(key)))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.data_table.id == "checklist":
+            self.query_one("#rules", SortableTable).focus()
+
+    def show_item(self, item_id: str) -> None:
+        ready = {item.id: item for item in CHECKLIST}.get(item_id)
+        text = f"ready only if {ready.ready_if}" if ready else f"checklist item {item_id}"
+        outcomes = self.outcomes.get(item_id, [])
+        if not outcomes:
+            text += " · NOT COVERED: no rule of the policies serves this item"
+        self.query_one("#item-ready-if", Static).update(literal(text))
+        keys = [f"{o['policy']}/{o['id']}" for o in outcomes]
+        self.query_one("#rules", SortableTable).fill(
+            [[literal(o["id"]), status(str(o["status"])), literal(o["severity"]), Text(number(o.get("observed"))),
+              Text(number(o.get("threshold")))] for o in outcomes], keys=keys)
+        if keys:
+            self.show_evidence(("rule", keys[0]))
+        else:
+            self.query_one("#evidence", VerticalScroll).remove_children()
+
+    def outcome(self, key: str) -> Mapping[str, Any] | None:
+        c = self.current
+        return None if c is None else next((o for o in c.view.outcomes if f"{o['policy']}/{o['id']}" == key), None)
+
+    def show_evidence(self, what: tuple[str, ...]) -> None:
+        """Fill the evidence pane: ("rule", "policy/id") for one rule, ("all",) for every evidence key."""
+        c, run = self.current, self.run
+        if c is None or run is None:
+            return
+        self.shown = what
+        pane = self.query_one("#evidence", VerticalScroll)
+        pane.remove_children()
+        if what[0] == "all":
+            widgets = render_all(Context(c.evidence, run.view.optimizing_metric))
+        else:
+            outcome = self.outcome(what[1])
+            if outcome is None:
+                return
+            params = run.rules.get((str(outcome["policy"]), str(outcome["id"])), {})
+            widgets = render_rule(outcome, Context(c.evidence, run.view.optimizing_metric, params, outcome))
+        if not c.evidence:
+            widgets.append(Static(literal(f"no evidence recorded: {c.error or 'the candidate was not evaluated'}")))
+        pane.mount_all(widgets)
+
+    def selected_rule(self) -> Mapping[str, Any] | None:
+        rules = self.query_one("#rules", SortableTable)
+        if rules.row_count == 0:
+            return None
+        key = rules.coordinate_to_cell_key(rules.cursor_coordinate).row_key.value
+        return None if key is None else self.outcome(str(key))
+
+    def action_waive(self) -> None:
+        outcome = self.selected_rule()
+        if outcome is None:
+            self.notify("select a rule first (Tab to the rules table)", severity="warning")
+            return
+        self.mlgate.ask_waiver(self.run_id, self.candidate, outcome)
+
+    def action_approve(self) -> None:
+        self.mlgate.ask_signoff(self.run_id, self.candidate, "approve")
+
+    def action_reject(self) -> None:
+        self.mlgate.ask_signoff(self.run_id, self.candidate, "reject")
+
+    def action_card(self) -> None:
+        if self.run is not None:
+            self.mlgate.open_card(self.run, self.candidate)
+
+    def action_all_evidence(self) -> None:
+        self.show_evidence(("all",))
+        self.query_one("#evidence", VerticalScroll).focus()

@@ -1,0 +1,230 @@
+"""Forms that record something: sign-off, waiver, export. Each says exactly what will be recorded before it is.
+
+The recording goes through the engine (`engine.review.signoff` / `waive`, `engine.audit.export.export`), the same
+code path as the CLI, in a thread worker; an error is shown as the one line the CLI would print and the form
+stays open.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from engine.audit.export import FORMATS, export
+from engine.errors import MlgateError
+from engine.review import signoff, waive
+from tui.text import literal, status
+
+
+def default_reviewer() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+class RecordDialog(ModalScreen[str | None]):
+    """A form with a live preview of what will be recorded; Ctrl+S (or the button) records, Escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "record", "Record", id="dialog.record"),
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+    ]
+    title_text = ""
+    button_label = "Record"
+
+    def __init__(self, audit_db: Path) -> None:
+        super().__init__()
+        self.audit_db = audit_db
+
+    def fields(self) -> ComposeResult:
+        yield from ()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(literal(self.title_text), classes="dialog-title")
+            yield from self.fields()
+            yield Static(id="preview", classes="preview")
+            yield Static(id="dialog-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.button_label, id="record", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.update_preview()
+
+    def value(self, input_id: str) -> str:
+        return self.query_one(f"#{input_id}", Input).value
+
+    def preview(self) -> Text:
+        return Text()
+
+    def update_preview(self) -> None:
+        self.query_one("#preview", Static).update(self.preview())
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.update_preview()
+        self.query_one("#dialog-error", Static).update("")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.update_preview()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.focus_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "record":
+            self.action_record()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_record(self) -> None:
+        try:
+            job = self.job()
+        except MlgateError as exc:
+            self.fail(exc.one_line())
+            return
+        self.query_one("#record", Button).disabled = True
+        self.record(job)
+
+    def job(self) -> Callable[[], str]:
+        """The engine call to make (validating the form first); returns the line to tell the reviewer."""
+        raise NotImplementedError
+
+    @work(thread=True, exclusive=True, group="record", exit_on_error=False)
+    def record(self, job: Callable[[], str]) -> None:
+        try:
+            done = job()
+        except MlgateError as exc:
+            self.app.call_from_thread(self.fail, exc.one_line())
+            return
+        except Exception as exc:  # shown in the form, never a crash of the reviewer's session
+            self.app.call_from_thread(self.fail, f"{type(exc).__name__}: {exc}")
+            return
+        self.app.call_from_thread(self.dismiss, done)
+
+    def fail(self, line: str) -> None:
+        self.query_one("#record", Button).disabled = False
+        self.query_one("#dialog-error", Static).update(literal(f"mlgate: error: {line}", style="bold red"))
+
+
+class SignoffDialog(RecordDialog):
+    """Approve or reject one candidate of a run."""
+
+    def __init__(self, audit_db: Path, run_id: str, candidate: str, decision: str) -> None:
+        super().__init__(audit_db)
+        self.run_id, self.candidate, self.decision = run_id, candidate, decision
+        self.title_text = f"{decision.capitalize()} {candidate} of run {run_id}"
+        self.button_label = decision.capitalize()
+
+    def fields(self) -> ComposeResult:
+        yield Label("Reviewer")
+        yield Input(default_reviewer(), id="reviewer")
+        yield Label("Reason")
+        yield Input(placeholder="why (recorded as written)", id="reason")
+
+    def preview(self) -> Text:
+        return Text.assemble("Will append one ", ("signoff", "bold"), " event to the trail: ", status(self.decision),
+                             literal(f" candidate {self.candidate!r} of run {self.run_id}, reviewer "
+                                     f"{self.value('reviewer')!r}, reason {self.value('reason')!r}, with the "
+                                     "evidence hash and policy versions of the recorded check."))
+
+    def job(self) -> Callable[[], str]:
+        reviewer, reason = self.value("reviewer"), self.value("reason")
+
+        def run() -> str:
+            signoff(self.audit_db, self.run_id, self.candidate, decision=self.decision, reviewer=reviewer,
+                    reason=reason)
+            return f"recorded: {self.decision} {self.candidate} of run {self.run_id} by {reviewer}"
+        return run
+
+
+class WaiverDialog(RecordDialog):
+    """Waive one failed rule of one candidate, with a reason and an optional expiry."""
+
+    def __init__(self, audit_db: Path, run_id: str, candidate: str, outcome: Mapping[str, Any]) -> None:
+        super().__init__(audit_db)
+        self.run_id, self.candidate = run_id, candidate
+        self.rule, self.policy = str(outcome["id"]), str(outcome["policy"])
+        self.recorded = str(outcome.get("recorded_status", outcome["status"]))
+        self.title_text = f"Waive rule {self.rule} ({self.policy}) for {candidate} of run {run_id}"
+        self.button_label = "Waive"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Reviewer")
+        yield Input(default_reviewer(), id="reviewer")
+        yield Label("Reason")
+        yield Input(placeholder="why this failure is acceptable (recorded as written)", id="reason")
+        yield Label("Until (YYYY-MM-DD, the last day it holds; empty = no expiry)")
+        yield Input(placeholder="YYYY-MM-DD", id="until")
+
+    def until(self) -> date | None:
+        text = self.value("until").strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise MlgateError(f"until: {text!r} is not a date (YYYY-MM-DD)") from None
+
+    def preview(self) -> Text:
+        until = self.value("until").strip() or "no expiry"
+        return Text.assemble("Will append one ", ("waiver", "bold"), " event to the trail: rule ",
+                             literal(f"{self.rule!r} of policy {self.policy!r} (recorded "), status(self.recorded),
+                             literal(f") for candidate {self.candidate!r} of run {self.run_id}, reviewer "
+                                     f"{self.value('reviewer')!r}, reason {self.value('reason')!r}, until {until}. "
+                                     "The rule then counts as WAIVED and no longer blocks."))
+
+    def job(self) -> Callable[[], str]:
+        reviewer, reason, until = self.value("reviewer"), self.value("reason"), self.until()
+
+        def run() -> str:
+            waive(self.audit_db, self.run_id, self.candidate, self.rule, reviewer=reviewer, reason=reason,
+                  until=until, policy=self.policy)
+            return f"recorded: waiver of {self.rule} for {self.candidate} of run {self.run_id}"
+        return run
+
+
+class ExportDialog(RecordDialog):
+    """Export the trail (every table, with a manifest) in a format to a folder."""
+
+    title_text = "Export the audit trail"
+    button_label = "Export"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Format")
+        yield Select([(f, f) for f in FORMATS], value=FORMATS[0], allow_blank=False, id="format")
+        yield Label("Folder")
+        yield Input("audit_export", id="folder")
+
+    def fmt(self) -> str:
+        return str(self.query_one("#format", Select).value)
+
+    def preview(self) -> Text:
+        return literal(f"Will write events, runs, outcomes and decisions as {self.fmt()} into "
+                       f"{self.value('folder')!r}, with manifest.json (row counts, SHA-256 of each file, chain head). "
+                       "The trail itself is not changed; existing files are never overwritten.")
+
+    def job(self) -> Callable[[], str]:
+        folder, fmt = self.value("folder").strip(), self.fmt()
+        if not folder:
+            raise MlgateError("folder: give a folder to export into")
+
+        def run() -> str:
+            manifest = export(self.audit_db, Path(folder), fmt=fmt)
+            return f"exported {len(manifest.get('files', manifest))} files to {folder} (see manifest.json)"
+        return run

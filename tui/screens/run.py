@@ -1,0 +1,131 @@
+"""One run: its candidates as a leaderboard (metric with CI, lift over baseline, verdict, rule counts)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui import reads
+from tui.screens.base import MlgateScreen
+from tui.text import interval, literal, number, signed, status
+from tui.widgets.tables import SortableTable
+
+COUNTED = ("pass", "fail", "unknown", "waived")
+
+
+def leaderboard_row(run: reads.Run, name: str) -> list[Text]:
+    c = run.candidates[name]
+    metric = run.view.optimizing_metric
+    intervals = c.evidence.get("intervals", {}).get("metrics", {})
+    counts = {s: sum(o["status"] == s or (s == "unknown" and o["status"] == "error") for o in c.view.outcomes)
+              for s in COUNTED}
+    decision = c.view.decision
+    return [
+        Text("★", style="bold yellow") if name == run.view.recommended else Text(""),
+        literal(name), literal(c.view.family + (" (baseline)" if c.view.is_baseline else "")),
+        Text(number(c.view.metrics.get(metric))), Text(interval(intervals.get(metric))),
+        Text("—" if c.view.is_baseline else signed(run.lift(name))),
+        status("error" if c.error else c.view.verdict),
+        *(Text(str(counts[s])) for s in COUNTED),
+        status(decision["decision"]) if decision else Text("—", style="dim"),
+    ]
+
+
+def leaderboard_headers(metric: str) -> list[str]:
+    return ["", "candidate", "family", metric, "CI", "lift", "verdict", *COUNTED, "sign-off"]
+
+
+class RunScreen(MlgateScreen):
+    """The leaderboard of one run; Enter opens a candidate's checklist."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_candidate", "Checklist", id="run.open"),
+        Binding("c", "card", "Model card", id="run.card"),
+        Binding("a", "approve", "Approve", id="run.approve"),
+        Binding("x", "reject", "Reject", id="run.reject"),
+        Binding("escape", "app.pop_screen", "Back", id="run.back"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run: reads.Run | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(literal(f"run {self.run_id} · loading…"), id="run-summary", classes="crumb")
+        yield SortableTable(leaderboard_headers("metric"), id="leaderboard")
+        yield Static(id="run-notes", classes="evidence-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"run {self.run_id}"
+        self.reload()
+
+    def reload(self) -> None:
+        self.load_run()
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def load_run(self) -> None:
+        try:
+            run = reads.load(self.mlgate.audit_db, self.run_id)
+        except Exception as exc:
+            self.app.call_from_thread(self.query_one("#run-summary", Static).update, literal(f"error: {exc}"))
+            return
+        self.app.call_from_thread(self.show_run, run)
+
+    def show_run(self, run: reads.Run) -> None:
+        self.run = run
+        v = run.view
+        table = self.query_one("#leaderboard", SortableTable)
+        selected = self.selected()
+        if table.ordered_columns[3].label.plain != v.optimizing_metric:
+            table.set_headers(leaderboard_headers(v.optimizing_metric))
+        names = [c.name for c in v.candidates]
+        table.fill([leaderboard_row(run, n) for n in names], keys=names)
+        if selected in names:
+            table.move_cursor(row=names.index(selected))
+        summary = Text.assemble(literal(f"run {v.run_id} · {v.name} · started {v.started_at[:19]} · verdict "),
+                                status(v.verdict),
+                                literal(f" · recommended: {v.recommended or 'none'} (★) · "
+                                        f"{'complete' if v.complete else 'INCOMPLETE: it never finished'}"))
+        self.query_one("#run-summary", Static).update(summary)
+        errors = [f"ERROR {n}: {c.error}" for n, c in run.candidates.items() if c.error]
+        notes = ["the baseline is the reference every candidate must beat; it is never recommended", *errors]
+        self.query_one("#run-notes", Static).update(literal("\n".join(notes)))
+
+    def selected(self) -> str | None:
+        table = self.query_one("#leaderboard", SortableTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return None if key is None else str(key)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_candidate()
+
+    def action_open_candidate(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self.mlgate.open_candidate(self.run_id, name)
+
+    def action_card(self) -> None:
+        name = self.selected()
+        if self.run is not None and name is not None:
+            self.mlgate.open_card(self.run, name)
+
+    def action_approve(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self.mlgate.ask_signoff(self.run_id, name, "approve")
+
+    def action_reject(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self.mlgate.ask_signoff(self.run_id, name, "reject")

@@ -1,0 +1,126 @@
+"""The first screen: every run of the trail, newest first, filtered as you type."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from tui import reads
+from tui.screens.base import MlgateScreen
+from tui.text import literal, status, visible
+from tui.widgets.tables import SortableTable
+
+HEADERS = ("time (UTC)", "spec", "data", "candidates", "verdict", "recommended", "complete", "signed")
+
+
+def row_of(run: dict[str, Any]) -> list[Text]:
+    reviewers = run.get("reviewers") or []
+    return [
+        Text(str(run["started_at"])[:19].replace("T", " ")), literal(run["name"]),
+        Text(str(run.get("data_sha256") or "")[:12]), Text(str(len(run.get("candidates", [])))),
+        status(str(run["verdict"])), literal(run.get("recommended") or "—"),
+        Text("yes") if run["complete"] else Text("NO", style="yellow"),
+        literal(f"yes ({', '.join(reviewers)})") if reviewers else Text("no", style="dim"),
+    ]
+
+
+def matches(run: dict[str, Any], words: list[str]) -> bool:
+    haystack = " ".join(visible(v) for v in (run["run_id"], run["started_at"], run["name"], run.get("data_sha256"),
+                                             run["verdict"], run.get("recommended"), *run.get("candidates", []),
+                                             *run.get("reviewers", []), *run.get("policies", []))).casefold()
+    return all(word in haystack for word in words)
+
+
+class RunsScreen(MlgateScreen):
+    """The runs of the trail; Enter opens one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_run", "Open run", id="runs.open", priority=False),
+        Binding("slash", "focus_filter", "Filter", id="runs.filter"),
+        Binding("escape", "clear_filter", "Clear filter", id="runs.clear", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[dict[str, Any]] = []
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="type to filter runs (spec, candidate, verdict, reviewer, run id…)", id="runs-filter")
+        yield Static(Text("loading runs…"), id="runs-count", classes="crumb")
+        yield SortableTable(HEADERS, id="runs-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "runs"
+        self.query_one("#runs-table", SortableTable).focus()
+        self.reload()
+
+    def reload(self) -> None:
+        self.load_runs()
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def load_runs(self) -> None:
+        try:
+            found = reads.list_runs(self.mlgate.audit_db)
+        except Exception as exc:  # shown, never raised into the UI
+            self.app.call_from_thread(self.query_one("#runs-count", Static).update, literal(f"error: {exc}"))
+            return
+        self.app.call_from_thread(self.show_runs, found)
+
+    def show_runs(self, found: list[dict[str, Any]]) -> None:
+        self.runs = found
+        self.apply_filter()
+
+    def apply_filter(self) -> None:
+        words = self.query_one("#runs-filter", Input).value.casefold().split()
+        shown = [run for run in self.runs if matches(run, words)] if words else self.runs
+        table = self.query_one("#runs-table", SortableTable)
+        selected = self.selected_run()
+        table.fill([row_of(run) for run in shown], keys=[run["run_id"] for run in shown])
+        if selected is not None and selected in {run["run_id"] for run in shown}:
+            table.move_cursor(row=table.get_row_index(selected))
+        total = f"{len(shown)} of {len(self.runs)} runs" if words else f"{len(self.runs)} runs"
+        self.query_one("#runs-count", Static).update(literal(f"{total} · newest first · Enter opens a run"))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.15, self.apply_filter)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#runs-table", SortableTable).focus()
+
+    def key_down(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one("#runs-table", SortableTable).focus()
+
+    def selected_run(self) -> str | None:
+        table = self.query_one("#runs-table", SortableTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_run()
+
+    def action_open_run(self) -> None:
+        run_id = self.selected_run()
+        if run_id is not None:
+            self.mlgate.open_run(run_id)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#runs-filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#runs-filter", Input).value = ""
+        self.query_one("#runs-table", SortableTable).focus()

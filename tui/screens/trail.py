@@ -1,0 +1,92 @@
+"""The trail as a log: the newest events with a short summary each, filtered as you type; export from here."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Input, Static
+
+from engine.audit.recent import recent_events
+from engine.audit.trail import Event
+from tui.screens.base import MlgateScreen
+from tui.text import literal, visible
+from tui.widgets.tables import SortableTable
+
+LIMIT = 2000
+SUMMARY_KEYS = ("candidate", "decision", "rule_id", "reviewer", "reason", "until", "verdict", "recommended", "format")
+
+
+def summary(event: Event) -> str:
+    data: dict[str, Any] = event.data
+    parts = [f"{k}={visible(data[k])}" for k in SUMMARY_KEYS if data.get(k) is not None]
+    if event.kind == "run_started":
+        parts.insert(0, f"spec={visible(data.get('spec', {}).get('name'))}")
+    return " · ".join(parts)
+
+
+class TrailScreen(MlgateScreen):
+    """The newest events of the trail."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter", id="trail.filter"),
+        Binding("E", "app.export", "Export", id="trail.export"),
+        Binding("escape", "app.pop_screen", "Back", id="trail.back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[Event] = []
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter events: kind, run id, candidate, reviewer…", id="trail-filter")
+        yield Static(Text("loading events…"), id="trail-count", classes="crumb")
+        yield SortableTable(["seq", "time (UTC)", "kind", "run", "summary"], id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "audit trail"
+        self.query_one("#events", SortableTable).focus()
+        self.reload()
+
+    def reload(self) -> None:
+        self.load_events()
+
+    @work(thread=True, exclusive=True, group="trail", exit_on_error=False)
+    def load_events(self) -> None:
+        path = self.mlgate.audit_db
+        try:
+            found = recent_events(path, limit=LIMIT) if path.is_file() else []
+        except Exception as exc:
+            self.app.call_from_thread(self.query_one("#trail-count", Static).update, literal(f"error: {exc}"))
+            return
+        self.app.call_from_thread(self.show_events, found)
+
+    def show_events(self, found: list[Event]) -> None:
+        self.events = found
+        self.apply_filter()
+
+    def apply_filter(self) -> None:
+        words = self.query_one("#trail-filter", Input).value.casefold().split()
+        rows = []
+        for e in self.events:
+            line = [str(e.seq), e.recorded_at[:19].replace("T", " "), e.kind, e.run_id or "", summary(e)]
+            if all(w in " ".join(line).casefold() for w in words):
+                rows.append(line)
+        self.query_one("#events", SortableTable).fill(rows)
+        self.query_one("#trail-count", Static).update(literal(
+            f"{len(rows)} of the newest {len(self.events)} events (at most {LIMIT}) · newest first"))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.15, self.apply_filter)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#trail-filter", Input).focus()

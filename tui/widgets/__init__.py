@@ -1,0 +1,1 @@
+"""Widgets of the mlgate TUI: evidence views and text charts."""
