@@ -86,7 +86,7 @@ class MlgateApp(App[None]):
             if result is None:
                 line = f"trail {visible(self.audit_db)}: none yet (run an audit: N)"
             elif result.intact:
-                line = f"trail INTACT · {result.events} events · head {result.head_hash[:12]}"
+                line = f"trail INTACT · {result.events} events"
             else:
                 line = f"trail BROKEN at sequence {result.bad_seq}: {result.problem}"
         self.call_from_thread(setattr, self, "sub_title", line)

@@ -92,7 +92,7 @@ class RunScreen(MlgateScreen):
             table.move_cursor(row=names.index(selected))
         summary = Text.assemble(literal(f"run {v.run_id} · {v.name} · started {v.started_at[:19]} · verdict "),
                                 status(v.verdict),
-                                literal(f" · recommended: {v.recommended or 'none'} (★) · "
+                                literal(f" · recommended: {v.recommended + ' (★)' if v.recommended else 'none'} · "
                                         f"{'complete' if v.complete else 'INCOMPLETE: it never finished'}"))
         self.query_one("#run-summary", Static).update(summary)
         errors = [f"ERROR {n}: {c.error}" for n, c in run.candidates.items() if c.error]

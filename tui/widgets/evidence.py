@@ -75,9 +75,16 @@ def metrics_view(metrics: Any, ctx: Context) -> list[Widget]:
     return widgets
 
 
+# The per-group rate behind each fairness measure, shown in the slice table of a fairness rule.
+FAIRNESS_GROUP_METRIC = {"demographic_parity": "selection_rate", "equal_opportunity": "tpr",
+                         "equalized_odds": "tpr", "predictive_parity": "ppv"}
+
+
 def _slice_metric(ctx: Context) -> str:
     metric = ctx.params.get("metric")
-    return str(metric) if metric else ctx.optimizing_metric
+    measure = str(ctx.params.get("measure", ""))
+    by_measure = next((m for prefix, m in FAIRNESS_GROUP_METRIC.items() if measure.startswith(prefix)), None)
+    return str(metric) if metric else by_measure or ctx.optimizing_metric
 
 
 def _wanted_grouping(ctx: Context) -> str | None:
@@ -94,7 +101,7 @@ def slices_view(slices: Any, ctx: Context) -> list[Widget]:
         return generic(slices, ctx)
     metric = _slice_metric(ctx)
     wanted = _wanted_grouping(ctx)
-    overall = ctx.evidence.get("metrics", {}).get(metric)
+    overall = ctx.evidence.get("metrics", {}).get(metric, ctx.evidence.get("rates", {}).get(metric))
     widgets: list[Widget] = [note(f"{metric} by group; overall {number(overall)}. Groups under the minimum "
                                   "support are marked TOO SMALL and not judged.")]
     for grouping in slices:
@@ -131,7 +138,8 @@ def calibration_view(calibration: Any, ctx: Context) -> list[Widget]:
     if not isinstance(calibration, Mapping):
         return generic(calibration, ctx)
     widgets: list[Widget] = []
-    for strategy, result in calibration.items():
+    first = str(ctx.params.get("strategy", "uniform"))  # the binning the rule judged comes first
+    for strategy, result in sorted(calibration.items(), key=lambda item: item[0] != first):
         if strategy == "ece_by_group" or not isinstance(result, Mapping) or "diagram" not in result:
             continue
         widgets.append(heading(f"Reliability ({strategy} bins): ECE {number(result.get('ece'))} · "
