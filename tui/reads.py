@@ -14,7 +14,6 @@ from typing import Any
 
 from engine.audit import runs
 from engine.audit.trail import Event, read_events
-from engine.audit.verify import Verification, verify
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,10 @@ def list_runs(path: Path) -> list[dict[str, Any]]:
     return runs.list_runs(path) if path.is_file() else []
 
 
+def newest_runs(path: Path, limit: int) -> list[dict[str, Any]]:
+    return runs.newest_runs(path, limit) if path.is_file() else []
+
+
 def load(path: Path, run_id: str) -> Run:
     """One run with waivers applied, its candidates' evidence, and its policies' rules keyed by (policy, id)."""
     record = runs.load_run(path, run_id)
@@ -106,8 +109,3 @@ def policy_rules(policies: list[dict[str, Any]]) -> dict[tuple[str, str], dict[s
 
 def events(path: Path, *, run_id: str | None = None) -> list[Event]:
     return read_events(path, run_id=run_id) if path.is_file() else []
-
-
-def check(path: Path) -> Verification | None:
-    """The result of `mlgate verify` for the header, or None while there is no trail yet."""
-    return verify(path) if path.is_file() else None

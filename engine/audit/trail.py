@@ -87,7 +87,9 @@ def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConn
     while True:
         try:
             if read_only:  # queries and exports never reach other files through SQL
-                return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+                con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+                con.execute("SET enable_progress_bar = false")  # never draw on a terminal a TUI owns
+                return con
             return duckdb.connect(str(path))
         except duckdb.Error as exc:
             creating = time.monotonic() < started + min(wait, CREATION_WAIT_SECONDS)

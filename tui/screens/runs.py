@@ -16,6 +16,7 @@ from tui.screens.base import MlgateScreen
 from tui.text import literal, status, visible
 from tui.widgets.tables import SortableTable
 
+SHOWN = 200  # rows drawn at once: a table of 10,000 rows redraws too slowly to filter as you type
 HEADERS = ("time (UTC)", "spec", "data", "candidates", "verdict", "recommended", "complete", "signed")
 
 
@@ -49,6 +50,7 @@ class RunsScreen(MlgateScreen):
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[dict[str, Any]] = []
+        self.complete = False
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -68,27 +70,37 @@ class RunsScreen(MlgateScreen):
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self) -> None:
+        """The newest page first (fast on any trail), then every run, for the count and the filter."""
+        path = self.mlgate.audit_db
         try:
-            found = reads.list_runs(self.mlgate.audit_db)
+            if not self.runs:
+                self.app.call_from_thread(self.show_runs, reads.newest_runs(path, SHOWN), complete=False)
+            found = reads.list_runs(path)
         except Exception as exc:  # shown, never raised into the UI
             self.app.call_from_thread(self.query_one("#runs-count", Static).update, literal(f"error: {exc}"))
             return
         self.app.call_from_thread(self.show_runs, found)
 
-    def show_runs(self, found: list[dict[str, Any]]) -> None:
+    def show_runs(self, found: list[dict[str, Any]], *, complete: bool = True) -> None:
         self.runs = found
+        self.complete = complete
         self.apply_filter()
 
     def apply_filter(self) -> None:
         words = self.query_one("#runs-filter", Input).value.casefold().split()
-        shown = [run for run in self.runs if matches(run, words)] if words else self.runs
+        found = [run for run in self.runs if matches(run, words)] if words else self.runs
+        shown = found[:SHOWN]
         table = self.query_one("#runs-table", SortableTable)
         selected = self.selected_run()
         table.fill([row_of(run) for run in shown], keys=[run["run_id"] for run in shown])
         if selected is not None and selected in {run["run_id"] for run in shown}:
             table.move_cursor(row=table.get_row_index(selected))
-        total = f"{len(shown)} of {len(self.runs)} runs" if words else f"{len(self.runs)} runs"
-        self.query_one("#runs-count", Static).update(literal(f"{total} · newest first · Enter opens a run"))
+        total = f"{len(found)} of {len(self.runs)} runs" if words else f"{len(self.runs)} runs"
+        if not self.complete:
+            total = f"the newest {len(self.runs)} runs (counting all…)"
+        if len(found) > SHOWN:
+            total += f" (the newest {SHOWN} shown: type to filter)"
+        self.query_one("#runs-count", Static).update(literal(f"{total} · newest first · / filters · Enter opens a run"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if self._debounce is not None:
