@@ -256,7 +256,7 @@ def test_an_audit_started_from_the_tui_streams_progress_and_a_bad_spec_shows_the
             assert expected in flat(app)  # the same one line the CLI prints
 
             screen.query_one("#spec").value = ""  # type: ignore[attr-defined]
-            screen.query_one("#data").value = str(folder / "adult.parquet")  # type: ignore[attr-defined]
+            screen.query_one("#data").value = str(folder / "adult.csv")  # type: ignore[attr-defined]
             screen.query_one("#target").value = "income"  # type: ignore[attr-defined]
             screen.query_one("#positive").value = ">50K"  # type: ignore[attr-defined]
             await pilot.press("ctrl+r")
@@ -283,7 +283,7 @@ def test_a_cancelled_audit_leaves_a_trail_that_verifies(audited: Trail, tmp_path
             await settle(pilot, lambda: isinstance(app.screen, AuditScreen))
             screen = app.screen
             assert isinstance(screen, AuditScreen)
-            screen.query_one("#data").value = str(folder / "adult.parquet")  # type: ignore[attr-defined]
+            screen.query_one("#data").value = str(folder / "adult.csv")  # type: ignore[attr-defined]
             screen.query_one("#target").value = "income"  # type: ignore[attr-defined]
             screen.query_one("#positive").value = ">50K"  # type: ignore[attr-defined]
             await pilot.press("ctrl+r")

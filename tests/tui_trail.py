@@ -55,8 +55,8 @@ def write_inputs(sample: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
 
     frame = sample.rename(columns={"sex": MARKUP_COLUMN}).copy()
     frame["race"] = frame["race"].replace({"Other": ESCAPE_GROUP})
-    data = folder / "adult.parquet"
-    frame.to_parquet(data, index=False)
+    data = folder / "adult.csv"  # text, so its fingerprint is the same with any Parquet writer
+    frame.to_csv(data, index=False)
     policy = folder / "tui-policy.json"
     policy.write_text(json.dumps({"name": "tui-test", "version": "1.0.0", "rules": POLICY_RULES}), encoding="utf-8")
     return data, policy

@@ -1,0 +1,96 @@
+"""SVG snapshots of the main TUI screens (pytest-textual-snapshot), at 80x24, 120x40 and 200x60.
+
+The trail is a real audit with the clock and the run id fixed (`build_trail(stable=True)`), so what the screens
+show is the same on every machine and run. Update after a deliberate change with `pytest --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+from textual.pilot import Pilot
+from tui_trail import STABLE_RUN, Trail, build_trail, settle
+
+from tui.app import MlgateApp
+from tui.screens.candidate import CandidateScreen
+from tui.screens.dialogs import WaiverDialog
+from tui.screens.run import RunScreen
+from tui.widgets.tables import SortableTable
+
+pytestmark = pytest.mark.slow
+
+Compare = Callable[..., bool]
+
+
+@pytest.fixture(scope="module")
+def stable(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Trail:
+    built = build_trail(adult_sample, tmp_path_factory.mktemp("tui-snapshots"), stable=True)
+    assert built.run_id == STABLE_RUN
+    return built
+
+
+def rows(table: SortableTable) -> list[list[str]]:
+    return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def ready(pilot: Pilot[Any]) -> None:
+    """The runs listed (every run counted) and the header's verification shown."""
+    app = pilot.app
+    await settle(pilot, lambda: "INTACT" in app.sub_title and app.screen.query_one("#runs-table").row_count == 1
+                 and getattr(app.screen, "complete", False))
+
+
+async def candidate(pilot: Pilot[Any], item: str) -> None:
+    await ready(pilot)
+    await pilot.press("enter")
+    await settle(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.run is not None)
+    await pilot.press("down", "enter")
+    await settle(pilot, lambda: isinstance(pilot.app.screen, CandidateScreen) and pilot.app.screen.run is not None)
+    checklist = pilot.app.screen.query_one("#checklist", SortableTable)
+    checklist.move_cursor(row=[r[0] for r in rows(checklist)].index(item))
+    await settle(pilot)
+    await pilot.press("tab")
+    await settle(pilot)
+
+
+def test_runs_screen_at_80x24(stable: Trail, snap_compare: Compare) -> None:
+    assert snap_compare(MlgateApp(stable.db), terminal_size=(80, 24), run_before=ready)
+
+
+def test_run_leaderboard_at_120x40(stable: Trail, snap_compare: Compare) -> None:
+    async def run(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.run is not None)
+
+    assert snap_compare(MlgateApp(stable.db), terminal_size=(120, 40), run_before=run)
+
+
+def test_fairness_rule_evidence_at_120x40(stable: Trail, snap_compare: Compare) -> None:
+    async def fairness(pilot: Pilot[Any]) -> None:
+        await candidate(pilot, "Fairness")
+
+    assert snap_compare(MlgateApp(stable.db), terminal_size=(120, 40), run_before=fairness)
+
+
+def test_calibration_rule_with_its_reliability_diagram_at_200x60(stable: Trail, snap_compare: Compare) -> None:
+    async def calibration(pilot: Pilot[Any]) -> None:
+        await candidate(pilot, "Calibration")
+
+    assert snap_compare(MlgateApp(stable.db), terminal_size=(200, 60), run_before=calibration)
+
+
+def test_waiver_form_says_what_will_be_recorded_at_80x24(stable: Trail, snap_compare: Compare) -> None:
+    async def waiver(pilot: Pilot[Any]) -> None:
+        await candidate(pilot, "Fairness")
+        await pilot.press("w")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, WaiverDialog))
+        for field, value in (("#reviewer", "[bold]Ann[/]"), ("#reason", "accepted for the pilot"),
+                             ("#until", "2030-01-31")):
+            pilot.app.screen.query_one(field).value = value
+        await settle(pilot)
+
+    assert snap_compare(MlgateApp(stable.db), terminal_size=(80, 24), run_before=waiver)
