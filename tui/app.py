@@ -35,6 +35,7 @@ from tui.screens.trail import TrailScreen
 from tui.text import visible
 
 POLL_SECONDS = 1.0
+BUILT_IN = ("quit", "toggle_keys")  # the palette has its own Quit and Keys
 VERIFY_DELAY = 1.0
 
 
@@ -145,11 +146,12 @@ class MlgateApp(App[None]):
             self.action_show_help_panel()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette reaches every action: the app's, then the current screen's bindings."""
+        """The palette reaches every action: each binding with an id, of the app, the screen and the focused widget."""
         yield from super().get_system_commands(screen)
-        for owner, bindings in ((self, self.BINDINGS), (screen, getattr(screen, "BINDINGS", []))):
-            for binding in bindings:
-                if isinstance(binding, Binding) and binding.description and binding.action != "quit":
+        owners: list[Any] = [self, screen, *([screen.focused] if screen.focused is not None else [])]
+        for owner in owners:
+            for binding in getattr(owner, "BINDINGS", []):
+                if isinstance(binding, Binding) and binding.id and binding.action not in BUILT_IN:
                     yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
                                         self._runner(binding.action, owner))
 

@@ -28,7 +28,7 @@ def bar(fraction: float, width: int) -> str:
 def bars(rows: Sequence[tuple[str, float | None]], *, width: int = 30, digits: int = 4) -> Text:
     """One labelled bar per (label, value), scaled to the largest absolute value."""
     scale = max((abs(v) for _, v in rows if v is not None), default=0.0) or 1.0
-    label_width = min(max((len(visible(label)) for label, _ in rows), default=0), 28)
+    label_width = min(max((len(visible(label)) for label, _ in rows), default=0), 40)
     text = Text()
     for label, value in rows:
         shown = visible(label)[:label_width].ljust(label_width)

@@ -1,0 +1,210 @@
+"""The TUI's parts without a terminal: literal text, charts, the evidence-view tables, checklist statuses, the
+run summaries and recent events it reads, and the import boundary (the engine never loads textual or tui)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+from rich.text import Text
+
+import engine
+from engine.audit.recent import recent_events
+from engine.audit.runs import list_runs, newest_runs
+from engine.audit.trail import NewEvent, append, read_events
+from tui.screens.candidate import NOT_COVERED, item_status
+from tui.screens.runs import matches
+from tui.text import interval, literal, number, status, visible
+from tui.widgets.charts import bar, bars, reliability
+from tui.widgets.evidence import EVIDENCE_VIEWS, RULE_EVIDENCE, Context, keys_for_rule, render_all, render_rule
+from tui.widgets.tables import SortableTable, sort_key
+
+
+def test_every_engine_module_imports_without_textual_or_the_tui() -> None:
+    names = sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "engine.") if m.name != "engine.__main__")
+    code = f"import importlib, json, sys\nfor n in {names!r}: importlib.import_module(n)\n" \
+           "print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    modules = json.loads(done.stdout.splitlines()[-1])
+    assert "engine.cli" in modules and "engine.audit.recent" in modules and len(names) > 20
+    assert [m for m in modules if m.split(".")[0] in ("textual", "tui")] == []
+
+
+@pytest.mark.parametrize("name", ["[bold red]x[/]", "\x1b[31mred\x1b[0m", "a\x07b\rc", "[link=file:///etc]x[/link]"])
+def test_untrusted_text_is_shown_as_the_characters_it_is_made_of(name: str) -> None:
+    shown = literal(name)
+    assert isinstance(shown, Text) and shown.spans == []
+    assert shown.plain == visible(name)
+    assert all(ch.isprintable() for ch in shown.plain)
+    assert visible(name).encode().decode("unicode_escape") == name  # nothing lost: the escapes spell it out
+
+
+def test_numbers_statuses_and_intervals_are_words_a_reviewer_reads() -> None:
+    assert status("waived").plain == "WAIVED" and status("fail").style == "bold red"
+    assert (number(None), number(0.123456), number(3), number(True)) == ("—", "0.1235", "3", "true")
+    assert (interval([0.1, 0.2]), interval([None, 0.2]), interval(None)) == ("[0.1000, 0.2000]", "—", "—")
+
+
+def test_bars_are_scaled_to_the_largest_value_in_eighths() -> None:
+    assert bar(1.0, 4) == "████" and bar(0.5, 4) == "██  " and bar(0.0, 3) == "   "
+    assert bar(1 / 32, 4) == "▏   "
+    drawn = bars([("a", 2.0), ("b", 1.0), ("[c]", None)], width=10).plain.splitlines()
+    assert drawn == ["a   ██████████ 2.0000", "b   █████      1.0000", "[c] (not computed)"]
+
+
+def test_the_reliability_diagram_puts_each_bin_at_its_predicted_and_observed_value() -> None:
+    diagram = [{"count": 10, "mean_predicted": 0.1, "fraction_positive": 0.5},
+               {"count": 0, "mean_predicted": None, "fraction_positive": None}]
+    lines = reliability(diagram, size=10).plain.splitlines()
+    grid = [line.split("│", 1)[1] for line in lines[:11]]
+    assert [(r, row.index("●")) for r, row in enumerate(grid) if "●" in row] == [(5, 2)]  # y 0.5, x 0.1 of 20 cells
+    assert grid[10][0] == "·" and grid[0][20] == "·"  # the diagonal from (0, 0) to (1, 1)
+
+
+def outcome(status: str, severity: str = "block") -> dict[str, Any]:
+    return {"status": status, "severity": severity}
+
+
+@pytest.mark.parametrize(("outcomes", "expected"), [
+    ([], NOT_COVERED),
+    ([outcome("pass"), outcome("fail")], "fail"),
+    ([outcome("pass"), outcome("unknown")], "unknown"),
+    ([outcome("pass"), outcome("fail", "warn")], "warn"),
+    ([outcome("waived"), outcome("pass")], "waived"),
+    ([outcome("pass"), outcome("pass", "warn")], "pass"),
+])
+def test_a_checklist_item_takes_the_status_of_its_worst_rule(outcomes: list[dict[str, Any]], expected: str) -> None:
+    assert item_status(outcomes, "block") == expected
+
+
+def test_with_fail_on_warn_a_failed_warning_fails_the_item() -> None:
+    assert item_status([outcome("fail", "warn")], "warn") == "fail"
+
+
+def test_sorting_compares_numbers_as_numbers_and_puts_missing_values_last() -> None:
+    cells = [Text("10.5"), Text("—"), Text("9"), Text("+0.2"), Text("abc"), Text("[0.3, 0.4]")]
+    assert [c.plain for c in sorted(cells, key=sort_key)] == ["+0.2", "[0.3, 0.4]", "9", "10.5", "abc", "—"]
+
+
+def test_every_rule_kind_of_the_registry_has_its_evidence_view() -> None:
+    from engine.policy.registry import RULE_KINDS
+
+    assert set(RULE_EVIDENCE) <= set(RULE_KINDS)
+    missing = set(RULE_KINDS) - set(RULE_EVIDENCE)  # later kinds fall back on the generic views, never fail
+    assert all(keys_for_rule(kind, {"x": 1}) for kind in missing)
+    assert all(key in EVIDENCE_VIEWS for keys in RULE_EVIDENCE.values() for key in keys)
+
+
+UNKNOWN_EVIDENCE: dict[str, Any] = {
+    "metrics": {"roc_auc": 0.9},
+    "conformal": {"coverage": 0.91, "by_group": {"[b]x[/]": {"coverage": 0.8, "size": 40}}},
+    "shap": [{"feature": "age", "mean_abs": 0.3}, {"feature": "\x1b[2Jhours", "mean_abs": 0.1}],
+    "latency": {"p50_ms": 1.5, "p99_ms": 4.0},
+    "lineage": "git abc123",
+}
+
+
+def test_unknown_evidence_is_drawn_generically_and_a_new_rule_kind_shows_its_evidence() -> None:
+    async def draw() -> None:
+        from textual.app import App, ComposeResult
+        from textual.containers import VerticalScroll
+
+        class Host(App[None]):
+            def compose(self) -> ComposeResult:
+                yield VerticalScroll(id="pane")
+
+        app = Host()
+        async with app.run_test(size=(120, 60)) as pilot:
+            ctx = Context(UNKNOWN_EVIDENCE, "roc_auc")
+            await app.query_one("#pane").mount_all(render_all(ctx))
+            await pilot.pause()
+            tables = list(app.query(SortableTable))
+            shap = next(t for t in tables if [c.label.plain for c in t.ordered_columns] == ["feature", "mean_abs"])
+            assert [shap.get_row_at(i)[0].plain for i in range(shap.row_count)] == ["age", "\\x1b[2Jhours"]
+            latency = next(t for t in tables if t.get_row_at(0)[0].plain == "p50_ms")
+            assert [latency.get_row_at(i)[1].plain for i in range(2)] == ["1.5000", "4.0000"]
+            labels = [str(node.label) for node in app.query("Tree").first().root.children]
+            assert labels == ["coverage: 0.9100", "by_group"]
+
+            rule = {"id": "coverage-floor", "kind": "conformal_coverage", "status": "fail", "severity": "block",
+                    "policy": "p", "observed": 0.8, "threshold": 0.85, "message": "coverage 0.8 < 0.85"}
+            assert keys_for_rule("conformal_coverage", UNKNOWN_EVIDENCE) == ["conformal"]
+            assert keys_for_rule("latency_percentile", UNKNOWN_EVIDENCE) == ["latency"]
+            widgets = render_rule(rule, ctx)
+            assert any(str(w.render()).startswith("observed 0.8000 against threshold 0.8500") for w in widgets[:3])
+
+    asyncio.run(draw())
+
+
+def test_a_run_filter_matches_every_word_in_any_field() -> None:
+    run = {"run_id": "r1", "started_at": "2026-01-01", "name": "credit", "data_sha256": "ab", "verdict": "pass",
+           "recommended": "lgbm", "candidates": ["baseline", "lgbm"], "reviewers": ["Ann"], "policies": ["bank"]}
+    assert matches(run, ["credit", "ann"]) and matches(run, ["bank", "pass"])
+    assert not matches(run, ["credit", "bob"])
+
+
+def small_run(run_id: str) -> list[NewEvent]:
+    spec = {"name": f"spec {run_id}", "candidates": [{"name": "baseline", "family": "baseline"},
+                                                    {"name": "m", "family": "logistic", "calibration": ["sigmoid"]}],
+            "evaluation": {"optimizing_metric": "roc_auc"}}
+    return [NewEvent("run_started", run_id, {"spec": spec, "data": {"fingerprint": {"sha256": "f" * 64}},
+                                            "policies": [{"name": "default"}]}),
+            NewEvent("run_completed", run_id, {"verdict": "fail", "recommended": None})]
+
+
+def test_the_newest_runs_are_the_first_page_of_the_full_list(tmp_path: Path) -> None:
+    db = tmp_path / "audit.duckdb"
+    for index in range(5):
+        append(db, small_run(f"run-{index}"))
+    append(db, small_run("never-finished")[:1])
+    everything = list_runs(db)
+    assert [r["run_id"] for r in everything] == ["never-finished", "run-4", "run-3", "run-2", "run-1", "run-0"]
+    assert everything[0]["verdict"] == "incomplete" and everything[1]["candidates"] == ["baseline", "m", "m.sigmoid"]
+    assert everything[1]["policies"] == ["default"] and everything[1]["data_sha256"] == "f" * 64
+    assert newest_runs(db, 3) == everything[:3]
+    assert newest_runs(db, 0) == []
+
+
+def test_recent_events_are_the_newest_first_bounded_and_filtered(tmp_path: Path) -> None:
+    db = tmp_path / "audit.duckdb"
+    for index in range(3):
+        append(db, small_run(f"run-{index}"))
+    stored = read_events(db)
+    assert [e.seq for e in recent_events(db, limit=4)] == [e.seq for e in reversed(stored)][:4]
+    assert [e.kind for e in recent_events(db, run_id="run-1")] == ["run_completed", "run_started"]
+    assert [e.run_id for e in recent_events(db, kinds=["run_started"], limit=2)] == ["run-2", "run-1"]
+    assert recent_events(db, limit=-5) == []
+
+
+def test_without_a_trail_the_app_says_so_toggles_its_keys_and_the_palette_reaches_every_action(tmp_path: Path) -> None:
+    from tui_trail import settle
+
+    from tui.app import MlgateApp
+
+    async def drive() -> None:
+        app = MlgateApp(tmp_path / "none" / "audit.duckdb")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, lambda: "none yet" in app.sub_title)
+            assert app.screen.query_one("#runs-table", SortableTable).row_count == 0
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert app.screen.query("HelpPanel")
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert not app.screen.query("HelpPanel")
+            titles = [command.title for command in app.get_system_commands(app.screen)]
+            assert {"Runs", "Trail log", "New audit", "Export", "Verify", "Filter", "Sort"} <= set(titles)
+            assert titles.count("Keys") == 1 and titles.count("Quit") == 1
+            await pilot.press("L")
+            await settle(pilot, lambda: "0 of the newest 0 events" in str(app.screen.query_one("#trail-count").render()))
+
+    asyncio.run(drive())
