@@ -205,6 +205,6 @@ def test_without_a_trail_the_app_says_so_toggles_its_keys_and_the_palette_reache
             assert {"Runs", "Trail log", "New audit", "Export", "Verify", "Filter", "Sort"} <= set(titles)
             assert titles.count("Keys") == 1 and titles.count("Quit") == 1
             await pilot.press("L")
-            await settle(pilot, lambda: "0 of the newest 0 events" in str(app.screen.query_one("#trail-count").render()))
+            await settle(pilot, lambda: "0 of the newest 0" in str(app.screen.query_one("#trail-count").render()))
 
     asyncio.run(drive())
