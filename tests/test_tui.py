@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import run_cli
+from textual.widgets import Markdown
 from tui_trail import ESCAPE_GROUP, MARKUP_COLUMN, MARKUP_NAME, Trail, build_trail, screen_text, settle
 
 from engine.audit.runs import list_runs, load_run, view
@@ -20,7 +21,8 @@ from engine.audit.verify import verify
 from tui.app import MlgateApp
 from tui.screens.audit import AuditScreen
 from tui.screens.candidate import CandidateScreen
-from tui.screens.dialogs import SignoffDialog, WaiverDialog
+from tui.screens.card import CardScreen
+from tui.screens.dialogs import ExportDialog, SignoffDialog, WaiverDialog
 from tui.screens.run import RunScreen
 from tui.screens.trail import TrailScreen
 from tui.widgets.tables import SortableTable
@@ -193,6 +195,23 @@ def test_every_evidence_key_is_drawn_and_the_calibration_rule_shows_its_reliabil
     asyncio.run(look())
 
 
+def test_the_model_card_is_the_markdown_the_audit_wrote(audited: Trail) -> None:
+    written = read_events(audited.db, run_id=audited.run_id, kinds=["card_written"])
+    card = Path(next(e.data["path"] for e in written if e.data["candidate"] == "logistic"))
+
+    async def look() -> None:
+        app = MlgateApp(audited.db)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_candidate(pilot, app, "logistic")
+            await pilot.press("c")
+            await settle(pilot, lambda: isinstance(app.screen, CardScreen)
+                         and app.screen.query_one("#card", Markdown).source != "*loading the card…*")
+            assert app.screen.query_one("#card", Markdown).source == card.read_text(encoding="utf-8")
+            assert "logistic" in flat(app)
+
+    asyncio.run(look())
+
+
 def test_the_trail_log_lists_the_newest_events_first(audited: Trail) -> None:
     async def look() -> None:
         app = MlgateApp(audited.db)
@@ -206,6 +225,30 @@ def test_the_trail_log_lists_the_newest_events_first(audited: Trail) -> None:
             assert column(table, 2)[0] == "run_completed"
 
     asyncio.run(look())
+
+
+def test_export_from_the_dialog_writes_what_verify_export_accepts(audited: Trail, tmp_path: Path) -> None:
+    out = tmp_path / "exported"
+
+    async def drive() -> None:
+        app = MlgateApp(audited.db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("L")
+            await settle(pilot, lambda: isinstance(app.screen, TrailScreen))
+            await pilot.press("E")
+            await settle(pilot, lambda: isinstance(app.screen, ExportDialog))
+            app.screen.query_one("#folder").value = str(out)  # type: ignore[attr-defined]
+            app.screen.query_one("#format").value = "jsonl"  # type: ignore[attr-defined]
+            await settle(pilot)
+            assert "as jsonl into" in flat(app)
+            await pilot.press("ctrl+s")
+            await settle(pilot, lambda: isinstance(app.screen, TrailScreen))
+
+    asyncio.run(drive())
+    assert sorted(p.name for p in out.iterdir()) == ["decisions.jsonl", "events.jsonl", "manifest.json",
+                                                     "outcomes.jsonl", "runs.jsonl"]
+    assert run_cli("verify-export", out).returncode == 0
 
 
 def test_a_real_audit_in_another_process_shows_up_without_a_restart(audited: Trail, tmp_path: Path) -> None:
