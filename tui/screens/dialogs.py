@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from engine.audit.export import FORMATS, export
 from engine.errors import MlgateError
@@ -58,8 +58,9 @@ class RecordDialog(ModalScreen[str | None]):
             yield Static(id="preview", classes="preview")
             yield Static(id="dialog-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.button_label, id="record", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button(self.button_label, id="record", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.update_preview()
@@ -133,9 +134,9 @@ class SignoffDialog(RecordDialog):
 
     def fields(self) -> ComposeResult:
         yield Label("Reviewer")
-        yield Input(default_reviewer(), id="reviewer")
+        yield Input(default_reviewer(), id="reviewer", compact=True)
         yield Label("Reason")
-        yield Input(placeholder="why (recorded as written)", id="reason")
+        yield Input(placeholder="why (recorded as written)", id="reason", compact=True)
 
     def preview(self) -> Text:
         return Text.assemble("Will append one ", ("signoff", "bold"), " event to the trail: ", status(self.decision),
@@ -166,11 +167,11 @@ class WaiverDialog(RecordDialog):
 
     def fields(self) -> ComposeResult:
         yield Label("Reviewer")
-        yield Input(default_reviewer(), id="reviewer")
+        yield Input(default_reviewer(), id="reviewer", compact=True)
         yield Label("Reason")
-        yield Input(placeholder="why this failure is acceptable (recorded as written)", id="reason")
+        yield Input(placeholder="why this failure is acceptable (recorded as written)", id="reason", compact=True)
         yield Label("Until (YYYY-MM-DD, the last day it holds; empty = no expiry)")
-        yield Input(placeholder="YYYY-MM-DD", id="until")
+        yield Input(placeholder="YYYY-MM-DD", id="until", compact=True)
 
     def until(self) -> date | None:
         text = self.value("until").strip()
@@ -209,7 +210,7 @@ class ExportDialog(RecordDialog):
         yield Label("Format")
         yield Select([(f, f) for f in FORMATS], value=FORMATS[0], allow_blank=False, id="format")
         yield Label("Folder")
-        yield Input("audit_export", id="folder")
+        yield Input("audit_export", id="folder", compact=True)
 
     def fmt(self) -> str:
         return str(self.query_one("#format", Select).value)
