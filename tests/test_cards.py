@@ -164,3 +164,17 @@ def test_cards_never_print_none_and_say_why_evidence_is_missing(audited: AuditRe
     markdown = render_card(broken, "logistic", "md", trail_head={"seq": 1, "hash": "0" * 64})
     assert "not evaluated: the candidate failed before evaluation" in markdown
     assert not re.search(r"\bNone\b", markdown)
+
+
+def test_figure_labels_show_recorded_text_literally() -> None:
+    import warnings
+
+    from engine.cards import figures
+
+    grouping = {"by": "$x$", "groups": [
+        {"group": name, "too_small": False, "metrics": {"tpr": 0.5}, "intervals": {"tpr": [0.4, 0.6]}}
+        for name in ("a\x1b[31mred", "$\\frac{1}{0}$", "plain")]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph or a mathtext error would raise here
+        svg = figures.group_bars(grouping, "tpr", "true positive rate")
+    assert "a\ufffd[31mred" in svg and "$\\frac{1}{0}$" in svg and ">plain<" in svg

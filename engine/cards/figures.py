@@ -12,6 +12,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 INK, ACCENT, MUTED, GRID = "#1f2933", "#1f6feb", "#9aa5b1", "#e4e7eb"
+_CONTROL = dict.fromkeys([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)], "\ufffd")
+
+
+def label(text: object) -> str:
+    """Recorded text as a figure label: control characters made visible, `$` never starting mathtext."""
+    return str(text).translate(_CONTROL).replace("$", r"\$")
 
 
 def _pyplot() -> Any:
@@ -45,8 +51,8 @@ def _svg(draw: Callable[[Any], None], *, width: float = 4.2, height: float = 3.2
 def roc_curve(curves: dict[str, Any], auc: float | None) -> str:
     def draw(ax: Any) -> None:
         ax.plot([0, 1], [0, 1], color=MUTED, linestyle="--", linewidth=1, label="chance")
-        label = "ROC" if auc is None else f"ROC (AUC {auc:.3f})"
-        ax.plot(curves["roc"]["fpr"], curves["roc"]["tpr"], color=ACCENT, linewidth=1.8, label=label)
+        legend = "ROC" if auc is None else f"ROC (AUC {auc:.3f})"
+        ax.plot(curves["roc"]["fpr"], curves["roc"]["tpr"], color=ACCENT, linewidth=1.8, label=legend)
         ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02),
                title="ROC curve (test split)")
         ax.legend(loc="lower right", frameon=False)
@@ -79,12 +85,12 @@ def reliability(diagram: Sequence[dict[str, Any]], ece: float) -> str:
     return _svg(draw)
 
 
-def group_bars(grouping: dict[str, Any], metric: str, label: str) -> str:
+def group_bars(grouping: dict[str, Any], metric: str, metric_label: str) -> str:
     """One bar per group with its bootstrap interval as a whisker; too-small groups hatched and labelled."""
     groups = grouping["groups"]
 
     def draw(ax: Any) -> None:
-        names = [str(g["group"]) + (" (too small)" if g["too_small"] else "") for g in groups]
+        names = [label(g["group"]) + (" (too small)" if g["too_small"] else "") for g in groups]
         values = [g["metrics"][metric] if g["metrics"][metric] is not None else 0.0 for g in groups]
         lows = [max(v - lo, 0.0) if (lo := g["intervals"][metric][0]) is not None else 0.0
                 for v, g in zip(values, groups, strict=True)]
@@ -98,7 +104,8 @@ def group_bars(grouping: dict[str, Any], metric: str, label: str) -> str:
                 bar.set(color="white", edgecolor=MUTED, hatch="///")
         ax.set_yticks(positions, names)
         ax.invert_yaxis()
-        ax.set(xlabel=label, xlim=(0, 1), title=f"{label} by {grouping['by']} (whiskers: interval)")
+        ax.set(xlabel=metric_label, xlim=(0, 1),
+               title=f"{metric_label} by {label(grouping['by'])} (whiskers: interval)")
     return _svg(draw, width=5.6, height=0.9 + 0.32 * len(groups))
 
 
@@ -106,7 +113,7 @@ def top_features(features: Sequence[tuple[str, float]], title: str) -> str:
     def draw(ax: Any) -> None:
         positions = list(range(len(features)))
         ax.barh(positions, [value for _, value in features], color=ACCENT, height=0.6)
-        ax.set_yticks(positions, [name for name, _ in features])
+        ax.set_yticks(positions, [label(name) for name, _ in features])
         ax.invert_yaxis()
         ax.set(xlabel="mean |SHAP value|", title=title)
     return _svg(draw, width=5.6, height=0.9 + 0.3 * len(features))
