@@ -8,6 +8,9 @@ one line per part: mlgate's time, the reference stack's time, the ratio, and whe
   calibration `reliability` (10 equal-width bins)  vs `calibration_curve`
   evidence    `evaluate` of one candidate, 7 groupings, 1000 resamples: seconds and peak memory (subprocess)
 
+Then the evidence beyond metrics on the real Adult data (`bench/beyond.py`; `--beyond` runs only these): conformal
+coverage vs MAPIE, LightGBM contributions vs shap's TreeExplainer, the model-agnostic explainer and robustness.
+
 A benchmark, not a test: nothing here is collected by pytest, and nothing fails on a slow machine.
 """
 
@@ -416,6 +419,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="100k rows only, 5 reference resamples")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each mlgate part; the best is shown")
     parser.add_argument("--loop-resamples", type=int, default=0, help="resamples the scikit-learn loop times")
+    parser.add_argument("--beyond", action="store_true", help="only conformal, explanations and robustness (Adult)")
     parser.add_argument("--evidence-child", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -426,9 +430,13 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(evidence_child(options.evidence_child)))
         return
     sizes = [100_000] if options.quick else [int(s) for s in options.sizes.split(",")]
-    warm_up()
-    for rows in sizes:
-        run_size(rows, options)
+    if not options.beyond:
+        warm_up()
+        for rows in sizes:
+            run_size(rows, options)
+    import beyond  # bench/beyond.py, beside this file
+
+    beyond.run()
 
 
 if __name__ == "__main__":

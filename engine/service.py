@@ -28,6 +28,7 @@ from engine.canonical import digest, jsonable
 from engine.cards import DEFAULT_CARDS_DIR, write_cards
 from engine.data import Dataset, Splits, load_dataset, split_rows
 from engine.errors import SpecError
+from engine.evaluation.beyond import BeyondContext, BeyondSettings, beyond_context, beyond_evidence, beyond_settings
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import Grouping, sensitive_groupings
@@ -152,13 +153,15 @@ def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, size
 
 
 def _score(candidate: CandidateSpec, model: Candidate, training: TrainingData, dataset: Dataset,
-           test_rows: np.ndarray, groupings: list[Grouping], settings: EvidenceSettings) -> Scored:
+           test_rows: np.ndarray, groupings: list[Grouping], settings: EvidenceSettings,
+           beyond: BeyondContext) -> Scored:
     """Fit one candidate (preprocessing and model on the training split) and evaluate it on the test rows."""
     started = time.perf_counter()
     try:
         model.fit(training)
         proba = model.predict_proba(dataset.frame.iloc[test_rows])
         evidence, samples = evaluate(dataset.y[test_rows], proba, groupings=groupings, settings=settings)
+        evidence.update(beyond_evidence(model, proba, beyond))
     except Exception as exc:  # one family failing (LightGBM, a solver) must not abort the other candidates
         error = f"{type(exc).__name__}: {exc}"
         return Scored(candidate, {"params": candidate.params}, None, None, error, time.perf_counter() - started)
@@ -166,7 +169,8 @@ def _score(candidate: CandidateSpec, model: Candidate, training: TrainingData, d
     return Scored(candidate, description, jsonable(evidence), samples, None, time.perf_counter() - started)
 
 
-def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, progress: ProgressCallback) -> list[Scored]:
+def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, progress: ProgressCallback,
+               beyond_spec: BeyondSettings) -> list[Scored]:
     """Every candidate of the spec, then each calibrated variant it asks for (reusing the fitted model)."""
     frame = dataset.frame
     training = TrainingData(
@@ -176,11 +180,14 @@ def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, progress: Prog
     )
     groupings = sensitive_groupings(frame.iloc[splits.test], dataset.sensitive, spec.data.sensitive_bins)
     settings = evidence_settings(spec)
+    beyond = beyond_context(beyond_spec, frame, dataset.y, train=splits.train, validation=splits.validation,
+                            test=splits.test, features=dataset.features, sensitive=dataset.sensitive,
+                            groupings=groupings)
     scored = []
     for candidate in spec.candidates:
         progress(Progress("train", f"training and evaluating {candidate.name} ({candidate.family})", candidate.name))
         model = FAMILIES[candidate.family].build(candidate.params)
-        scored.append(_score(candidate, model, training, dataset, splits.test, groupings, settings))
+        scored.append(_score(candidate, model, training, dataset, splits.test, groupings, settings, beyond))
         if scored[-1].error is not None:
             continue
         for method in candidate.calibration:
@@ -188,7 +195,7 @@ def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, progress: Prog
             progress(Progress("train", f"calibrating {candidate.name} ({method}, on the validation split)",
                               variant.name))
             calibrated = CalibratedCandidate(model, method)
-            scored.append(_score(variant, calibrated, training, dataset, splits.test, groupings, settings))
+            scored.append(_score(variant, calibrated, training, dataset, splits.test, groupings, settings, beyond))
     return scored
 
 
@@ -273,6 +280,8 @@ def run_audit(
     policies = load_policies(spec.policies)
     dataset = load_dataset(spec.data)
     splits = split_rows(dataset.y, spec.split)
+    beyond_spec = beyond_settings(spec.evaluation, threshold=spec.threshold, seed=spec.split.seed,
+                                  features=dataset.features, source=spec.source)
     _check_writable(audit_db, cards_dir)
     sizes = ", ".join(f"{k} {v}" for k, v in splits.sizes().items())
     progress(Progress("data", f"read {len(dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
@@ -280,7 +289,7 @@ def run_audit(
     run_id = new_run_id()
     started = NewEvent(runs.RUN_STARTED, run_id, _run_started(spec, policies, dataset, splits.sizes()))
     append(audit_db, [started], wait=lock_timeout)
-    scored = _train_all(spec, dataset, splits, progress)
+    scored = _train_all(spec, dataset, splits, progress, beyond_spec)
     results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]),
                                  str(spec.evaluation["fail_on"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))

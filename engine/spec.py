@@ -27,6 +27,16 @@ DEFAULT_EVALUATION = {
     "calibration_bins": 10,
     "min_group_size": 30,
     "fail_on": "block",
+    "conformal_levels": [0.9],
+    "shap_rows": 50,
+    "shap_background": 25,
+    "shap_samples": 100,
+    "proxy_threshold": 0.2,
+    "robustness_rows": 2000,
+    "noise_scale": 0.1,
+    "swap_rate": 0.1,
+    "missing_rate": 0.1,
+    "directional": [],
 }
 FLAGS = "command-line flags"
 MAX_ERRORS_SHOWN = 3

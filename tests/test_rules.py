@@ -10,9 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from adult_scores import score_half
+from adult_scores import NUMERIC, score_half
+from beyond_data import GOOD_BEYOND, fit
 from conftest import ROOT
 
+from engine.candidates.base import Features
+from engine.evaluation.beyond import beyond_evidence
 from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.metrics import lift
@@ -135,6 +138,9 @@ REAL_RULES: dict[str, dict[str, Any]] = {
     "slice_metric": {"metric": "roc_auc", "by": ["sex", "race"], "max_gap_from_overall": 0.10},
     "fairness": {"measure": "demographic_parity_difference", "by": "sex", "max": 0.15, "use": "ci_upper"},
     "calibration": {"measure": "ece", "max": 0.05},
+    "conformal_coverage": {"confidence": 0.9, "tolerance": 0.1, "by": "sex"},
+    "explainability": {"top_k": 3, "max_faithfulness_error": 1e-6},
+    "robustness": {"max_drop": 0.1, "max_invariance_violation_rate": 0.0, "max_directional_violation_rate": 0.05},
 }
 
 
@@ -163,6 +169,13 @@ REAL_CASES = [
     ("calibration", {"measure": "mce", "max": 0.05, "strategy": "quantile"}, "fail"),
     ("calibration", {"measure": "ece", "max": 0.1, "by": "sex"}, "pass"),
     ("calibration", {"measure": "ece", "max": 0.1, "by": "race", "small_groups": "fail"}, "fail"),
+    ("conformal_coverage", {"confidence": 0.9, "tolerance": 0.0, "max_mean_set_size": 1.01}, "fail"),
+    ("conformal_coverage", {"confidence": 0.5, "tolerance": 0.1}, "unknown"),
+    ("conformal_coverage", {"tolerance": 0.1, "by": "age"}, "unknown"),
+    ("explainability", {"top_k": 3, "proxy_threshold": 0.0}, "fail"),
+    ("explainability", {"max_faithfulness_error": 0.0}, "fail"),
+    ("robustness", {"max_drop": 0.0, "perturbations": ["gaussian_noise"]}, "fail"),
+    ("robustness", {"max_directional_violation_rate": 0.0}, "pass"),
 ]
 
 
@@ -249,6 +262,7 @@ def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
             {"group": "Female", "support": 400, "too_small": False, "metrics": {"roc_auc": 0.88}},
             {"group": "Male", "support": 900, "too_small": False, "metrics": {"roc_auc": 0.91}},
         ]}],
+        **GOOD_BEYOND,
     }
     outcomes = check([policy], evidence)
     assert {o.status for o in outcomes} == {"pass"}
@@ -296,6 +310,10 @@ def real_evidence(adult_sample: pd.DataFrame) -> dict[str, Any]:
     comparison = compare(evidence, samples, baseline, baseline_samples, confidence=settings.confidence)
     evidence["comparisons"] = {"baseline": comparison}
     evidence["lift_over_baseline"] = {name: entry["lift"] for name, entry in comparison.items()}
+    # Conformal sets, explanations and robustness of the same kind of model (numeric features, logistic).
+    fitted = fit(adult_sample, "logistic", features=Features(tuple(NUMERIC), ()),
+                 directional=[{"feature": "capital-gain", "shift": 5000, "expect": "non_decreasing"}])
+    evidence.update(beyond_evidence(fitted.model, fitted.test_proba, fitted.context))
     return evidence
 
 

@@ -337,3 +337,25 @@ def test_a_run_interrupted_after_it_started_leaves_a_verifiable_trail_and_an_inc
     finished = run_audit(make_spec(adult_parquet, candidates=SMALL), audit_db=db, cards_dir=tmp_path / "cards")
     assert [s["run_id"] for s in list_runs(db)] == [finished.run_id, summary["run_id"]]
     assert verify(db).intact
+
+
+def test_every_candidate_records_conformal_explanation_and_robustness_evidence(audited: Audited) -> None:
+    record = load_run(audited.db, audited.result.run_id)
+    test_rows = record.started.data["split"]["sizes"]["test"]
+    valid_rows = record.started.data["split"]["sizes"]["validation"]
+    for name, event in record.candidates.items():
+        evidence = event.data["evidence"]
+        conformal, explained, robust = evidence["conformal"], evidence["explanations"], evidence["robustness"]
+        for part in (conformal, explained, robust):
+            assert "error" not in part, (name, part)
+            assert part["seconds"] >= 0
+        assert (conformal["calibration_rows"], conformal["rows"]) == (valid_rows, test_rows)
+        assert [lv["confidence"] for lv in conformal["levels"]] == [0.9]
+        assert {g["name"] for g in conformal["levels"][0]["by_group"]} == {"sex", "race", "sex × race"}
+        assert explained["faithfulness"]["max_abs_error"] <= 1e-6
+        features = record.started.data["data"]["features"]
+        assert {e["feature"] for e in explained["ranking"]} == {*features["numeric"], *features["categorical"]}
+        assert [t["column"] for t in robust["invariance"]] == ["sex", "race"]
+        assert robust["rows"] == min(2000, test_rows)
+    outcomes = {o.id: o.status for o in audited.result.candidates[1].outcomes}
+    assert outcomes["explanations-faithful"] == "pass"

@@ -293,6 +293,9 @@ def test_spec_document_is_complete_plain_json() -> None:
     assert document["evaluation"] == {
         "threshold": 0.5, "optimizing_metric": "roc_auc", "bootstrap": 1000, "confidence": 0.95,
         "calibration_bins": 10, "min_group_size": 30, "fail_on": "block",
+        "conformal_levels": [0.9], "shap_rows": 50, "shap_background": 25, "shap_samples": 100,
+        "proxy_threshold": 0.2, "robustness_rows": 2000, "noise_scale": 0.1, "swap_rate": 0.1, "missing_rate": 0.1,
+        "directional": [],
     }
     # the recorded document is itself a valid spec that rebuilds the same audit (a re-check needs this)
     rebuilt = _build(document)
@@ -350,3 +353,16 @@ def test_example_adult_spec_builds() -> None:
     assert spec.candidates[2].params["n_estimators"] == 1000
     assert [p.resolve() for p in spec.policies] == [DEFAULT_POLICY.resolve()]
     assert spec.card["owners"] == ["mlgate maintainers"]
+
+
+@pytest.mark.parametrize(("evaluation", "where"), [
+    ({"directional": [{"feature": "a", "shift": 0, "expect": "non_decreasing"}]}, "/evaluation/directional/0/shift"),
+    ({"directional": [{"feature": "a", "shift": 1, "expect": "up"}]}, "/evaluation/directional/0/expect"),
+    ({"directional": [{"feature": "a", "expect": "non_decreasing"}]}, "/evaluation/directional/0"),
+    ({"conformal_levels": [1.0]}, "/evaluation/conformal_levels/0"),
+    ({"shap_rows": 0}, "/evaluation/shap_rows"),
+    ({"missing_rate": 1.5}, "/evaluation/missing_rate"),
+])
+def test_evidence_settings_are_checked(evaluation: dict[str, Any], where: str) -> None:
+    with pytest.raises(SpecError, match=f"test-spec: {where}"):
+        _build(_spec(evaluation=evaluation))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,32 @@ class Candidate(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable facts for the trail and the card: parameters as fitted, sizes, early stopping."""
+
+
+OutputSpace = Literal["log_odds", "probability"]
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Each row's additive feature contributions, by original feature (columns in `Features.all` order).
+
+    `output` is the model's own output for each row in `space`, computed apart from the contributions, so
+    `values.sum(axis=1) + base == output` is a real check of faithfulness, not an identity.
+    """
+
+    values: NDArray[np.float64]
+    base: float
+    output: NDArray[np.float64]
+    space: OutputSpace
+    method: str
+
+
+@runtime_checkable
+class Explainable(Protocol):
+    """Optional: a family that explains itself exactly (the explainer falls back to shap's model-agnostic one)."""
+
+    def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
+        """Contributions for the rows of `x`; `background` (training rows) is the reference where one is needed."""
 
 
 @dataclass(frozen=True)

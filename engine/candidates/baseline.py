@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from engine.candidates.base import Family, TrainingData
+from engine.candidates.base import Contributions, Family, TrainingData
 
 
 class PriorBaseline:
@@ -28,6 +28,13 @@ class PriorBaseline:
         if self.prior is None:
             raise RuntimeError("baseline used before fit")
         return np.full(len(x), self.prior, dtype=np.float64)
+
+    def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
+        """No feature moves the prior: every contribution is zero and the base is the prior itself."""
+        output = self.predict_proba(x)
+        width = background.shape[1]
+        return Contributions(np.zeros((len(x), width)), float(self.prior or 0.0), output, "probability",
+                             "exact (constant model: every contribution is zero)")
 
     def describe(self) -> dict[str, Any]:
         return {"strategy": "class prior of the training split", "prior": self.prior}

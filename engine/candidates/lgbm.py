@@ -16,7 +16,14 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from engine.candidates.base import Family, Features, TrainingData, categorical_frame, pipeline_proba
+from engine.candidates.base import (
+    Contributions,
+    Family,
+    Features,
+    TrainingData,
+    categorical_frame,
+    pipeline_proba,
+)
 
 DEFAULTS: dict[str, Any] = {
     "n_estimators": 500,
@@ -86,6 +93,17 @@ class LightGBMCandidate:
 
     def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
         return pipeline_proba(self.pipeline, self.features, x, self.family)
+
+    def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
+        """TreeSHAP through LightGBM's own `pred_contrib`, in raw (log-odds) space; one column per feature."""
+        if self.pipeline is None or self.features is None:
+            raise RuntimeError("lightgbm candidate used before fit")
+        z = self.pipeline.named_steps["preprocess"].transform(categorical_frame(x, self.features))
+        model = self.pipeline.named_steps["model"]
+        contributions = np.asarray(model.predict(z, pred_contrib=True), dtype=np.float64)
+        raw = np.asarray(model.predict(z, raw_score=True), dtype=np.float64)
+        return Contributions(contributions[:, :-1], float(contributions[0, -1]), raw, "log_odds",
+                             "LightGBM pred_contrib (TreeSHAP)")
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -51,12 +51,37 @@ def _calibration(p: Mapping[str, Any]) -> str:
     return f"{p['measure'].upper()} ({p.get('strategy', 'uniform')} bins) at most {p['max']}{where}"
 
 
+def _conformal_coverage(p: Mapping[str, Any]) -> str:
+    level = f"at {p['confidence']}" if "confidence" in p else "at every level of the spec"
+    size = f", mean set size at most {p['max_mean_set_size']}" if "max_mean_set_size" in p else ""
+    return (f"conformal prediction sets {level} cover the truth within {p.get('tolerance', 0)} of the level, "
+            f"overall and in each group of {_by(p)}{size}")
+
+
+def _explainability(p: Mapping[str, Any]) -> str:
+    top = f"; no sensitive column or proxy among the top {p['top_k']} drivers" if "top_k" in p else ""
+    return f"explanations add up to the model's output within {p.get('max_faithfulness_error', 1e-6)}{top}"
+
+
+def _robustness(p: Mapping[str, Any]) -> str:
+    parts = [f"{LABELS[p.get('metric', 'roc_auc')]} drop under perturbation at most {p['max_drop']}"
+             if "max_drop" in p else "",
+             f"invariance violations at most {p['max_invariance_violation_rate']}"
+             if "max_invariance_violation_rate" in p else "",
+             f"directional violations at most {p['max_directional_violation_rate']}"
+             if "max_directional_violation_rate" in p else ""]
+    return "; ".join(part for part in parts if part)
+
+
 SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "metric_threshold": _metric_threshold,
     "beats_baseline": _beats_baseline,
     "slice_metric": _slice_metric,
     "fairness": _fairness,
     "calibration": _calibration,
+    "conformal_coverage": _conformal_coverage,
+    "explainability": _explainability,
+    "robustness": _robustness,
 }
 
 

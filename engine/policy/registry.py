@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.policy import rules
+from engine.policy import rules, rules_beyond
 from engine.policy.rules import Evidence, Finding, Params
 
 RuleKind = Callable[[Evidence, Params], Finding]
@@ -20,4 +20,7 @@ RULE_KINDS: dict[str, RuleKind] = {
     "slice_metric": rules.slice_metric,
     "fairness": rules.fairness,
     "calibration": rules.calibration,
+    "conformal_coverage": rules_beyond.conformal_coverage,
+    "explainability": rules_beyond.explainability,
+    "robustness": rules_beyond.robustness,
 }

@@ -1,0 +1,188 @@
+"""Rule kinds over the evidence beyond metrics: conformal coverage, explanations and robustness.
+
+Each is a small pure function (evidence, params) -> Finding, like the kinds of `rules.py`. Missing evidence,
+or a part that failed to compute (stored as its `error`), makes a rule `unknown`, never a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.policy.rules import LABELS, Evidence, Finding, Params, _apply_small_groups, _count, _named, fmt
+
+FAITHFULNESS_TOLERANCE = 1e-6
+
+
+def _part(evidence: Evidence, name: str, what: str) -> Mapping[str, Any] | Finding:
+    """The stored part, or the `unknown` finding that says why it is not there."""
+    part: Mapping[str, Any] | None = evidence.get(name)
+    if part is None:
+        return Finding("unknown", None, None, f"{what} were not computed for this candidate")
+    if "error" in part:
+        return Finding("unknown", None, None, f"{what} could not be computed: {part['error']}")
+    return part
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# conformal_coverage
+
+
+def _levels(part: Mapping[str, Any], confidence: float | None) -> list[Mapping[str, Any]]:
+    levels = list(part.get("levels", []))
+    if confidence is None:
+        return levels
+    return [level for level in levels if abs(level["confidence"] - confidence) < 1e-9]
+
+
+def _chosen_groupings(level: Mapping[str, Any], by: str | Sequence[str] | None) -> list[Mapping[str, Any]] | None:
+    groupings = list(level.get("by_group", []))
+    if by is None:
+        return groupings
+    wanted = {by} if isinstance(by, str) else set(by)
+    return [g for g in groupings if set(g["columns"]) == wanted] or None
+
+
+def conformal_coverage(evidence: Evidence, params: Params) -> Finding:
+    """Coverage >= confidence - tolerance, overall and in every group with enough rows; mean set size bounded."""
+    part = _part(evidence, "conformal", "conformal prediction sets")
+    if isinstance(part, Finding):
+        return part
+    tolerance = float(params.get("tolerance", 0.0))
+    levels = _levels(part, params.get("confidence"))
+    if not levels:
+        return Finding("unknown", None, None, f"no conformal level {params.get('confidence')} in the evidence "
+                                              "(add it to the spec's evaluation.conformal_levels)")
+    shortfalls: list[tuple[float, float, float, str]] = []  # (shortfall, coverage, target, where)
+    small: list[str] = []
+    for level in levels:
+        target = level["confidence"] - tolerance
+        shortfalls.append((target - level["coverage"], level["coverage"], target,
+                           f"overall at {fmt(level['confidence'])}"))
+        groupings = _chosen_groupings(level, params.get("by"))
+        if groupings is None:
+            return Finding("unknown", None, target, f"no grouping {params.get('by')!r} in the conformal evidence")
+        for grouping in groupings:
+            for group in grouping["groups"]:
+                name = f"{grouping['name']}={group['group']}"
+                if group["too_small"]:
+                    small.append(f"{name} (n={group['support']})")
+                elif group["coverage"] is not None:
+                    shortfalls.append((target - group["coverage"], group["coverage"], target,
+                                       f"{name} at {fmt(level['confidence'])}"))
+    policy = str(params.get("small_groups", "report"))
+    small = sorted(set(small))
+    worst = max(shortfalls, key=lambda s: s[0])
+    below = [f"{where} {fmt(cov)}" for gap, cov, _, where in sorted(shortfalls, key=lambda s: -s[0]) if gap > 1e-12]
+    if below:
+        message = f"coverage below target in {_count(len(below), 'place')}: {_named(below)} (target {fmt(worst[2])})"
+        return _apply_small_groups(Finding("fail", worst[1], worst[2], message), small, policy)
+    if "max_mean_set_size" in params:
+        bound = float(params["max_mean_set_size"])
+        widest = max(levels, key=lambda lv: lv["mean_set_size"])
+        if widest["mean_set_size"] > bound:
+            message = (f"mean prediction-set size {fmt(widest['mean_set_size'])} at {fmt(widest['confidence'])} "
+                       f"is not <= {fmt(bound)} (coverage holds only by predicting both labels)")
+            return _apply_small_groups(Finding("fail", widest["mean_set_size"], bound, message), small, policy)
+    message = f"coverage at target everywhere judged; lowest {worst[3]} {fmt(worst[1])} (target {fmt(worst[2])})"
+    return _apply_small_groups(Finding("pass", worst[1], worst[2], message), small, policy)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# explainability
+
+
+def _flag(entry: Mapping[str, Any], threshold: float) -> str | None:
+    if entry["sensitive"]:
+        return f"{entry['feature']} (a sensitive column)"
+    proxies = [f"{column} {fmt(value)}" for column, value in entry.get("associations", {}).items()
+               if value > threshold]
+    return f"{entry['feature']} (proxy: NMI with {', '.join(proxies)})" if proxies else None
+
+
+def explainability(evidence: Evidence, params: Params) -> Finding:
+    """Explanations present and faithful; with `top_k`, no sensitive column or proxy among the top drivers."""
+    part = _part(evidence, "explanations", "explanations")
+    if isinstance(part, Finding):
+        return part
+    tolerance = float(params.get("max_faithfulness_error", FAITHFULNESS_TOLERANCE))
+    error = float(part["faithfulness"]["max_abs_error"])
+    if error > tolerance:
+        return Finding("fail", error, tolerance, f"explanations not faithful: contributions + base differ from the "
+                                                 f"model's output by up to {fmt(error)} (> {fmt(tolerance)})")
+    faithful = f"faithful ({part['method']}, max error {fmt(error)})"
+    if "top_k" not in params:
+        return Finding("pass", error, tolerance, f"explanations {faithful}")
+    top_k = int(params["top_k"])
+    threshold = float(params.get("proxy_threshold", part["proxy_threshold"]))
+    allowed = set(params.get("allow", []))
+    drivers = [e for e in part["ranking"] if e["mean_abs"] > 0][:top_k]
+    if not drivers:
+        return Finding("pass", 0.0, 0.0, f"explanations {faithful}; no feature moves the output")
+    names = ", ".join(e["feature"] for e in drivers)
+    flagged = [f for e in drivers if e["feature"] not in allowed and (f := _flag(e, threshold)) is not None]
+    if flagged:
+        return Finding("fail", float(len(flagged)), 0.0,
+                       f"{_count(len(flagged), 'sensitive driver')} in the top {top_k}: {_named(flagged)}")
+    return Finding("pass", 0.0, 0.0, f"top {len(drivers)} drivers ({names}) hold no sensitive column or proxy; "
+                                     f"explanations {faithful}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# robustness
+
+
+def _checks(part: Mapping[str, Any], params: Params) -> tuple[list[tuple[float, float, float, str]], list[str]]:
+    """(excess, observed, bound, description) for each bound the rule sets, and the missing evidence."""
+    checks: list[tuple[float, float, float, str]] = []
+    missing: list[str] = []
+    if "max_drop" in params:
+        metric, bound = str(params.get("metric", "roc_auc")), float(params["max_drop"])
+        wanted = params.get("perturbations", list(part["perturbations"]))
+        for name in wanted:
+            drop = part["perturbations"].get(name, {}).get("drop", {}).get(metric)
+            what = f"{LABELS[metric]} drop under {name.replace('_', ' ')}"
+            if drop is None:
+                missing.append(what)
+            else:
+                checks.append((drop - bound, drop, bound, what))
+    if "max_invariance_violation_rate" in params:
+        bound = float(params["max_invariance_violation_rate"])
+        for test in part["invariance"]:
+            if not test["is_feature"]:
+                checks.append((test["violation_rate"] - bound, test["violation_rate"], bound,
+                               f"predictions changed by shuffling {test['column']}"))
+    if "max_directional_violation_rate" in params:
+        bound = float(params["max_directional_violation_rate"])
+        if not part["directional"]:
+            missing.append("directional tests (none declared in the spec's evaluation.directional)")
+        for test in part["directional"]:
+            checks.append((test["violation_rate"] - bound, test["violation_rate"], bound,
+                           f"rows against {test['expect'].replace('_', '-')} when {test['feature']} "
+                           f"{'+' if test['shift'] > 0 else ''}{fmt(test['shift'])}"))
+    return checks, missing
+
+
+def robustness(evidence: Evidence, params: Params) -> Finding:
+    """Metric drops under perturbation and violation rates of invariance and directional tests within bounds."""
+    part = _part(evidence, "robustness", "robustness tests")
+    if isinstance(part, Finding):
+        return part
+    checks, missing = _checks(part, params)
+    features = [t["column"] for t in part["invariance"] if t["is_feature"]]
+    note = (f"; not judged for invariance (sensitive, but used as features): {', '.join(features)}"
+            if features and "max_invariance_violation_rate" in params else "")
+    if features and params.get("sensitive_features") == "fail":
+        return Finding("fail", float(len(features)), 0.0, f"sensitive columns are features: {', '.join(features)}")
+    over = [c for c in sorted(checks, key=lambda c: -c[0]) if c[0] > 1e-12]
+    if over:
+        worst = over[0]
+        items = [f"{desc} {fmt(obs)} > {fmt(bound)}" for _, obs, bound, desc in over]
+        return Finding("fail", worst[1], worst[2], f"{_count(len(over), 'test')} out of bounds: {_named(items)}{note}")
+    if missing:
+        return Finding("unknown", None, None, f"not computed: {_named(missing)}{note}")
+    if not checks:
+        return Finding("unknown", None, None, f"no robustness test applies to this candidate{note}")
+    worst = max(checks, key=lambda c: c[0])
+    return Finding("pass", worst[1], worst[2], f"{_count(len(checks), 'test')} within bounds; closest: {worst[3]} "
+                                               f"{fmt(worst[1])} (bound {fmt(worst[2])}){note}")
