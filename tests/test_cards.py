@@ -178,3 +178,21 @@ def test_figure_labels_show_recorded_text_literally() -> None:
         warnings.simplefilter("error")  # a missing glyph or a mathtext error would raise here
         svg = figures.group_bars(grouping, "tpr", "true positive rate")
     assert "a\ufffd[31mred" in svg and "$\\frac{1}{0}$" in svg and ">plain<" in svg
+
+
+def test_cards_show_coverage_per_group_top_drivers_and_robustness(audited: AuditResult) -> None:
+    record = load_run(audited.audit_db, audited.run_id)
+    evidence = record.candidates["logistic"].data["evidence"]
+    paths = files(audited, "logistic")
+    card = json.loads(paths["json"].read_text(encoding="utf-8"))
+    level = evidence["conformal"]["levels"][0]
+    assert card["mlgate"]["conformal"]["levels"][0]["coverage"] == level["coverage"]
+    markdown = paths["md"].read_text(encoding="utf-8")
+    female = next(g for s in level["by_group"] if s["name"] == "sex" for g in s["groups"] if g["group"] == "Female")
+    assert f"| Female | {female['support']} | {female['coverage']:.4f} |" in markdown
+    top = evidence["explanations"]["ranking"][0]
+    assert f"| 1 | `{top['feature']}` | {top['mean_abs']:.4f} |" in markdown
+    drop = evidence["robustness"]["perturbations"]["gaussian_noise"]["drop"]["roc_auc"]
+    assert f"| gaussian noise | {drop:.4f} |" in markdown
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "Top drivers (mean |SHAP|" in page

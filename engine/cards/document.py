@@ -163,6 +163,23 @@ def _calibration(evidence: dict[str, Any] | None) -> dict[str, Any]:
     return {"status": "evaluated", **{k: calibration[k] for k in ("uniform", "quantile") if k in calibration}}
 
 
+BEYOND = {
+    "conformal": "no conformal evidence was recorded for this candidate",
+    "explanations": "no explanations were recorded for this candidate",
+    "robustness": "no robustness tests were recorded for this candidate",
+}
+
+
+def _beyond(evidence: dict[str, Any] | None, key: str) -> dict[str, Any]:
+    """A part of the evidence beyond metrics as recorded, or why it is missing."""
+    part = (evidence or {}).get(key)
+    if not part:
+        return not_evaluated(BEYOND[key] if evidence else "the candidate has no evidence")
+    if "error" in part:
+        return not_evaluated(f"computing it failed: {part['error']}")
+    return {"status": "evaluated", **part}
+
+
 def _verdict_and_checklist(record: RunRecord, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     current = view(record).candidate(name)
     if current is None or name not in record.rules:
@@ -251,6 +268,7 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
             "evaluation": _evaluation(record, name),
             "groups": groups,
             "calibration": _calibration(evidence),
+            **{key: _beyond(evidence, key) for key in BEYOND},
             "verdict": verdict,
             "checklist": checklist,
             "review": _review(record, name),

@@ -75,10 +75,21 @@ def _calibration_figures(card: dict[str, Any]) -> list[str]:
                     "Observed positive rate against mean predicted probability per bin.")]
 
 
+def _explanation_figures(card: dict[str, Any], top: int = 10) -> list[str]:
+    explained = card["mlgate"]["explanations"]
+    if missing(explained) is not None or not explained["ranking"]:
+        return []
+    features = [(f["feature"], f["mean_abs"]) for f in explained["ranking"][:top]]
+    space = explained["output_space"].replace("_", " ")
+    return [_figure(figures.top_features(features, f"Top drivers (mean |SHAP|, {space})"),
+                    f"Mean absolute SHAP value of the top {len(features)} features on the explained test rows.")]
+
+
 FIGURES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "metrics": _metric_figures,
     "groups": _group_figures,
     "calibration": _calibration_figures,
+    "explanations": _explanation_figures,
 }
 
 

@@ -164,6 +164,75 @@ def _calibration(card: dict[str, Any]) -> list[str]:
     ]
 
 
+def _conformal(card: dict[str, Any]) -> list[str]:
+    conformal = card["mlgate"]["conformal"]
+    if (reason := missing(conformal)) is not None:
+        return ["## Conformal prediction sets", "", reason, ""]
+    lines = ["## Conformal prediction sets", "", f"{md(conformal['method'])}; {conformal['rows']} test rows.", "",
+             *table(["confidence", "coverage", "mean set size", "empty sets", "both labels"],
+                    ([f"{level['confidence']:.0%}", number(level["coverage"]), number(level["mean_set_size"]),
+                      number(level["empty_rate"]), number(level["both_labels_rate"])]
+                     for level in conformal["levels"])), ""]
+    for level in conformal["levels"]:
+        for grouping in level["by_group"]:
+            if len(grouping["columns"]) != 1:
+                continue
+            lines += [f"Coverage at {level['confidence']:.0%} by {code(grouping['name'])}:", "",
+                      *table(["group", "rows", "coverage", "mean set size"],
+                             ([md(g["group"]) + (" (too small)" if g["too_small"] else ""), str(g["support"]),
+                               number(g["coverage"]), number(g["mean_set_size"])] for g in grouping["groups"])), ""]
+    return lines
+
+
+def _associations(feature: dict[str, Any], threshold: float) -> str:
+    strong = [f"{md(column)} {value:.2f}" for column, value in sorted(feature["associations"].items(),
+                                                                     key=lambda item: -item[1])
+              if value >= threshold and column != feature["feature"]]
+    return "proxy of " + ", ".join(strong) if strong else "—"
+
+
+def _explanations(card: dict[str, Any], top: int = 10) -> list[str]:
+    explained = card["mlgate"]["explanations"]
+    if (reason := missing(explained)) is not None:
+        return ["## Explanations", "", reason, ""]
+    faithfulness = explained["faithfulness"]
+    threshold = float(explained["proxy_threshold"])
+    rows = ([str(rank), code(f["feature"]), number(f["mean_abs"]), "**sensitive**" if f["sensitive"] else "—",
+             _associations(f, threshold)] for rank, f in enumerate(explained["ranking"][:top], start=1))
+    return [
+        "## Explanations", "",
+        f"{md(explained['method'])}, in {md(explained['output_space'].replace('_', ' '))} space; "
+        f"faithfulness: {md(faithfulness['check'])}, largest error {faithfulness['max_abs_error']:.2e}.", "",
+        f"Top drivers (mean |SHAP value|; a feature whose association with a sensitive column reaches "
+        f"{threshold} is marked a proxy):", "",
+        *table(["rank", "feature", "mean abs SHAP", "sensitive", "association"], rows), "",
+    ]
+
+
+def _robustness(card: dict[str, Any]) -> list[str]:
+    robust = card["mlgate"]["robustness"]
+    if (reason := missing(robust)) is not None:
+        return ["## Robustness", "", reason, ""]
+    perturbed = ([name.replace("_", " "), number(p["drop"].get("roc_auc")), number(p["drop"].get("accuracy")),
+                  number(p["flip_rate"]), number(p["mean_abs_change"])]
+                 for name, p in robust["perturbations"].items())
+    lines = ["## Robustness", "",
+             f"On {robust['rows']} test rows (seed {robust['seed']}); clean ROC AUC "
+             f"{number(robust['clean'].get('roc_auc'))}, accuracy {number(robust['clean'].get('accuracy'))}.", "",
+             *table(["perturbation", "ROC AUC drop", "accuracy drop", "decisions flipped", "mean abs change"],
+                    perturbed), ""]
+    if robust["invariance"]:
+        lines += [*table(["invariance: column shuffled", "a feature", "rows whose score moved", "largest change"],
+                         ([code(i["column"]), "yes" if i["is_feature"] else "no", number(i["violation_rate"]),
+                           number(i["max_abs_change"])] for i in robust["invariance"])), ""]
+    if robust["directional"]:
+        lines += [*table(["directional: feature", "shift", "expected", "rows violating", "mean change"],
+                         ([code(d["feature"]), f"{d['shift']:+g}", d["expect"].replace("_", " "),
+                           number(d["violation_rate"]), number(d["mean_change"])] for d in robust["directional"])),
+                  ""]
+    return lines
+
+
 def _verdict(card: dict[str, Any]) -> list[str]:
     verdict = card["mlgate"]["verdict"]
     if (reason := missing(verdict)) is not None:
@@ -237,7 +306,8 @@ Section = Callable[[dict[str, Any]], list[str]]
 # The card's sections in order, by name (the HTML card adds the figures of a section after it).
 SECTIONS: dict[str, Section] = {
     "details": _details, "intended_use": _intended_use, "data": _data, "metrics": _metrics, "groups": _groups,
-    "calibration": _calibration, "verdict": _verdict, "review": _review, "considerations": _considerations,
+    "calibration": _calibration, "conformal": _conformal, "explanations": _explanations, "robustness": _robustness,
+    "verdict": _verdict, "review": _review, "considerations": _considerations,
     "lineage": _lineage,
 }
 
