@@ -57,6 +57,10 @@ def cli() -> None:
 @click.option("--positive", help="the label value that counts as positive (needed unless labels are 0/1 or true/false)")
 @click.option("--sensitive", help="comma-separated sensitive columns (excluded from the features)")
 @click.option("--features", help="comma-separated feature columns (default: all others)")
+@click.option("--model", type=click.Path(path_type=Path),
+              help="audit a model trained elsewhere: ONNX, LightGBM text model or skops file (never a pickle)")
+@click.option("--train-data", type=click.Path(path_type=Path),
+              help="the external model's training data (CSV or Parquet): the baseline is trained on it")
 @click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path),
               help="policy file; repeatable (default: policies/default.json)")
 @audit_db_option
@@ -73,9 +77,9 @@ def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
     seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None, fail_on: str | None,
-    output_format: str,
+    output_format: str, model: Path | None = None, train_data: Path | None = None,
 ) -> int:
-    """Train, evaluate and check candidates; record everything; write model cards."""
+    """Train, evaluate and check candidates (or audit a model trained elsewhere: --model); record; write cards."""
     from engine import service, spec
     from engine.cards import DEFAULT_CARDS_DIR
     from engine.reports import write_reports
@@ -87,10 +91,11 @@ def audit(
         document, source_text = spec.read_spec_file(spec_path)
         source = str(spec_path)
     elif data is None or target is None:
-        raise click.UsageError("give --spec FILE, or --data FILE and --target COLUMN")
+        raise click.UsageError("give --spec FILE, or --data FILE and --target COLUMN (and --model FILE to audit one)")
     overrides = spec.flags_document(
         data=data, target=target, positive=positive, sensitive=_split_list(sensitive),
-        features=_split_list(features), policies=list(policies), seed=seed, fail_on=fail_on,
+        features=_split_list(features), policies=list(policies), seed=seed, fail_on=fail_on, model=model,
+        train_data=train_data,
     )
     if spec_path is not None and overrides:
         source = f"{spec_path} (with command-line flags)"

@@ -235,3 +235,20 @@ def split_rows(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
             "with both labels in every part", hint="use larger split fractions or more rows",
         ) from None
     return Splits(train=np.sort(train), validation=np.sort(validation), test=np.sort(test))
+
+
+def split_holdout(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
+    """Stratified validation/test positions and no training rows: for auditing a model trained elsewhere.
+
+    The validation part (the spec's validation fraction) fits calibrators and, without training data, the
+    baseline; every other row is a test row.
+    """
+    rows = np.arange(y.size)
+    try:
+        test, validation = train_test_split(rows, test_size=spec.validation, stratify=y, random_state=spec.seed)
+    except ValueError:
+        raise DataError(
+            f"{y.size} labelled rows cannot be split {spec.validation:.0%} validation / the rest test with both labels "
+            "in each part", hint="use a larger validation fraction or more rows",
+        ) from None
+    return Splits(train=np.zeros(0, dtype=np.intp), validation=np.sort(validation), test=np.sort(test))

@@ -37,3 +37,7 @@ class DataError(MlgateError):
 
 class TrailError(MlgateError):
     """The audit trail file cannot be opened or written."""
+
+
+class ModelError(MlgateError):
+    """A model file to audit is missing, unreadable, a pickle, or unfit for the audited data."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,16 +22,18 @@ import numpy as np
 
 from engine.audit import runs
 from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS, NewEvent, append, current_head
-from engine.candidates import BASELINE, FAMILIES, Candidate, TrainingData
+from engine.candidates import BASELINE, EXTERNAL, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
+from engine.candidates.external import external_record
 from engine.canonical import digest, jsonable
 from engine.cards import DEFAULT_CARDS_DIR, write_cards
-from engine.data import Dataset, Splits, load_dataset, split_rows
+from engine.data import Dataset, Splits, load_dataset
 from engine.errors import SpecError
 from engine.evaluation.beyond import BeyondContext, BeyondSettings, beyond_context, beyond_evidence, beyond_settings
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import Grouping, sensitive_groupings
+from engine.external_audit import build_candidates, load_training_set, split, training_data
 from engine.lineage import lineage
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, load_policies, policy_record
@@ -166,27 +168,25 @@ def _score(candidate: CandidateSpec, model: Candidate, training: TrainingData, d
         error = f"{type(exc).__name__}: {exc}"
         return Scored(candidate, {"params": candidate.params}, None, None, error, time.perf_counter() - started)
     description = jsonable(model.describe())
+    if "not_applicable" in description:  # evidence that cannot exist for this candidate, with the reason
+        evidence = {**evidence, "not_applicable": description["not_applicable"]}
     return Scored(candidate, description, jsonable(evidence), samples, None, time.perf_counter() - started)
 
 
-def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, progress: ProgressCallback,
-               beyond_spec: BeyondSettings) -> list[Scored]:
+def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, training: TrainingData,
+               models: dict[str, Candidate], progress: ProgressCallback, beyond_spec: BeyondSettings) -> list[Scored]:
     """Every candidate of the spec, then each calibrated variant it asks for (reusing the fitted model)."""
     frame = dataset.frame
-    training = TrainingData(
-        x_train=frame.iloc[splits.train], y_train=dataset.y[splits.train],
-        x_valid=frame.iloc[splits.validation], y_valid=dataset.y[splits.validation],
-        features=dataset.features, seed=spec.split.seed,
-    )
     groupings = sensitive_groupings(frame.iloc[splits.test], dataset.sensitive, spec.data.sensitive_bins)
     settings = evidence_settings(spec)
-    beyond = beyond_context(beyond_spec, frame, dataset.y, train=splits.train, validation=splits.validation,
-                            test=splits.test, features=dataset.features, sensitive=dataset.sensitive,
-                            groupings=groupings)
+    beyond = replace(beyond_context(beyond_spec, frame, dataset.y, train=splits.train, validation=splits.validation,
+                                    test=splits.test, features=dataset.features, sensitive=dataset.sensitive,
+                                    groupings=groupings), x_train=training.x_train)  # or a training file
     scored = []
     for candidate in spec.candidates:
-        progress(Progress("train", f"training and evaluating {candidate.name} ({candidate.family})", candidate.name))
-        model = FAMILIES[candidate.family].build(candidate.params)
+        doing = "evaluating" if candidate.family == EXTERNAL else "training and evaluating"
+        progress(Progress("train", f"{doing} {candidate.name} ({candidate.family})", candidate.name))
+        model = models[candidate.name]
         scored.append(_score(candidate, model, training, dataset, splits.test, groupings, settings, beyond))
         if scored[-1].error is not None:
             continue
@@ -279,17 +279,23 @@ def run_audit(
     """Train, evaluate, check, record and card every candidate of `spec`; raises `MlgateError` on bad input."""
     policies = load_policies(spec.policies)
     dataset = load_dataset(spec.data)
-    splits = split_rows(dataset.y, spec.split)
+    train_set = load_training_set(spec, dataset)
+    splits = split(spec, dataset)
     beyond_spec = beyond_settings(spec.evaluation, threshold=spec.threshold, seed=spec.split.seed,
                                   features=dataset.features, source=spec.source)
+    models = build_candidates(spec, dataset)
     _check_writable(audit_db, cards_dir)
     sizes = ", ".join(f"{k} {v}" for k, v in splits.sizes().items())
     progress(Progress("data", f"read {len(dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
 
     run_id = new_run_id()
-    started = NewEvent(runs.RUN_STARTED, run_id, _run_started(spec, policies, dataset, splits.sizes()))
+    training, trained_on = training_data(spec, dataset, splits, train_set)
+    started = NewEvent(runs.RUN_STARTED, run_id, {
+        **_run_started(spec, policies, dataset, splits.sizes()),
+        "training": trained_on, "external_models": external_record(models),
+    })
     append(audit_db, [started], wait=lock_timeout)
-    scored = _train_all(spec, dataset, splits, progress, beyond_spec)
+    scored = _train_all(spec, dataset, splits, training, models, progress, beyond_spec)
     results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]),
                                  str(spec.evaluation["fail_on"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))

@@ -2,17 +2,21 @@
 
 A spec document is validated against `spec-v1.schema.json` (and each candidate's parameters against its
 family's schema) before any work starts; every problem is reported with the file and the JSON path. Paths in
-a spec file are relative to that file, paths from flags to the working directory. The result, `AuditSpec`, has
+a spec file are relative to that file, paths from flags to the working directory. A candidate is a family to train
+(with parameters) or a model trained elsewhere (`model = "FILE"`, see `engine.candidates.external`), whose
+SHA-256 is pinned into the document when the spec is built. The result, `AuditSpec`, has
 every default filled in, and `AuditSpec.document` is that complete spec as plain JSON for the audit trail.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.candidates import BASELINE, FAMILIES
+from engine.candidates import BASELINE, EXTERNAL, FAMILIES
+from engine.candidates.external import pinned_params
 from engine.errors import SpecError
 from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
 from engine.policy.loader import DEFAULT_POLICY
@@ -60,6 +64,7 @@ class DataSpec:
     include_sensitive: bool
     missing_values: tuple[str, ...]
     sensitive_bins: dict[str, list[float]] = field(default_factory=dict)
+    train_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,12 @@ def read_spec_file(path: Path) -> tuple[dict[str, Any], str]:
         raise SpecError(f"{path}: /: a spec must be an object (a TOML table or JSON object)")
     base = path.resolve().parent
     data = document.get("data")
-    if isinstance(data, dict) and isinstance(data.get("path"), str):
-        data["path"] = str(base / data["path"])
+    for key in ("path", "train_path"):
+        if isinstance(data, dict) and isinstance(data.get(key), str):
+            data[key] = str(base / data[key])
+    for candidate in document.get("candidates") or []:
+        if isinstance(candidate, dict) and isinstance(candidate.get("model"), str):
+            candidate["model"] = str(base / candidate["model"])
     policies = document.get("policies")
     if isinstance(policies, list):
         document["policies"] = [str(base / p) if isinstance(p, str) else p for p in policies]
@@ -112,6 +121,8 @@ def flags_document(
     policies: list[Path] | None = None,
     seed: int | None = None,
     fail_on: str | None = None,
+    model: Path | None = None,
+    train_data: Path | None = None,
 ) -> dict[str, Any]:
     """The part of a spec document given by command-line flags (paths made absolute)."""
     data_part: dict[str, Any] = {}
@@ -121,6 +132,7 @@ def flags_document(
         ("positive", positive),
         ("sensitive", sensitive),
         ("features", features),
+        ("train_path", str(train_data.resolve()) if train_data else None),
     ):
         if value is not None:
             data_part[key] = value
@@ -131,7 +143,15 @@ def flags_document(
         document["split"] = {"seed": seed}
     if fail_on is not None:
         document["evaluation"] = {"fail_on": fail_on}
+    if model is not None:
+        document["candidates"] = [{"name": model_name(model), "model": str(model.resolve())}]
     return document
+
+
+def model_name(path: Path) -> str:
+    """A candidate name for a model file: its stem, with characters a name cannot hold replaced."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", path.stem).lstrip("_.-")[:64] or "model"
+    return "model" if name == BASELINE else name
 
 
 def merge_documents(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -163,16 +183,15 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
     if split["test"] + split["validation"] >= 0.9:
         raise SpecError(f"{source}: /split: test + validation must leave at least 10% of rows for training")
     evaluation = {**DEFAULT_EVALUATION, **document.get("evaluation", {})}
-    candidate_docs = document.get("candidates") or default_candidates()
-    if not any(c["family"] == BASELINE for c in candidate_docs):
-        candidate_docs = [{"name": BASELINE, "family": BASELINE}, *candidate_docs]
     candidates = tuple(
         CandidateSpec(
-            c["name"], c["family"], {**FAMILIES[c["family"]].default_params, **c.get("params", {})},
+            c["name"], c.get("family", EXTERNAL), _params(c, f"{source}: /candidates/{i}/model"),
             tuple(c.get("calibration", ())),
         )
-        for c in candidate_docs
+        for i, c in enumerate(document.get("candidates") or default_candidates())
     )
+    if not any(c.family == BASELINE for c in candidates):
+        candidates = (CandidateSpec(BASELINE, BASELINE, dict(FAMILIES[BASELINE].default_params)), *candidates)
     policies = tuple(Path(p) for p in document.get("policies", [str(DEFAULT_POLICY)]))
     data_path = Path(data["path"])
     spec = AuditSpec(
@@ -188,6 +207,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
             include_sensitive=bool(data.get("include_sensitive", False)),
             missing_values=tuple(data.get("missing_values", DEFAULT_MISSING_VALUES)),
             sensitive_bins={k: sorted(float(x) for x in v) for k, v in data.get("sensitive_bins", {}).items()},
+            train_path=Path(data["train_path"]) if "train_path" in data else None,
         ),
         split=SplitSpec(test=float(split["test"]), validation=float(split["validation"]), seed=int(split["seed"])),
         threshold=float(evaluation["threshold"]),
@@ -206,6 +226,21 @@ def default_candidates() -> list[dict[str, Any]]:
     return [{"name": name, "family": name} for name in FAMILIES]
 
 
+def _params(candidate: dict[str, Any], where: str) -> dict[str, Any]:
+    """The family's defaults with the candidate's parameters; a model file's path and SHA-256 (pinned now)."""
+    if "model" in candidate:
+        return pinned_params({"path": candidate["model"], **{k: candidate[k] for k in ("sha256",) if k in candidate}},
+                             where)
+    return {**FAMILIES[candidate["family"]].default_params, **candidate.get("params", {})}
+
+
+def _candidate_document(c: CandidateSpec) -> dict[str, Any]:
+    """A candidate as the recorded spec writes it: a model file with its SHA-256, or a family with parameters."""
+    source = {"model": c.params["path"], "sha256": c.params["sha256"]} if c.family == EXTERNAL else {
+        "family": c.family, "params": c.params}
+    return {"name": c.name, **source, **({"calibration": list(c.calibration)} if c.calibration else {})}
+
+
 def _candidate_problems(candidates: list[dict[str, Any]]) -> list[str]:
     problems: list[str] = []
     seen: set[str] = set()
@@ -214,13 +249,24 @@ def _candidate_problems(candidates: list[dict[str, Any]]) -> list[str]:
         if name in seen:
             problems.append(f"/candidates/{index}/name: duplicate candidate name {name!r}")
         seen.add(name)
-        if name == BASELINE and candidate["family"] != BASELINE:
+        if name == BASELINE and candidate.get("family") != BASELINE:
             problems.append(f"/candidates/{index}/name: the name {BASELINE!r} is reserved for the baseline")
         for method in candidate.get("calibration", []):
             variant = f"{name}.{method}"
             if variant in seen:
                 problems.append(f"/candidates/{index}/calibration: variant name {variant!r} is already taken")
             seen.add(variant)
+        if ("model" in candidate) == ("family" in candidate):
+            both = "model" in candidate
+            problems.append(f"/candidates/{index}: " + ("give a family to train or a model file (model), not both"
+                                                        if both else "needs a family to train or a model file (model)"))
+            continue
+        if "model" not in candidate and "sha256" in candidate:
+            problems.append(f"/candidates/{index}/sha256: only a model file (model) has a SHA-256 to pin")
+        if "model" in candidate:
+            if "params" in candidate:
+                problems.append(f"/candidates/{index}/params: a model file (model) takes no parameters")
+            continue
         family = FAMILIES[candidate["family"]]
         for problem in schema_errors(candidate.get("params", {}), family.params_schema):
             path, _, message = problem.partition(": ")
@@ -243,14 +289,11 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
             "include_sensitive": spec.data.include_sensitive,
             "missing_values": list(spec.data.missing_values),
             "sensitive_bins": spec.data.sensitive_bins,
+            **({"train_path": str(spec.data.train_path)} if spec.data.train_path is not None else {}),
         },
         "split": {"test": spec.split.test, "validation": spec.split.validation, "seed": spec.split.seed},
         "evaluation": dict(spec.evaluation),
-        "candidates": [
-            {"name": c.name, "family": c.family, "params": c.params, **({"calibration": list(c.calibration)}
-                                                                        if c.calibration else {})}
-            for c in spec.candidates
-        ],
+        "candidates": [_candidate_document(c) for c in spec.candidates],
         "policies": [str(p) for p in spec.policies],
     }
     return replace(spec, document=document)
