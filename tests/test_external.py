@@ -35,6 +35,7 @@ from sklearn_reference import SKLEARN
 from engine.audit.runs import load_run
 from engine.data import load_dataset, split_holdout
 from engine.errors import MlgateError, ModelError
+from engine.jsonfiles import load_schema, schema_errors
 from engine.spec import build_spec
 
 pytestmark = pytest.mark.slow
@@ -198,7 +199,11 @@ def test_a_model_trained_elsewhere_is_audited_on_held_out_rows(outside: Outside,
     assert "retrained" in evaluated["evidence"]["not_applicable"]["reproducibility"]
     baseline = record.candidates["baseline"].data["description"]
     assert baseline["prior"] == pytest.approx(float(np.mean(y_validation)))
-    assert (tmp_path / "cards" / result["run_id"]).is_dir()
+    written = record.cards[name].data["files"]
+    assert set(written) == {"md", "html", "json"}
+    card = json.loads(Path(written["json"]["path"]).read_text(encoding="utf-8"))
+    assert schema_errors(card, load_schema("engine.cards", "model-card-v1.schema.json")) == []
+    assert sha256 in json.dumps(card), "the card names the audited file by its hash"
 
 
 def test_the_baseline_is_trained_on_the_given_training_data(outside: Outside, tmp_path: Path) -> None:
