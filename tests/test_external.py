@@ -12,6 +12,7 @@ import hashlib
 import json
 import pickle
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,7 +298,14 @@ def test_unfit_model_files_are_refused_with_the_reason(outside: Outside, tmp_pat
     ages_path = tmp_path / "ages.onnx"
     ages_path.write_bytes(to_onnx(ages, initial_types=[("hours-per-week", FloatTensorType([None, 1]))],
                                   target_opset=17).SerializeToString())
+    garbage_path = tmp_path / "garbage.onnx"
+    garbage_path.write_bytes(b"\x08\x07 not an ONNX graph")
+    zip_path = tmp_path / "archive.skops"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("readme.txt", "not a skops file")
     expected = {
+        garbage_path: "not a readable ONNX model",
+        zip_path: "not a readable skops file",
         regression_path: "objective is 'regression'",
         foreign_path: "lightgbm.sklearn.LGBMClassifier",
         json_path: "save_model",
