@@ -48,21 +48,33 @@ def _model_details(record: RunRecord, name: str) -> dict[str, Any]:
         "references": [],
         "citations": [],
         "family": evaluated["family"],
-        "family_summary": family.summary if family else evaluated["family"],
+        "family_summary": family.summary if family else _outside_summary(evaluated),
         "is_baseline": bool(evaluated.get("is_baseline")),
         "parameters": evaluated.get("description", {}).get("params", evaluated.get("params", {})),
+        **({"external_model": external} if (external := evaluated.get("description", {}).get("external_model"))
+           else {}),
     }
+
+
+def _outside_summary(evaluated: dict[str, Any]) -> str:
+    external = evaluated.get("description", {}).get("external_model")
+    if not external:
+        return str(evaluated["family"])
+    return f"a {external.get('format', 'model')} file trained outside mlgate and audited as is"
 
 
 def _dataset(record: RunRecord, part: str) -> dict[str, Any]:
     data = record.started.data["data"]
     fingerprint = data["fingerprint"]
     split = record.started.data["split"]
+    training = record.started.data.get("training") if part == "train" else None
+    if training and training.get("fingerprint"):
+        fingerprint = training["fingerprint"]
     return {
-        "name": f"{fingerprint['path']} ({part} split)",
+        "name": f"{fingerprint['path']} ({training['source'] if training else part + ' split'})",
         "link": fingerprint["path"],
         "sensitive": {"sensitive_data": list(data["sensitive"])},
-        "rows": split["sizes"].get(part),
+        "rows": training["rows"] if training else split["sizes"].get(part),
         "sha256": fingerprint["sha256"],
         "split": {"part": part, "seed": split["seed"], "stratified": split.get("stratified", True),
                   "sizes": split["sizes"]},
@@ -265,6 +277,7 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
             "audit": record.started.data["spec"]["name"],
             "candidate": name,
             "error": evaluated.get("error"),
+            "not_applicable": (evidence or {}).get("not_applicable", {}),
             "evaluation": _evaluation(record, name),
             "groups": groups,
             "calibration": _calibration(evidence),

@@ -65,9 +65,16 @@ def _details(card: dict[str, Any]) -> list[str]:
         f"- Version: {md(details['version']['name'])} ({details['version']['date']})",
         f"- Owners: {md(owners)}",
         f"- License: {md(licenses)}",
-        f"- Trained by mlgate {md(lineage['mlgate_version'])} in run `{card['mlgate']['run_id']}`",
+        ("- Trained elsewhere; audited" if "external_model" in details else "- Trained")
+        + f" by mlgate {md(lineage['mlgate_version'])} in run `{card['mlgate']['run_id']}`",
         f"- Output: {md(card['model_parameters']['output_format'])}",
     ]
+    if "external_model" in details:
+        external = details["external_model"]
+        lines += [f"- Model file: {code(external.get('path', ''))} ({md(external.get('format', ''))}, "
+                  f"{external.get('bytes', 'unknown')} bytes), SHA-256 `{external.get('sha256', '')}`"]
+    lines += [f"- {md(what.capitalize())}: not applicable ({md(why)})"
+              for what, why in card["mlgate"]["not_applicable"].items()]
     if details["parameters"]:
         lines += ["", *table(["parameter", "value"],
                              ([code(k), code(v if isinstance(v, str) else json.dumps(v))]
@@ -90,10 +97,17 @@ def _data(card: dict[str, Any]) -> list[str]:
     sizes = train["split"]["sizes"]
     split = ", ".join(f"{part} {sizes[part]}" for part in ("train", "validation", "test") if part in sizes)
     label = parameters["label"]
+    if "external_model" in card["model_details"]:
+        origin = f" (the model was trained elsewhere; mlgate's baseline learned from {md(train['name'])})"
+    elif train["link"] == test["link"]:
+        origin = " (training and evaluation rows come from the same file)"
+    else:
+        origin = f"; trained on {md(train['name'])}, {train['rows']} rows"
     lines = [
         "## Data", "",
-        f"- File: {code(train['link'])} (training and evaluation rows come from the same file)",
-        f"- SHA-256: `{train['sha256']}`",
+        f"- File: {code(test['link'])}{origin}",
+        f"- SHA-256: `{test['sha256']}`" + ("" if train["sha256"] == test["sha256"]
+                                            else f"; training file `{train['sha256']}`"),
         f"- Label: {code(label['target'])}, positive = {code(label['positive'])}",
         f"- Split (stratified, seed {train['split']['seed']}): {split}; metrics use the {test['rows']} test rows only",
         f"- Numeric features: {_names(parameters['features']['numeric'])}",
