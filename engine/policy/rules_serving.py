@@ -46,15 +46,14 @@ def onnx_parity(evidence: Evidence, params: Params) -> Finding:
     label = f"{'max' if use == 'max' else '99th-percentile'} |ONNX - native| probability difference"
     finding = _at_most(diff, bound, label)
     disagreement, limit = skew.get("label_disagreement"), params.get("max_disagreement")
-    if finding.status != "pass" or limit is None or disagreement is None:
-        return Finding(finding.status, finding.observed, finding.threshold,
-                       f"{finding.message} over {skew.get('rows')} test rows")
-    if disagreement > float(limit):
+    rows = f"{skew.get('rows')} test rows"
+    if disagreement is None:
+        return Finding(finding.status, finding.observed, finding.threshold, f"{finding.message} over {rows}")
+    labels = f"labels disagree on {disagreement:.3%} of {rows}"
+    if finding.status == "pass" and limit is not None and disagreement > float(limit):
         return Finding("fail", disagreement, float(limit),
-                       f"labels disagree on {disagreement:.3%} of {skew.get('rows')} test rows "
-                       f"(at most {float(limit):.3%} allowed); {finding.message}")
-    return Finding("pass", finding.observed, bound,
-                   f"{finding.message}; labels disagree on {disagreement:.3%} of {skew.get('rows')} test rows")
+                       f"{labels} (at most {float(limit):.3%} allowed); {finding.message}")
+    return Finding(finding.status, finding.observed, finding.threshold, f"{finding.message}; {labels}")
 
 
 def latency(evidence: Evidence, params: Params) -> Finding:
@@ -117,7 +116,8 @@ def artifacts_packaged(evidence: Evidence, params: Params) -> Finding:
     files = artifact.get("files", {})
     absent = [name for name in ARTIFACT_FILES if not files.get(name, {}).get("sha256")]
     if absent or not artifact.get("complete"):
-        return Finding("fail", float(len(absent)), float(len(ARTIFACT_FILES)), f"artifact incomplete: missing {', '.join(absent) or 'files'}")
+        return Finding("fail", float(len(ARTIFACT_FILES) - len(absent)), float(len(ARTIFACT_FILES)),
+                       f"artifact incomplete: missing {', '.join(absent) or 'files on disk'}")
     digest = files["model.onnx"]["sha256"][:12]
     return Finding("pass", float(len(ARTIFACT_FILES)), float(len(ARTIFACT_FILES)),
                    f"model.onnx (sha256 {digest}…), input schema, signature and metadata in {artifact.get('path')}")

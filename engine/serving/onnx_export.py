@@ -206,13 +206,19 @@ EXPORTER_NAMES: dict[str, str] = {
 
 
 def export_onnx(candidate: Candidate, features: Features) -> Any:
-    """The candidate's serving graph (an `onnx.ModelProto`), checked by the ONNX checker."""
+    """The candidate's serving graph (an `onnx.ModelProto`), checked by the ONNX checker.
+
+    The same fitted model always gives the same bytes: the random graph name skl2onnx draws is replaced.
+    """
     import onnx
 
     if isinstance(candidate, CalibratedCandidate):
         model = _calibrated(candidate, features)
     else:
         model = EXPORTERS[candidate.family](candidate, features)
+    model.graph.name = f"mlgate_{candidate.family}"
+    model.graph.doc_string = ""
+    model.doc_string = ""
     onnx.checker.check_model(model)
     return model
 
