@@ -21,6 +21,7 @@ QUICK_PARAMS: dict[str, dict[str, Any]] = {
     "baseline": {},
     "logistic": {"C": 1.0},
     "lightgbm": {"n_estimators": 200, "learning_rate": 0.1, "num_leaves": 15},
+    "torch_mlp": {"hidden_sizes": [32], "epochs": 20, "learning_rate": 0.01},
 }
 
 

@@ -13,6 +13,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from conftest import run_cli
 from serving_helpers import adult_data, fit, serve
 
 from engine.candidates import Candidate
@@ -236,3 +237,42 @@ def test_torch_uses_cuda_exactly_when_it_is_available(adult: tuple[Dataset, Spli
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="cuda"):
             fit("torch_mlp", data, splits, epochs=1, device="cuda")
+
+
+SERVING_POLICY = {"name": "serving", "version": "1", "rules": [
+    {"id": "features", "kind": "feature_availability", "severity": "block", "checklist": "feature_availability"},
+    {"id": "packaged", "kind": "artifacts_packaged", "severity": "block", "checklist": "artifacts"},
+]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("serving_features", "status", "exit_code"), [
+    (["age", "education", "hours-per-week"], "fail", 1),  # occupation is used but not served
+    (None, "unknown", 1),  # not declared: never a silent pass
+    ("all", "pass", 0),
+])
+def test_the_cli_writes_artifacts_where_asked_and_gates_on_serving_features(
+    adult_parquet: Path, tmp_path: Path, serving_features: list[str] | str | None, status: str, exit_code: int
+) -> None:
+    features = ["age", "education", "hours-per-week", "occupation"]
+    data: dict[str, Any] = {"path": str(adult_parquet), "target": "income", "positive": ">50K", "features": features}
+    if serving_features is not None:
+        data["serving_features"] = features if serving_features == "all" else serving_features
+    spec = tmp_path / "spec.json"
+    policy = tmp_path / "serving.json"
+    policy.write_text(json.dumps(SERVING_POLICY))
+    spec.write_text(json.dumps({
+        "data": data, "policies": [str(policy)], "serving": {"latency_calls": 20, "warmup_calls": 2},
+        "candidates": [{"name": "mlp", "family": "torch_mlp", "params": {"hidden_sizes": [8], "epochs": 2}}],
+    }))
+    done = run_cli("audit", "--spec", spec, "--audit-db", tmp_path / "a.duckdb", "--cards-dir", tmp_path / "cards",
+                   "--artifacts-dir", tmp_path / "served", "--format", "json")
+    assert done.returncode == exit_code, done.stderr
+    result = json.loads(done.stdout)
+    mlp = next(c for c in result["candidates"] if c["name"] == "mlp")
+    rules = {r["id"]: r["status"] for r in mlp["rules"]}
+    assert rules == {"features": status, "packaged": "pass"}
+    folder = tmp_path / "served" / result["run_id"] / "mlp"
+    assert sorted(p.name for p in folder.iterdir()) == ["input_schema.json", "metadata.json", "model.onnx",
+                                                        "signature.json"]
+    assert not (tmp_path / "cards" / ".." / "artifacts").exists(), "--artifacts-dir replaces the default place"
