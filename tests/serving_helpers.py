@@ -52,8 +52,8 @@ def settings(folder: Path, serving_features: tuple[str, ...] | None = None, run_
 
 
 def serve(candidate: Candidate, name: str, data: Dataset, splits: Splits, folder: Path,
-          serving_features: tuple[str, ...] | None = None) -> dict[str, Any]:
+          serving_features: tuple[str, ...] | None = None, run_id: str = "run-1") -> dict[str, Any]:
     """The serving evidence of a fitted candidate, its artifact written under `folder`."""
     frame: pd.DataFrame = data.frame
     return serving_evidence(candidate, name, data.features, frame.iloc[splits.train], frame.iloc[splits.test],
-                            settings(folder, serving_features))
+                            settings(folder, serving_features, run_id))

@@ -126,9 +126,13 @@ def test_the_artifact_is_written_with_its_hashes_schema_signature_and_metadata(
     adult: tuple[Dataset, Splits], tmp_path: Path
 ) -> None:
     data, splits = adult
-    evidence = serve(fit("logistic", data, splits), "logistic", data, splits, tmp_path)
+    candidate = fit("logistic", data, splits)
+    evidence = serve(candidate, "logistic", data, splits, tmp_path)
     artifact = evidence["artifact"]
     folder = Path(artifact["path"])
+    later = serve(candidate, "logistic", data, splits, tmp_path, run_id="run-2")["artifact"]["files"]
+    assert later["model.onnx"] == artifact["files"]["model.onnx"], "the same model, the same model.onnx hash"
+    assert later["metadata.json"] != artifact["files"]["metadata.json"], "the metadata names its run"
     assert folder == tmp_path / "run-1" / "logistic"
     for name in ("model.onnx", "input_schema.json", "signature.json", "metadata.json"):
         content = (folder / name).read_bytes()
@@ -137,7 +141,8 @@ def test_the_artifact_is_written_with_its_hashes_schema_signature_and_metadata(
     assert (metadata["run_id"], metadata["candidate"], metadata["family"]) == ("run-1", "logistic", "logistic")
     assert metadata["sha256"]["model.onnx"] == artifact["files"]["model.onnx"]["sha256"]
     model = onnx.load(str(folder / "model.onnx"))
-    assert {p.key: p.value for p in model.metadata_props} == {"mlgate.run_id": "run-1", "mlgate.candidate": "logistic"}
+    properties = {p.key: p.value for p in model.metadata_props}
+    assert properties == {"mlgate.family": "logistic", "mlgate.exporter": "skl2onnx"}
     session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     signature = json.loads((folder / "signature.json").read_text())
     assert [i["name"] for i in signature["inputs"]] == [i.name for i in session.get_inputs()]

@@ -64,7 +64,7 @@ def _package_and_measure(candidate: Candidate, name: str, features: Features, x_
                          x_test: pd.DataFrame, settings: ServingSettings) -> dict[str, Any]:
     model = export_onnx(candidate, features)
     schema = input_schema(features, x_train, [i.name for i in model.graph.input])
-    data = onnx_bytes(model, {"mlgate.run_id": settings.run_id, "mlgate.candidate": name})
+    data = onnx_bytes(model, {"mlgate.family": candidate.family, "mlgate.exporter": exporter_name(candidate)})
     metadata = {"run_id": settings.run_id, "candidate": name, "family": candidate.family,
                 "exporter": exporter_name(candidate), "onnx_opset": OPSET, "threshold": settings.threshold,
                 **settings.provenance}

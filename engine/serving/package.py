@@ -1,8 +1,9 @@
 """The packaged artifact of one candidate: `model.onnx`, `input_schema.json`, `signature.json` and
 `metadata.json` written together in one folder per run and candidate, each with its SHA-256 for the trail.
 
-The metadata names the run, the candidate and the hashes of the other three files; the ONNX file carries the run
-and the candidate in its own metadata too, so a graph found on its own still says where it came from. Files are
+The metadata names the run, the candidate and the hashes of the other three files. The ONNX file itself carries
+only what the fitted model determines (its family and exporter, no run id or time), so the same fitted model
+always has the same `model.onnx` SHA-256 and a bit-identical retrain can be recognised by its hash. Files are
 written to a temporary name and renamed, so a folder never holds a half-written file.
 """
 
@@ -31,11 +32,11 @@ def _write(path: Path, data: bytes) -> dict[str, Any]:
     return {"sha256": sha256_bytes(data), "bytes": len(data)}
 
 
-def onnx_bytes(model: Any, provenance: dict[str, str]) -> bytes:
-    """The serialised graph with the run and candidate stored in its metadata properties."""
+def onnx_bytes(model: Any, properties: dict[str, str]) -> bytes:
+    """The serialised graph with `properties` stored in its metadata (nothing run-specific, see above)."""
     from onnx import helper
 
-    helper.set_model_props(model, provenance)
+    helper.set_model_props(model, properties)
     data: bytes = model.SerializeToString()
     return data
 
