@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-fast lint clean
 
+# torch is installed pinned first: torch==2.13.0 resolves to a CPU build here, where an unpinned resolve could
+# pull a multi-GB CUDA build; pyproject's range (>=2.13,<2.14) is then already satisfied (README: CUDA build).
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; Python 3.11+ is required (PYTHON=python3 make ...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -65,6 +65,8 @@ def cli() -> None:
               help="policy file; repeatable (default: policies/default.json)")
 @audit_db_option
 @click.option("--cards-dir", type=click.Path(path_type=Path), default=None, help="where model cards are written")
+@click.option("--artifacts-dir", type=click.Path(path_type=Path), default=None,
+              help="where the ONNX artifacts are written (default: artifacts/ beside the cards folder)")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="split and training seed")
 @lock_timeout_option
 @click.option("--junit", type=click.Path(path_type=Path), help="write JUnit XML: a suite per candidate, a case a rule")
@@ -76,8 +78,8 @@ def cli() -> None:
 def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
-    seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None, fail_on: str | None,
-    output_format: str, model: Path | None = None, train_data: Path | None = None,
+    artifacts_dir: Path | None, seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None,
+    fail_on: str | None, output_format: str, model: Path | None = None, train_data: Path | None = None,
 ) -> int:
     """Train, evaluate and check candidates (or audit a model trained elsewhere: --model); record; write cards."""
     from engine import service, spec
@@ -108,6 +110,7 @@ def audit(
         audit_spec,
         audit_db=trail_path(audit_db),
         cards_dir=cards_dir or DEFAULT_CARDS_DIR,
+        artifacts_dir=artifacts_dir,
         progress=show,
         lock_timeout=lock_timeout,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from engine.audit import runs
 from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS, NewEvent, append, current_head
@@ -37,6 +38,7 @@ from engine.external_audit import build_candidates, load_training_set, split, tr
 from engine.lineage import lineage
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, load_policies, policy_record
+from engine.serving.evidence import DEFAULT_ARTIFACTS_DIR, ServingSettings, serving_evidence
 from engine.spec import AuditSpec, CandidateSpec
 
 
@@ -112,6 +114,7 @@ class Scored:
     samples: BootstrapSamples | None
     error: str | None
     seconds: float
+    model: Candidate | None = None
 
 
 def _ignore(_: Progress) -> None:
@@ -170,7 +173,7 @@ def _score(candidate: CandidateSpec, model: Candidate, training: TrainingData, d
     description = jsonable(model.describe())
     if "not_applicable" in description:  # evidence that cannot exist for this candidate, with the reason
         evidence = {**evidence, "not_applicable": description["not_applicable"]}
-    return Scored(candidate, description, jsonable(evidence), samples, None, time.perf_counter() - started)
+    return Scored(candidate, description, jsonable(evidence), samples, None, time.perf_counter() - started, model)
 
 
 def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, training: TrainingData,
@@ -197,6 +200,24 @@ def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, training: Trai
             calibrated = CalibratedCandidate(model, method)
             scored.append(_score(variant, calibrated, training, dataset, splits.test, groupings, settings, beyond))
     return scored
+
+
+def _add_serving(run_id: str, spec: AuditSpec, dataset: Dataset, splits: Splits, x_train: pd.DataFrame,
+                 scored: list[Scored], artifacts_dir: Path, progress: ProgressCallback) -> None:
+    """Package each trained candidate's ONNX artifact and add its serving evidence (skew, latency, features)."""
+    settings = ServingSettings(
+        run_id=run_id, artifacts_dir=artifacts_dir, threshold=spec.threshold,
+        serving_features=spec.data.serving_features, measure=dict(spec.serving),
+        provenance={"spec_sha256": digest(spec.document), "data_sha256": dataset.fingerprint.get("sha256")},
+    )
+    x_test = dataset.frame.iloc[splits.test]
+    for item in scored:
+        if item.model is None or item.evidence is None:
+            continue
+        progress(Progress("serve", f"packaging and measuring the ONNX artifact of {item.candidate.name}",
+                          item.candidate.name))
+        serving = serving_evidence(item.model, item.candidate.name, dataset.features, x_train, x_test, settings)
+        item.evidence = {**item.evidence, "serving": jsonable(serving)}
 
 
 def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[str, Any] | None:
@@ -255,9 +276,10 @@ def _write_cards(audit_db: Path, run_id: str, results: list[CandidateResult], ca
     return events
 
 
-def _check_writable(audit_db: Path, cards_dir: Path) -> None:
+def _check_writable(audit_db: Path, cards_dir: Path, artifacts_dir: Path) -> None:
     """Refuse unusable output places before the run is recorded, so a mistake leaves nothing half-written."""
-    for folder, what in ((audit_db.parent, "--audit-db"), (cards_dir, "--cards-dir")):
+    for folder, what in ((audit_db.parent, "--audit-db"), (cards_dir, "--cards-dir"),
+                         (artifacts_dir, "--artifacts-dir")):
         if folder.exists() and not folder.is_dir():
             raise SpecError(f"{folder}: {what} needs a folder here, and this is a file")
         try:
@@ -273,10 +295,14 @@ def run_audit(
     *,
     audit_db: Path = DEFAULT_AUDIT_DB,
     cards_dir: Path = DEFAULT_CARDS_DIR,
+    artifacts_dir: Path | None = None,
     progress: ProgressCallback = _ignore,
     lock_timeout: float = LOCK_WAIT_SECONDS,
 ) -> AuditResult:
-    """Train, evaluate, check, record and card every candidate of `spec`; raises `MlgateError` on bad input."""
+    """Train, evaluate, check, record and card every candidate of `spec`; raises `MlgateError` on bad input.
+
+    Artifacts go under `artifacts_dir` (default: `artifacts/` beside the cards folder).
+    """
     policies = load_policies(spec.policies)
     dataset = load_dataset(spec.data)
     train_set = load_training_set(spec, dataset)
@@ -284,7 +310,8 @@ def run_audit(
     beyond_spec = beyond_settings(spec.evaluation, threshold=spec.threshold, seed=spec.split.seed,
                                   features=dataset.features, source=spec.source)
     models = build_candidates(spec, dataset)
-    _check_writable(audit_db, cards_dir)
+    artifacts_dir = artifacts_dir or cards_dir.parent / DEFAULT_ARTIFACTS_DIR
+    _check_writable(audit_db, cards_dir, artifacts_dir)
     sizes = ", ".join(f"{k} {v}" for k, v in splits.sizes().items())
     progress(Progress("data", f"read {len(dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
 
@@ -296,6 +323,7 @@ def run_audit(
     })
     append(audit_db, [started], wait=lock_timeout)
     scored = _train_all(spec, dataset, splits, training, models, progress, beyond_spec)
+    _add_serving(run_id, spec, dataset, splits, training.x_train, scored, artifacts_dir, progress)
     results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]),
                                  str(spec.evaluation["fail_on"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))

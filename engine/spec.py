@@ -20,6 +20,7 @@ from engine.candidates.external import pinned_params
 from engine.errors import SpecError
 from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
 from engine.policy.loader import DEFAULT_POLICY
+from engine.serving.evidence import DEFAULT_SERVING
 
 DEFAULT_MISSING_VALUES = ("", "NA", "N/A", "NaN", "null", "NULL", "?")
 DEFAULT_SPLIT = {"test": 0.2, "validation": 0.2, "seed": 42}
@@ -65,6 +66,7 @@ class DataSpec:
     missing_values: tuple[str, ...]
     sensitive_bins: dict[str, list[float]] = field(default_factory=dict)
     train_path: Path | None = None
+    serving_features: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class AuditSpec:
     source_text: str | None = None
     document: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_EVALUATION))
+    serving: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVING))
 
 
 def read_spec_file(path: Path) -> tuple[dict[str, Any], str]:
@@ -208,6 +211,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
             missing_values=tuple(data.get("missing_values", DEFAULT_MISSING_VALUES)),
             sensitive_bins={k: sorted(float(x) for x in v) for k, v in data.get("sensitive_bins", {}).items()},
             train_path=Path(data["train_path"]) if "train_path" in data else None,
+            serving_features=tuple(data["serving_features"]) if "serving_features" in data else None,
         ),
         split=SplitSpec(test=float(split["test"]), validation=float(split["validation"]), seed=int(split["seed"])),
         threshold=float(evaluation["threshold"]),
@@ -217,6 +221,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         source=source,
         source_text=source_text,
         evaluation=evaluation,
+        serving={**DEFAULT_SERVING, **document.get("serving", {})},
     )
     return _with_document(spec)
 
@@ -290,9 +295,12 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
             "missing_values": list(spec.data.missing_values),
             "sensitive_bins": spec.data.sensitive_bins,
             **({"train_path": str(spec.data.train_path)} if spec.data.train_path is not None else {}),
+            **({"serving_features": list(spec.data.serving_features)}
+               if spec.data.serving_features is not None else {}),
         },
         "split": {"test": spec.split.test, "validation": spec.split.validation, "seed": spec.split.seed},
         "evaluation": dict(spec.evaluation),
+        "serving": dict(spec.serving),
         "candidates": [_candidate_document(c) for c in spec.candidates],
         "policies": [str(p) for p in spec.policies],
     }

@@ -155,8 +155,8 @@ def test_quick_mode_audits_a_csv_from_flags(adult_csv: Path, tmp_path: Path) -> 
                    "--sensitive", "sex,race", *trail_args(tmp_path), "--format", "json")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert [c["family"] for c in document["candidates"]] == ["baseline", "logistic", "lightgbm"]
-    assert document["recommended"] in ("logistic", "lightgbm")
+    assert [c["family"] for c in document["candidates"]] == ["baseline", "logistic", "lightgbm", "torch_mlp"]
+    assert document["recommended"] in ("logistic", "lightgbm", "torch_mlp")
     started = load_run(tmp_path / "audit.duckdb", document["run_id"]).started.data
     assert started["data"]["sensitive"] == ["sex", "race"]
     assert started["data"]["target"] == "income"

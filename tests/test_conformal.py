@@ -9,7 +9,7 @@ from beyond_data import Fitted, fit
 from mapie.classification import SplitConformalClassifier
 from mapie.metrics.classification import classification_coverage_score, classification_mean_width_score
 
-from engine.candidates.base import categorical_frame
+from engine.candidates.base import MISSING_CATEGORY, categorical_frame
 from engine.evaluation.conformal import conformal_evidence
 
 LEVELS = [0.8, 0.9, 0.95]
@@ -31,8 +31,8 @@ def _mapie_sets(fitted: Fitted) -> np.ndarray:
     c = fitted.context
     pipeline = fitted.model.pipeline  # type: ignore[attr-defined]
     mapie = SplitConformalClassifier(pipeline, confidence_level=LEVELS, conformity_score="lac", prefit=True)
-    mapie.conformalize(categorical_frame(c.x_valid, c.features), c.y_valid)
-    _, sets = mapie.predict_set(categorical_frame(c.x_test, c.features))
+    mapie.conformalize(categorical_frame(c.x_valid, c.features, missing=MISSING_CATEGORY), c.y_valid)
+    _, sets = mapie.predict_set(categorical_frame(c.x_test, c.features, missing=MISSING_CATEGORY))
     return np.asarray(sets)
 
 

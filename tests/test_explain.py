@@ -12,7 +12,7 @@ import shap
 from beyond_data import CATEGORICAL, NUMERIC, Fitted, fit
 from sklearn.metrics import normalized_mutual_info_score
 
-from engine.candidates.base import Explainable, Features, categorical_frame
+from engine.candidates.base import MISSING_CATEGORY, Explainable, Features, categorical_frame
 from engine.evaluation.explain import explanation_evidence
 from engine.policy.rules_beyond import explainability
 
@@ -88,8 +88,8 @@ def test_logistic_contributions_equal_shap_linear_explainer_summed_by_feature(ad
     pipeline = fitted.model.pipeline  # type: ignore[attr-defined]
     preprocess, model = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
     features = fitted.context.features
-    z = preprocess.transform(categorical_frame(x, features))
-    z_background = preprocess.transform(categorical_frame(background, features))
+    z = preprocess.transform(categorical_frame(x, features, missing=MISSING_CATEGORY))
+    z_background = preprocess.transform(categorical_frame(background, features, missing=MISSING_CATEGORY))
     explainer = shap.LinearExplainer(model, z_background)
     reference = explainer.shap_values(z)
     names = list(preprocess.get_feature_names_out())

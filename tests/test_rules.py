@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import serving_helpers
 from adult_scores import NUMERIC, score_half
 from beyond_data import GOOD_BEYOND, fit
 from conftest import ROOT
@@ -141,6 +142,12 @@ REAL_RULES: dict[str, dict[str, Any]] = {
     "conformal_coverage": {"confidence": 0.9, "tolerance": 0.1, "by": "sex"},
     "explainability": {"top_k": 3, "max_faithfulness_error": 1e-6},
     "robustness": {"max_drop": 0.1, "max_invariance_violation_rate": 0.0, "max_directional_violation_rate": 0.05},
+    "onnx_parity": {"max_abs_diff": 0.001, "max_disagreement": 0.001},
+    "latency": {"percentile": "p99", "max_ms": 100},
+    "throughput": {"min_rows_per_second": 100},
+    "model_size": {"max_mb": 50},
+    "feature_availability": {},
+    "artifacts_packaged": {},
 }
 
 
@@ -248,6 +255,18 @@ def test_check_error_when_evidence_has_the_wrong_shape() -> None:
     assert "AttributeError" in outcome.message
 
 
+ARTIFACT_FILES = ("model.onnx", "input_schema.json", "signature.json", "metadata.json")
+GOOD_SERVING: dict[str, Any] = {
+    "features": {"used": ["age", "workclass"], "available": ["age", "workclass", "sex"], "unavailable": []},
+    "artifact": {"path": "artifacts/r/c", "complete": True,
+                 "files": {name: {"sha256": "ab" * 32, "bytes": 10} for name in ARTIFACT_FILES}},
+    "skew": {"rows": 1000, "max_abs_diff": 2e-7, "p99_abs_diff": 1e-7, "label_disagreement": 0.0},
+    "latency": {"calls": 200, "threads": 1, "p50_ms": 0.05, "p95_ms": 0.08, "p99_ms": 0.2},
+    "throughput": {"batch_rows": 2000, "rows_per_second": 250000.0},
+    "size": {"model_bytes": 7500, "model_mb": 0.0075},
+}
+
+
 def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
     from engine.policy.loader import load_policy
 
@@ -263,6 +282,7 @@ def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
             {"group": "Male", "support": 900, "too_small": False, "metrics": {"roc_auc": 0.91}},
         ]}],
         **GOOD_BEYOND,
+        "serving": GOOD_SERVING,
     }
     outcomes = check([policy], evidence)
     assert {o.status for o in outcomes} == {"pass"}
@@ -299,8 +319,10 @@ def test_verdict(outcomes: list[tuple[str, str]], expected: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_evidence(adult_sample: pd.DataFrame) -> dict[str, Any]:
-    """A candidate's evidence as the service stores it: evaluate(), then compare() with the class-prior baseline."""
+def real_evidence(adult_sample: pd.DataFrame, adult_parquet: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A candidate's evidence as the service stores it: evaluate(), then compare() with the class-prior baseline;
+    its serving part from a real logistic candidate's ONNX artifact."""
     scored = score_half(adult_sample)
     groupings = sensitive_groupings(scored.frame, ["sex", "race"], {})
     settings = EvidenceSettings(resamples=300, seed=11, min_group_size=30)
@@ -314,6 +336,10 @@ def real_evidence(adult_sample: pd.DataFrame) -> dict[str, Any]:
     fitted = fit(adult_sample, "logistic", features=Features(tuple(NUMERIC), ()),
                  directional=[{"feature": "capital-gain", "shift": 5000, "expect": "non_decreasing"}])
     evidence.update(beyond_evidence(fitted.model, fitted.test_proba, fitted.context))
+    data, splits = serving_helpers.adult_data(adult_parquet)
+    served = serving_helpers.fit("logistic", data, splits)
+    evidence["serving"] = serving_helpers.serve(served, "logistic", data, splits, tmp_path_factory.mktemp("artifacts"),
+                                                tuple(data.features.all))
     return evidence
 
 

@@ -359,3 +359,16 @@ def test_every_candidate_records_conformal_explanation_and_robustness_evidence(a
         assert robust["rows"] == min(2000, test_rows)
     outcomes = {o.id: o.status for o in audited.result.candidates[1].outcomes}
     assert outcomes["explanations-faithful"] == "pass"
+
+
+def test_every_candidate_is_packaged_beside_the_cards_and_recorded_with_its_hashes(audited: Audited) -> None:
+    record = load_run(audited.db, audited.result.run_id)
+    for c in audited.result.candidates:
+        serving = record.candidates[c.name].data["evidence"]["serving"]
+        folder = audited.cards.parent / "artifacts" / audited.result.run_id / c.name
+        assert Path(serving["artifact"]["path"]) == folder
+        for name, entry in serving["artifact"]["files"].items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == entry["sha256"]
+        statuses = {o.id: o.status for o in c.outcomes}
+        assert statuses["artifacts-packaged"] == statuses["onnx-parity"] == statuses["latency-p99"] == "pass"
+        assert statuses["serving-features"] == "unknown", "the spec lists no serving features"

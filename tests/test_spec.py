@@ -348,7 +348,8 @@ def test_example_adult_spec_builds() -> None:
     assert spec.data.sensitive == ("sex", "race", "age")
     assert spec.data.features is not None and "age" in spec.data.features and "sex" not in spec.data.features
     assert spec.data.sensitive_bins == {"age": [25.0, 45.0, 65.0]}
-    assert [c.family for c in spec.candidates] == ["baseline", "logistic", "lightgbm"]
+    assert [c.family for c in spec.candidates] == ["baseline", "logistic", "lightgbm", "torch_mlp"]
+    assert spec.data.serving_features == spec.data.features
     assert spec.candidates[1].calibration == ("isotonic",)
     assert spec.candidates[2].params["n_estimators"] == 1000
     assert [p.resolve() for p in spec.policies] == [DEFAULT_POLICY.resolve()]

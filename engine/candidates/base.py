@@ -15,6 +15,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+# How a missing categorical value reaches families whose preprocessing must export to ONNX (string tensors
+# have no NaN): the empty string, which the data loader already reads as missing, so it is never a real level.
+MISSING_CATEGORY = ""
+
 
 @dataclass(frozen=True)
 class Features:
@@ -92,19 +96,20 @@ class Family:
     build: Callable[[dict[str, Any]], Candidate]
 
 
-def pipeline_proba(pipeline: Any, features: Features | None, x: pd.DataFrame, family: str) -> NDArray[np.float64]:
+def pipeline_proba(pipeline: Any, features: Features | None, x: pd.DataFrame, family: str,
+                   *, missing: Any = np.nan) -> NDArray[np.float64]:
     """P(positive) from a fitted scikit-learn pipeline over raw feature columns."""
     if pipeline is None or features is None:
         raise RuntimeError(f"{family} candidate used before fit")
-    return np.asarray(pipeline.predict_proba(categorical_frame(x, features))[:, 1], dtype=np.float64)
+    return np.asarray(pipeline.predict_proba(categorical_frame(x, features, missing=missing))[:, 1], dtype=np.float64)
 
 
-def categorical_frame(x: pd.DataFrame, features: Features) -> pd.DataFrame:
-    """Feature columns in a fixed order, categoricals as Python strings with missing values as NaN."""
+def categorical_frame(x: pd.DataFrame, features: Features, *, missing: Any = np.nan) -> pd.DataFrame:
+    """Feature columns in a fixed order, categoricals as Python strings with missing values as `missing`."""
     out = x.loc[:, features.all].copy()
     for column in features.categorical:
         values = out[column]
-        out[column] = values.astype(str).astype(object).where(values.notna(), np.nan)
+        out[column] = values.astype(str).astype(object).where(values.notna(), missing)
     for column in features.numeric:
         out[column] = pd.to_numeric(out[column], errors="coerce").astype(np.float64)
     return out

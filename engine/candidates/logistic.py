@@ -1,4 +1,4 @@
-"""Logistic regression as one scikit-learn pipeline: impute, scale or one-hot encode, then the model.
+"""Logistic regression as one scikit-learn pipeline: impute, scale or one-hot encode (`onehot`), then the model.
 
 Keeping preprocessing and model in one `Pipeline` fitted on the training split is what makes the candidate
 leakage-safe and, later, exportable as one serving graph.
@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
 from engine.candidates.base import (
+    MISSING_CATEGORY,
     Contributions,
     Family,
     Features,
@@ -25,6 +24,7 @@ from engine.candidates.base import (
     categorical_frame,
     pipeline_proba,
 )
+from engine.candidates.onehot import one_hot_preprocessor
 
 DEFAULTS: dict[str, Any] = {
     "C": 1.0,
@@ -35,37 +35,14 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _preprocessor(features: Features, params: dict[str, Any]) -> ColumnTransformer:
-    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
-    categorical = make_pipeline(
-        SimpleImputer(strategy="constant", fill_value="(missing)"),
-        OneHotEncoder(
-            handle_unknown="infrequent_if_exist",
-            max_categories=params["max_categories"],
-            min_frequency=params["min_frequency"],
-            sparse_output=False,
-        ),
-    )
-    return ColumnTransformer(
-        [("numeric", numeric, list(features.numeric)), ("categorical", categorical, list(features.categorical))],
-        verbose_feature_names_out=False,
-    )
-
-
 def _origins(preprocess: ColumnTransformer, features: Features) -> NDArray[np.intp]:
     """For each model input, the index (in `features.all`) of the original feature it was made from."""
-    indicators: list[int] = []
-    if features.numeric:
-        imputer = preprocess.named_transformers_["numeric"].steps[0][1]
-        indicators = [] if imputer.indicator_ is None else [int(i) for i in imputer.indicator_.features_]
     widths: list[int] = []
     if features.categorical:
         encoder = preprocess.named_transformers_["categorical"].steps[-1][1]
-        infrequent = encoder.infrequent_categories_
-        widths = [len(c) - (len(infrequent[i]) - 1 if infrequent[i] is not None else 0)
-                  for i, c in enumerate(encoder.categories_)]
+        widths = [len(c) for c in encoder.categories_]
     offset = len(features.numeric)
-    origins = [*range(offset), *indicators, *(offset + i for i, w in enumerate(widths) for _ in range(w))]
+    origins = [*range(offset), *(offset + i for i, w in enumerate(widths) for _ in range(w))]
     return np.asarray(origins, dtype=np.intp)
 
 
@@ -85,20 +62,24 @@ class LogisticCandidate:
             class_weight=self.params["class_weight"],
             random_state=data.seed,
         )
-        self.pipeline = Pipeline([("preprocess", _preprocessor(data.features, self.params)), ("model", model)])
-        self.pipeline.fit(categorical_frame(data.x_train, data.features), data.y_train)
+        x_train = categorical_frame(data.x_train, data.features, missing=MISSING_CATEGORY)
+        preprocess = one_hot_preprocessor(data.features, self.params, x_train)
+        self.pipeline = Pipeline([("preprocess", preprocess), ("model", model)])
+        self.pipeline.fit(x_train, data.y_train)
 
     def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
-        return pipeline_proba(self.pipeline, self.features, x, self.family)
+        return pipeline_proba(self.pipeline, self.features, x, self.family, missing=MISSING_CATEGORY)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
-        """Exact SHAP of a linear model in log-odds: w·(z − mean z of the background), one-hot columns (and
-        missing-value indicators) summed back into the feature they came from."""
+        """Exact SHAP of a linear model in log-odds: w·(z − mean z of the background), one-hot columns summed
+        back into the feature they came from."""
         if self.pipeline is None or self.features is None:
             raise RuntimeError("logistic candidate used before fit")
         preprocess, model = self.pipeline.named_steps["preprocess"], self.pipeline.named_steps["model"]
-        z = np.asarray(preprocess.transform(categorical_frame(x, self.features)), dtype=np.float64)
-        mean = np.asarray(preprocess.transform(categorical_frame(background, self.features)), dtype=np.float64).mean(0)
+        z = np.asarray(preprocess.transform(categorical_frame(x, self.features, missing=MISSING_CATEGORY)),
+                       dtype=np.float64)
+        mean = np.asarray(preprocess.transform(categorical_frame(background, self.features, missing=MISSING_CATEGORY)),
+                          dtype=np.float64).mean(0)
         weights = np.asarray(model.coef_[0], dtype=np.float64)
         origins = _origins(preprocess, self.features)
         if origins.size != weights.size:
@@ -120,7 +101,7 @@ class LogisticCandidate:
 
 FAMILY = Family(
     name="logistic",
-    summary="scikit-learn pipeline: median-impute + scale numerics, one-hot categoricals, logistic regression",
+    summary="scikit-learn pipeline: median-impute + scale numerics, one-hot frequent categoricals, logistic regression",
     params_schema={
         "type": "object",
         "additionalProperties": False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.policy import rules, rules_beyond
+from engine.policy import rules, rules_beyond, rules_serving
 from engine.policy.rules import Evidence, Finding, Params
 
 RuleKind = Callable[[Evidence, Params], Finding]
@@ -23,4 +23,10 @@ RULE_KINDS: dict[str, RuleKind] = {
     "conformal_coverage": rules_beyond.conformal_coverage,
     "explainability": rules_beyond.explainability,
     "robustness": rules_beyond.robustness,
+    "onnx_parity": rules_serving.onnx_parity,
+    "latency": rules_serving.latency,
+    "throughput": rules_serving.throughput,
+    "model_size": rules_serving.model_size,
+    "feature_availability": rules_serving.feature_availability,
+    "artifacts_packaged": rules_serving.artifacts_packaged,
 }

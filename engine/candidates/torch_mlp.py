@@ -1,0 +1,182 @@
+"""A tabular MLP in PyTorch: one-hot categoricals, standardised numerics, early stopping on the validation split.
+
+Preprocessing is the shared `onehot` transformer, fitted on the training rows only. Training uses CUDA with
+mixed precision when it is available (or when the spec forces `device = "cuda"`), else the CPU in float32;
+the device, its name and the precision are recorded. Seeds, a seeded shuffling generator, deterministic
+algorithms and a fixed thread count make a CPU retrain bit-identical. The best epoch (lowest validation log
+loss) is restored, and the trained network is moved to the CPU for scoring, which is what gets exported.
+torch is imported only when a candidate of this family is fitted or scores.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.compose import ColumnTransformer
+
+from engine.candidates.base import MISSING_CATEGORY, Family, Features, TrainingData, categorical_frame
+from engine.candidates.onehot import one_hot_preprocessor
+
+DEFAULTS: dict[str, Any] = {
+    "hidden_sizes": [64, 32],
+    "dropout": 0.1,
+    "weight_decay": 1e-4,
+    "learning_rate": 1e-3,
+    "batch_size": 256,
+    "epochs": 30,
+    "patience": 5,
+    "max_categories": 50,
+    "min_frequency": 5,
+    "device": "auto",
+    "threads": 1,
+}
+
+
+@contextmanager
+def _deterministic(torch: Any, seed: int, threads: int) -> Iterator[None]:
+    """Seeded, deterministic torch with a fixed thread count, restoring the process-wide settings afterwards."""
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.set_num_threads(previous[1])
+
+
+def _device(torch: Any, wanted: str) -> tuple[Any, str, str]:
+    """The torch device, its name and the training precision."""
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device = 'cuda' was asked for, but torch.cuda.is_available() is False")
+    if wanted == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu"), "cpu", "float32"
+    precision = "mixed bfloat16" if torch.cuda.is_bf16_supported() else "mixed float16"
+    return torch.device("cuda"), str(torch.cuda.get_device_name(0)), precision
+
+
+def _network(torch: Any, n_inputs: int, hidden: list[int], dropout: float) -> Any:
+    layers: list[Any] = []
+    width = n_inputs
+    for size in hidden:
+        layers += [torch.nn.Linear(width, size), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
+        width = size
+    layers.append(torch.nn.Linear(width, 1))
+    return torch.nn.Sequential(*layers)
+
+
+class TorchMLPCandidate:
+    family = "torch_mlp"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = {**DEFAULTS, **params}
+        self.features: Features | None = None
+        self.preprocess: ColumnTransformer | None = None
+        self.net: Any = None
+        self.training: dict[str, Any] = {}
+
+    def _inputs(self, x: pd.DataFrame) -> NDArray[np.float32]:
+        if self.preprocess is None or self.features is None:
+            raise RuntimeError("torch_mlp candidate used before fit")
+        frame = categorical_frame(x, self.features, missing=MISSING_CATEGORY)
+        return np.ascontiguousarray(self.preprocess.transform(frame), dtype=np.float32)
+
+    def fit(self, data: TrainingData) -> None:
+        import torch
+
+        self.features = data.features
+        x_train = categorical_frame(data.x_train, data.features, missing=MISSING_CATEGORY)
+        self.preprocess = one_hot_preprocessor(data.features, self.params, x_train).fit(x_train)
+        with _deterministic(torch, data.seed, int(self.params["threads"])):
+            self._train(torch, data)
+
+    def _train(self, torch: Any, data: TrainingData) -> None:
+        p = self.params
+        device, device_name, precision = _device(torch, str(p["device"]))
+        x = torch.from_numpy(self._inputs(data.x_train)).to(device)
+        y = torch.from_numpy(data.y_train.astype(np.float32)).to(device)
+        x_valid = torch.from_numpy(self._inputs(data.x_valid)).to(device)
+        y_valid = torch.from_numpy(data.y_valid.astype(np.float32)).to(device)
+        net = _network(torch, int(x.shape[1]), list(p["hidden_sizes"]), float(p["dropout"])).to(device)
+        optimiser = torch.optim.AdamW(net.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        amp_dtype = {"mixed bfloat16": torch.bfloat16, "mixed float16": torch.float16}.get(precision)
+        scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+        shuffle = torch.Generator().manual_seed(data.seed)
+        best = (float("inf"), 0, copy.deepcopy(net.state_dict()))
+        epochs_run = 0
+        for epoch in range(1, int(p["epochs"]) + 1):
+            net.train()
+            order = torch.randperm(int(x.shape[0]), generator=shuffle).to(device)
+            for batch in order.split(int(p["batch_size"])):
+                optimiser.zero_grad(set_to_none=True)
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                    loss = loss_fn(net(x[batch]).squeeze(1), y[batch])
+                scaler.scale(loss).backward()
+                scaler.step(optimiser)
+                scaler.update()
+            net.eval()
+            with torch.no_grad():
+                valid_loss = float(loss_fn(net(x_valid).float().squeeze(1), y_valid))
+            epochs_run = epoch
+            if valid_loss < best[0]:
+                best = (valid_loss, epoch, copy.deepcopy(net.state_dict()))
+            elif epoch - best[1] >= int(p["patience"]):
+                break
+        net.load_state_dict(best[2])
+        self.net = net.to("cpu").eval()
+        self.training = {
+            "device": device.type, "device_name": device_name, "precision": precision,
+            "torch": str(torch.__version__), "threads": int(p["threads"]),
+            "early_stopping": {"metric": "log loss on the validation split", "best_epoch": best[1],
+                               "best_validation_loss": best[0], "epochs_run": epochs_run},
+            "n_inputs": int(x.shape[1]), "n_parameters": int(sum(t.numel() for t in net.parameters())),
+        }
+
+    def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
+        inputs = self._inputs(x)
+        if self.net is None:
+            raise RuntimeError("torch_mlp candidate used before fit")
+        import torch
+
+        with torch.no_grad():
+            logits = self.net(torch.from_numpy(inputs)).squeeze(1)
+            return np.asarray(torch.sigmoid(logits).numpy(), dtype=np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        return {"params": self.params, **self.training}
+
+
+FAMILY = Family(
+    name="torch_mlp",
+    summary="PyTorch MLP: one-hot categoricals, standardised numerics, early stopping on the validation split",
+    params_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "hidden_sizes": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 4096},
+                             "minItems": 1, "maxItems": 8},
+            "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+            "weight_decay": {"type": "number", "minimum": 0},
+            "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "batch_size": {"type": "integer", "minimum": 1, "maximum": 1048576},
+            "epochs": {"type": "integer", "minimum": 1, "maximum": 10000},
+            "patience": {"type": "integer", "minimum": 1},
+            "max_categories": {"type": "integer", "minimum": 2, "maximum": 1000},
+            "min_frequency": {"type": "integer", "minimum": 1},
+            "device": {"enum": ["auto", "cpu", "cuda"],
+                       "description": "auto: CUDA (mixed precision) when available, else the CPU"},
+            "threads": {"type": "integer", "minimum": 1, "maximum": 1024,
+                        "description": "CPU threads while training (fixed, so a retrain is bit-identical)"},
+        },
+    },
+    default_params=DEFAULTS,
+    build=TorchMLPCandidate,
+)
