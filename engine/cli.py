@@ -15,6 +15,7 @@ import click
 from rich.table import Table
 
 from engine.cli_author import card, policy_explain, policy_init
+from engine.cli_champion import champion, promote, rollback
 from engine.cli_output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -198,7 +199,8 @@ def tui_command(audit_db: Path | None) -> int:
     return EXIT_OK
 
 
-for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card):
+for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card, promote,
+                rollback, champion):
     cli.add_command(command)
 for command in (policy_explain, policy_init):
     policy.add_command(command)

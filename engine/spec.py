@@ -41,6 +41,7 @@ DEFAULT_EVALUATION = {
     "swap_rate": 0.1,
     "missing_rate": 0.1,
     "directional": [],
+    "reproducibility": True,
 }
 FLAGS = "command-line flags"
 MAX_ERRORS_SHOWN = 3

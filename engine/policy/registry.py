@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.policy import rules, rules_beyond
+from engine.policy import rules, rules_beyond, rules_release
 from engine.policy.rules import Evidence, Finding, Params
 
 RuleKind = Callable[[Evidence, Params], Finding]
@@ -23,4 +23,8 @@ RULE_KINDS: dict[str, RuleKind] = {
     "conformal_coverage": rules_beyond.conformal_coverage,
     "explainability": rules_beyond.explainability,
     "robustness": rules_beyond.robustness,
+    "reproducible": rules_release.reproducible,
+    "lineage_complete": rules_release.lineage_complete,
+    "rollback": rules_release.rollback,
+    "beats_champion": rules_release.beats_champion,
 }
