@@ -132,12 +132,9 @@ def _promotable(record: runs.RunRecord, name: str) -> runs.CandidateView:
 
 def _artifact(record: runs.RunRecord, name: str) -> dict[str, Any] | None:
     """The candidate's packaged artifact as its evaluation recorded it (path and SHA-256), if it has one."""
-    data = record.candidates[name].data
-    for place in (data.get("artifact"), (data.get("evidence") or {}).get("artifact"),
-                  (data.get("description") or {}).get("artifact")):
-        if isinstance(place, dict):
-            return place
-    return None
+    evidence = record.candidates[name].data.get("evidence") or {}
+    artifact = (evidence.get("serving") or {}).get("artifact")
+    return artifact if isinstance(artifact, dict) else None
 
 
 def promote(audit_db: Path, run_id: str, candidate: str, *, reviewer: str, reason: str,
@@ -189,7 +186,8 @@ def rollback(audit_db: Path, *, reviewer: str, reason: str, model: str | None = 
     if withdrawn is None or restored is None:
         raise ChampionError(f"model {name!r} has no earlier champion to roll back to")
     head = append(audit_db, [NewEvent(CHAMPION_ROLLED_BACK, withdrawn["run_id"], {
-        "model": name, "withdrawn": reference(withdrawn), "restored": reference(restored),
+        "model": name, "candidate": withdrawn["candidate"], "withdrawn": reference(withdrawn),
+        "restored": reference(restored),
         "reviewer": _text(reviewer, "reviewer"), "reason": _text(reason, "reason"),
     })], wait=lock_timeout)
     return head, withdrawn, restored
