@@ -99,7 +99,7 @@ def audit(
         train_data=train_data,
     )
     if spec_path is not None and overrides:
-        source = f"{spec_path} (with command-line flags)"
+        source = f"{spec_path}{spec.FLAGS_SUFFIX}"
     audit_spec = spec.build_spec(spec.merge_documents(document, overrides), source=source, source_text=source_text)
 
     def show(progress: service.Progress) -> None:

@@ -40,7 +40,7 @@ from engine.external_audit import build_candidates, load_training_set, split, tr
 from engine.lineage import candidate_lineage, lineage, run_lineage
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, load_policies, policy_record
-from engine.spec import AuditSpec, CandidateSpec
+from engine.spec import FLAGS_SUFFIX, AuditSpec, CandidateSpec
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,13 @@ def evidence_settings(spec: AuditSpec) -> EvidenceSettings:
     )
 
 
+def _code_folder(spec: AuditSpec) -> Path:
+    """Where the audited code lives, for its git commit: the spec file's folder, else the working directory."""
+    if spec.source_text is None:
+        return Path.cwd()
+    return Path(spec.source.removesuffix(FLAGS_SUFFIX)).resolve().parent
+
+
 def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, sizes: dict[str, int]) -> dict[str, Any]:
     return {
         "spec": spec.document,
@@ -153,7 +160,7 @@ def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, size
             "notes": dataset.notes,
         },
         "split": {"sizes": sizes, "seed": spec.split.seed, "stratified": True},
-        "lineage": run_lineage(lineage(cwd=Path.cwd()), spec_sha256=digest(spec.document),
+        "lineage": run_lineage(lineage(cwd=_code_folder(spec)), spec_sha256=digest(spec.document),
                                policies=[policy_record(p) for p in policies],
                                data_sha256=dataset.fingerprint.get("sha256"), seed=spec.split.seed),
     }

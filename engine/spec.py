@@ -44,6 +44,7 @@ DEFAULT_EVALUATION = {
     "reproducibility": True,
 }
 FLAGS = "command-line flags"
+FLAGS_SUFFIX = f" (with {FLAGS})"  # a spec file's source, when flags override part of it
 MAX_ERRORS_SHOWN = 3
 
 

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
+from engine.audit import runs
 from engine.lineage import LIBRARIES, candidate_lineage, lineage, missing_fields, run_lineage
 from engine.policy.rules_release import lineage_complete
 
@@ -98,3 +100,34 @@ def test_the_run_part_names_its_inputs_and_seeds() -> None:
     assert recorded["seeds"] == {"split": 3, "training": 3, "bootstrap": 3}
     assert recorded["candidate"]["family"] == "lightgbm"
     assert missing_fields({**recorded, "seeds": {"split": 3}}) == ["seeds.training", "seeds.bootstrap"]
+
+
+@pytest.mark.slow
+def test_an_audit_records_the_commit_of_the_spec_files_repository(repository: Path, adult_csv: Path,
+                                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    spec = repository / "audit.toml"
+    spec.write_text(SPEC.format(data=adult_csv.as_posix()), encoding="utf-8")
+    _git(repository, "add", "audit.toml")
+    _git(repository, "commit", "-q", "-m", "spec")
+    db = tmp_path_factory.mktemp("trail") / "audit.duckdb"
+    done = run_cli("audit", "--spec", spec, "--audit-db", db, "--cards-dir", db.parent / "cards", "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    recorded = runs.load_run(db, run_id).started.data["lineage"]
+    assert recorded["git_commit"] == _git(repository, "rev-parse", "HEAD") != _git(ROOT, "rev-parse", "HEAD")
+    assert recorded["git_dirty"] is False
+
+
+SPEC = """
+name = "lineage-test"
+[data]
+path = "{data}"
+target = "income"
+positive = ">50K"
+[evaluation]
+bootstrap = 0
+reproducibility = false
+[[candidates]]
+name = "logistic"
+family = "logistic"
+"""
