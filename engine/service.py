@@ -244,6 +244,9 @@ def _reproduce(spec: AuditSpec, item: Scored, model: Candidate, twin: Candidate 
 def _release_evidence(spec: AuditSpec, scored: list[Scored], run: dict[str, Any], audit_db: Path) -> None:
     """Add each candidate's lineage and what the trail knows of its model's champion to its evidence."""
     champion = champion_evidence(audit_db, spec.name)
+    if champion["current"] is not None and champion["current"].get("artifact") is None:
+        champion = {**champion, "rescored_error": "no packaged ONNX artifact was recorded with it, so it cannot be "
+                                                  "re-scored on this run's test rows"}
     for item in scored:
         if item.evidence is not None:
             item.evidence["lineage"] = candidate_lineage(run, family=item.candidate.family,
