@@ -15,6 +15,7 @@ import click
 from rich.table import Table
 
 from engine.cli_author import card, policy_explain, policy_init
+from engine.cli_champion import champion, promote, rollback
 from engine.cli_output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -100,7 +101,7 @@ def audit(
         train_data=train_data,
     )
     if spec_path is not None and overrides:
-        source = f"{spec_path} (with command-line flags)"
+        source = f"{spec_path}{spec.FLAGS_SUFFIX}"
     audit_spec = spec.build_spec(spec.merge_documents(document, overrides), source=source, source_text=source_text)
 
     def show(progress: service.Progress) -> None:
@@ -201,7 +202,8 @@ def tui_command(audit_db: Path | None) -> int:
     return EXIT_OK
 
 
-for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card):
+for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card, promote,
+                rollback, champion):
     cli.add_command(command)
 for command in (policy_explain, policy_init):
     policy.add_command(command)

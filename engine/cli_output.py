@@ -19,7 +19,8 @@ from rich.text import Text
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FORMAT = click.Choice(["text", "json"])
 STATUS_STYLES = {"pass": "bold green", "fail": "bold red", "unknown": "yellow", "error": "bold magenta",
-                 "waived": "cyan", "incomplete": "yellow"}
+                 "waived": "cyan", "incomplete": "yellow",
+                 "champion": "bold green", "available": "green", "rolled back": "dim"}
 
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)

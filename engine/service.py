@@ -23,23 +23,25 @@ import pandas as pd
 
 from engine.audit import runs
 from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS, NewEvent, append, current_head
-from engine.candidates import BASELINE, EXTERNAL, Candidate, TrainingData
+from engine.candidates import BASELINE, EXTERNAL, FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
 from engine.candidates.external import external_record
 from engine.canonical import digest, jsonable
 from engine.cards import DEFAULT_CARDS_DIR, write_cards
+from engine.champion import champion_evidence
 from engine.data import Dataset, Splits, load_dataset
 from engine.errors import SpecError
+from engine.evaluation import reproducibility
 from engine.evaluation.beyond import BeyondContext, BeyondSettings, beyond_context, beyond_evidence, beyond_settings
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.external_audit import build_candidates, load_training_set, split, training_data
-from engine.lineage import lineage
+from engine.lineage import candidate_lineage, lineage, run_lineage
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, load_policies, policy_record
 from engine.serving.evidence import DEFAULT_ARTIFACTS_DIR, ServingSettings, serving_evidence
-from engine.spec import AuditSpec, CandidateSpec
+from engine.spec import FLAGS_SUFFIX, AuditSpec, CandidateSpec
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,13 @@ def evidence_settings(spec: AuditSpec) -> EvidenceSettings:
     )
 
 
+def _code_folder(spec: AuditSpec) -> Path:
+    """Where the audited code lives, for its git commit: the spec file's folder, else the working directory."""
+    if spec.source_text is None:
+        return Path.cwd()
+    return Path(spec.source.removesuffix(FLAGS_SUFFIX)).resolve().parent
+
+
 def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, sizes: dict[str, int]) -> dict[str, Any]:
     return {
         "spec": spec.document,
@@ -153,7 +162,9 @@ def _run_started(spec: AuditSpec, policies: list[Policy], dataset: Dataset, size
             "notes": dataset.notes,
         },
         "split": {"sizes": sizes, "seed": spec.split.seed, "stratified": True},
-        "lineage": lineage(cwd=Path.cwd()),
+        "lineage": run_lineage(lineage(cwd=_code_folder(spec)), spec_sha256=digest(spec.document),
+                               policies=[policy_record(p) for p in policies],
+                               data_sha256=dataset.fingerprint.get("sha256"), seed=spec.split.seed),
     }
 
 
@@ -193,12 +204,17 @@ def _train_all(spec: AuditSpec, dataset: Dataset, splits: Splits, training: Trai
         scored.append(_score(candidate, model, training, dataset, splits.test, groupings, settings, beyond))
         if scored[-1].error is not None:
             continue
+        fresh = None if candidate.family == EXTERNAL else FAMILIES[candidate.family].build(candidate.params)
+        twin = _reproduce(spec, scored[-1], model, fresh, training, frame.iloc[splits.test], progress)
         for method in candidate.calibration:
             variant = CandidateSpec(f"{candidate.name}.{method}", candidate.family, candidate.params)
             progress(Progress("train", f"calibrating {candidate.name} ({method}, on the validation split)",
                               variant.name))
             calibrated = CalibratedCandidate(model, method)
             scored.append(_score(variant, calibrated, training, dataset, splits.test, groupings, settings, beyond))
+            if scored[-1].error is None:
+                _reproduce(spec, scored[-1], calibrated, CalibratedCandidate(twin, method) if twin else None,
+                           training, frame.iloc[splits.test], progress)
     return scored
 
 
@@ -218,6 +234,44 @@ def _add_serving(run_id: str, spec: AuditSpec, dataset: Dataset, splits: Splits,
                           item.candidate.name))
         serving = serving_evidence(item.model, item.candidate.name, dataset.features, x_train, x_test, settings)
         item.evidence = {**item.evidence, "serving": jsonable(serving)}
+
+
+def _reproduce(spec: AuditSpec, item: Scored, model: Candidate, twin: Candidate | None, training: TrainingData,
+               x_test: pd.DataFrame, progress: ProgressCallback) -> Candidate | None:
+    """Add `reproducibility` to a scored candidate's evidence: retrain its unfitted `twin` and compare test scores.
+
+    Returns the fitted twin (a calibrated variant is reproduced on top of its retrained base), or None.
+    """
+    if item.evidence is None:
+        return None
+    if not spec.evaluation["reproducibility"]:
+        item.evidence["reproducibility"] = reproducibility.not_retrained(
+            "evaluation.reproducibility is false in the spec: no retrain was run")
+        return None
+    if twin is None:
+        item.evidence["reproducibility"] = reproducibility.not_retrained(
+            "a model trained elsewhere has no trainer here to retrain it" if item.candidate.family == EXTERNAL
+            else "its base model could not be retrained")
+        return None
+    progress(Progress("reproduce", f"retraining {item.candidate.name} with the same seed", item.candidate.name))
+    evidence, fitted = reproducibility.retrain(
+        twin, training, x_test, model.predict_proba(x_test), threshold=spec.threshold,
+        device=reproducibility.device_of(item.description))
+    item.evidence["reproducibility"] = jsonable(evidence)
+    return fitted
+
+
+def _release_evidence(spec: AuditSpec, scored: list[Scored], run: dict[str, Any], audit_db: Path) -> None:
+    """Add each candidate's lineage and what the trail knows of its model's champion to its evidence."""
+    champion = champion_evidence(audit_db, spec.name)
+    if champion["current"] is not None and champion["current"].get("artifact") is None:
+        champion = {**champion, "rescored_error": "no packaged ONNX artifact was recorded with it, so it cannot be "
+                                                  "re-scored on this run's test rows"}
+    for item in scored:
+        if item.evidence is not None:
+            item.evidence["lineage"] = candidate_lineage(run, family=item.candidate.family,
+                                                         params=item.candidate.params, seed=spec.split.seed)
+            item.evidence["champion"] = champion
 
 
 def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[str, Any] | None:
@@ -324,6 +378,7 @@ def run_audit(
     append(audit_db, [started], wait=lock_timeout)
     scored = _train_all(spec, dataset, splits, training, models, progress, beyond_spec)
     _add_serving(run_id, spec, dataset, splits, training.x_train, scored, artifacts_dir, progress)
+    _release_evidence(spec, scored, started.data["lineage"], audit_db)
     results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]),
                                  str(spec.evaluation["fail_on"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))

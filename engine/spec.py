@@ -42,8 +42,10 @@ DEFAULT_EVALUATION = {
     "swap_rate": 0.1,
     "missing_rate": 0.1,
     "directional": [],
+    "reproducibility": True,
 }
 FLAGS = "command-line flags"
+FLAGS_SUFFIX = f" (with {FLAGS})"  # a spec file's source, when flags override part of it
 MAX_ERRORS_SHOWN = 3
 
 

@@ -89,7 +89,7 @@ def test_json_card_numbers_are_the_recorded_evidence(audited: AuditResult) -> No
     outcomes = {o["id"]: o["status"] for o in record.rules["logistic"].data["outcomes"]}
     assert statuses == outcomes
     checklist = {item["id"]: item for item in card["mlgate"]["checklist"]}
-    assert checklist["optimizing_metric"]["rules"] and checklist["rollback"]["status"] == "not covered"
+    assert checklist["optimizing_metric"]["rules"] and checklist["fairness"]["status"] == "not covered"
 
 
 def test_the_card_command_regenerates_the_same_card_from_the_trail(audited: AuditResult, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import serving_helpers
 from adult_scores import NUMERIC, score_half
 from beyond_data import GOOD_BEYOND, fit
 from conftest import ROOT
+from release_evidence import champion_entry, real_lineage, release_evidence
 
 from engine.candidates.base import Features
 from engine.evaluation.beyond import beyond_evidence
@@ -148,6 +149,10 @@ REAL_RULES: dict[str, dict[str, Any]] = {
     "model_size": {"max_mb": 50},
     "feature_availability": {},
     "artifacts_packaged": {},
+    "reproducible": {"max_abs_diff": 0},
+    "lineage_complete": {},
+    "rollback": {},
+    "beats_champion": {"metric": "roc_auc", "min_lift": 0.0, "significance": 0.05},
 }
 
 
@@ -275,7 +280,8 @@ def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
         "metrics": {"roc_auc": 0.9, "recall": 0.6},
         "intervals": {"confidence": 0.95, "metrics": {"roc_auc": [0.88, 0.92]}},
         "lift_over_baseline": {"roc_auc": 0.4, "pr_auc": 0.4, "log_loss": 0.2, "brier": 0.05},
-        "comparisons": {"baseline": {"roc_auc": {"lift": 0.4, "interval": [0.37, 0.43], "p_value": 0.001}}},
+        "comparisons": {"baseline": {"roc_auc": {"lift": 0.4, "interval": [0.37, 0.43], "p_value": 0.001}},
+                        "champion": {"roc_auc": {"lift": 0.01, "interval": [0.0, 0.02], "p_value": 0.04}}},
         "calibration": {"uniform": {"ece": 0.02, "mce": 0.08, "brier": 0.1}},
         "slices": [{"name": "sex", "groups": [
             {"group": "Female", "support": 400, "too_small": False, "metrics": {"roc_auc": 0.88}},
@@ -283,6 +289,10 @@ def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
         ]}],
         **GOOD_BEYOND,
         "serving": GOOD_SERVING,
+        "reproducibility": {"retrained": True, "device": "cpu", "identical": True, "max_abs_diff": 0.0},
+        "lineage": real_lineage(42),
+        "champion": {"model": "adult", "current": champion_entry("20260102T030405Z-aaaaaa", "logistic", 9),
+                     "available": [champion_entry("20260102T030405Z-aaaaaa", "logistic", 9)]},
     }
     outcomes = check([policy], evidence)
     assert {o.status for o in outcomes} == {"pass"}
@@ -340,7 +350,7 @@ def real_evidence(adult_sample: pd.DataFrame, adult_parquet: Path,
     served = serving_helpers.fit("logistic", data, splits)
     evidence["serving"] = serving_helpers.serve(served, "logistic", data, splits, tmp_path_factory.mktemp("artifacts"),
                                                 tuple(data.features.all))
-    return evidence
+    return {**evidence, **release_evidence(adult_sample, scored, evidence, samples, groupings, settings)}
 
 
 def _group(name: str, support: int, too_small: bool = False, **metrics: float | None) -> dict[str, Any]:

@@ -295,7 +295,7 @@ def test_spec_document_is_complete_plain_json() -> None:
         "calibration_bins": 10, "min_group_size": 30, "fail_on": "block",
         "conformal_levels": [0.9], "shap_rows": 50, "shap_background": 25, "shap_samples": 100,
         "proxy_threshold": 0.2, "robustness_rows": 2000, "noise_scale": 0.1, "swap_rate": 0.1, "missing_rate": 0.1,
-        "directional": [],
+        "directional": [], "reproducibility": True,
     }
     # the recorded document is itself a valid spec that rebuilds the same audit (a re-check needs this)
     rebuilt = _build(document)

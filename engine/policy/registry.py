@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.policy import rules, rules_beyond, rules_serving
+from engine.policy import rules, rules_beyond, rules_release, rules_serving
 from engine.policy.rules import Evidence, Finding, Params
 
 RuleKind = Callable[[Evidence, Params], Finding]
@@ -29,4 +29,8 @@ RULE_KINDS: dict[str, RuleKind] = {
     "model_size": rules_serving.model_size,
     "feature_availability": rules_serving.feature_availability,
     "artifacts_packaged": rules_serving.artifacts_packaged,
+    "reproducible": rules_release.reproducible,
+    "lineage_complete": rules_release.lineage_complete,
+    "rollback": rules_release.rollback,
+    "beats_champion": rules_release.beats_champion,
 }

@@ -1,0 +1,95 @@
+"""`mlgate promote`, `rollback` and `champion`: the champion registry kept in the trail (engine.champion)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from engine.cli_output import (
+    EXIT_OK,
+    audit_db_option,
+    format_option,
+    lock_timeout_option,
+    print_json,
+    safe_text,
+    status_text,
+    stdout,
+    trail_path,
+)
+
+
+def _named(entry: dict[str, Any]) -> str:
+    return f"{entry['candidate']} of run {entry['run_id']}"
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("candidate")
+@click.option("--reviewer", required=True, help="who promotes (recorded as given)")
+@click.option("--reason", required=True, help="why this candidate should serve (recorded as given)")
+@audit_db_option
+@lock_timeout_option
+def promote(run_id: str, candidate: str, reviewer: str, reason: str, audit_db: Path | None,
+            lock_timeout: float) -> int:
+    """Make a candidate its model's champion (every blocking rule passed or waived); the previous one stays."""
+    from engine.champion import promote as record_promotion
+
+    head = record_promotion(trail_path(audit_db), run_id, candidate, reviewer=reviewer, reason=reason,
+                            lock_timeout=lock_timeout)
+    stdout.print(safe_text(f"recorded: {candidate} of run {run_id} is the champion, promoted by {reviewer} "
+                           f"(head {head[:16]}…)"))
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--model", help="the model (its spec's name), when the trail has champions of several")
+@click.option("--reviewer", required=True, help="who rolls back (recorded as given)")
+@click.option("--reason", required=True, help="why the champion is withdrawn (recorded as given)")
+@audit_db_option
+@lock_timeout_option
+def rollback(model: str | None, reviewer: str, reason: str, audit_db: Path | None, lock_timeout: float) -> int:
+    """Withdraw the current champion and restore the one promoted before it."""
+    from engine.champion import rollback as record_rollback
+
+    head, withdrawn, restored = record_rollback(trail_path(audit_db), model=model, reviewer=reviewer,
+                                                reason=reason, lock_timeout=lock_timeout)
+    stdout.print(safe_text(f"recorded: rolled back from {_named(withdrawn)} to {_named(restored)} by {reviewer} "
+                           f"(head {head[:16]}…)"))
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--model", help="only this model (its spec's name)")
+@audit_db_option
+@format_option
+def champion(model: str | None, audit_db: Path | None, output_format: str) -> int:
+    """The champion of each model and every earlier one (available to roll back to, or rolled back)."""
+    from engine.champion import registries
+    from engine.errors import TrailError
+
+    path = trail_path(audit_db)
+    if not path.is_file():
+        raise TrailError(f"{path}: no audit trail here", hint="run `mlgate audit` first or pass --audit-db")
+    found = registries(path)
+    if model is not None:
+        found = {model: found[model]} if model in found else {}
+    listing = {name: [{**entry, "status": registry.entry_status(entry)} for entry in reversed(registry.history)]
+               for name, registry in sorted(found.items())}
+    if output_format == "json":
+        print_json({"models": listing})
+        return EXIT_OK
+    if not listing:
+        stdout.print(safe_text("no champion has been promoted" + (f" for {model}" if model else "")))
+    for name, entries in listing.items():
+        table = Table(title=safe_text(f"champions of {name}, newest first"), title_justify="left")
+        for header in ("status", "candidate", "run", "promoted", "by", "reason"):
+            table.add_column(header)
+        for entry in entries:
+            table.add_row(status_text(entry["status"]), safe_text(entry["candidate"]), safe_text(entry["run_id"]),
+                          safe_text(entry["promoted_at"][:19]), safe_text(entry["reviewer"]),
+                          safe_text(entry["reason"]))
+        stdout.print(table)
+    return EXIT_OK
