@@ -31,7 +31,7 @@ from engine.cards import DEFAULT_CARDS_DIR, write_cards
 from engine.champion import champion_evidence
 from engine.data import Dataset, Splits, load_dataset
 from engine.errors import SpecError
-from engine.evaluation import reproducibility
+from engine.evaluation import reproducibility, versus_champion
 from engine.evaluation.beyond import BeyondContext, BeyondSettings, beyond_context, beyond_evidence, beyond_settings
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
@@ -261,17 +261,32 @@ def _reproduce(spec: AuditSpec, item: Scored, model: Candidate, twin: Candidate 
     return fitted
 
 
-def _release_evidence(spec: AuditSpec, scored: list[Scored], run: dict[str, Any], audit_db: Path) -> None:
-    """Add each candidate's lineage and what the trail knows of its model's champion to its evidence."""
+def _release_evidence(spec: AuditSpec, dataset: Dataset, splits: Splits, scored: list[Scored], run: dict[str, Any],
+                      audit_db: Path, progress: ProgressCallback) -> None:
+    """Add each candidate's lineage, its model's champion (re-scored on this run's test rows from its ONNX
+    artifact) and the paired comparison with that champion to its evidence."""
     champion = champion_evidence(audit_db, spec.name)
-    if champion["current"] is not None and champion["current"].get("artifact") is None:
-        champion = {**champion, "rescored_error": "no packaged ONNX artifact was recorded with it, so it cannot be "
-                                                  "re-scored on this run's test rows"}
+    rescored = None
+    if champion["current"] is not None:
+        progress(Progress("champion", f"re-scoring the champion {champion['current']['candidate']} on the test rows"))
+        x_test = dataset.frame.iloc[splits.test]
+        try:
+            rescored = versus_champion.rescore(
+                champion["current"], x_test, dataset.y[splits.test], settings=evidence_settings(spec),
+                groupings=sensitive_groupings(x_test, dataset.sensitive, spec.data.sensitive_bins))
+            champion = {**champion, "rescored": jsonable(rescored.record)}
+        except versus_champion.NotRescored as exc:
+            champion = {**champion, "rescored_error": str(exc)}
     for item in scored:
-        if item.evidence is not None:
-            item.evidence["lineage"] = candidate_lineage(run, family=item.candidate.family,
-                                                         params=item.candidate.params, seed=spec.split.seed)
-            item.evidence["champion"] = champion
+        if item.evidence is None:
+            continue
+        item.evidence["lineage"] = candidate_lineage(run, family=item.candidate.family,
+                                                     params=item.candidate.params, seed=spec.split.seed)
+        item.evidence["champion"] = champion
+        if rescored is not None:
+            item.evidence.setdefault("comparisons", {})["champion"] = jsonable(compare(
+                item.evidence, item.samples, rescored.evidence, rescored.samples,
+                confidence=float(spec.evaluation["confidence"])))
 
 
 def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[str, Any] | None:
@@ -282,7 +297,7 @@ def _with_comparison(item: Scored, baseline: Scored, confidence: float) -> dict[
     return {
         **item.evidence,
         "baseline": baseline.candidate.name,
-        "comparisons": {"baseline": comparison},
+        "comparisons": {**item.evidence.get("comparisons", {}), "baseline": comparison},
         "lift_over_baseline": {name: entry["lift"] for name, entry in comparison.items()},
     }
 
@@ -378,7 +393,7 @@ def run_audit(
     append(audit_db, [started], wait=lock_timeout)
     scored = _train_all(spec, dataset, splits, training, models, progress, beyond_spec)
     _add_serving(run_id, spec, dataset, splits, training.x_train, scored, artifacts_dir, progress)
-    _release_evidence(spec, scored, started.data["lineage"], audit_db)
+    _release_evidence(spec, dataset, splits, scored, started.data["lineage"], audit_db, progress)
     results, events = _check_all(run_id, scored, policies, float(spec.evaluation["confidence"]),
                                  str(spec.evaluation["fail_on"]), progress)
     progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))

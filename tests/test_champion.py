@@ -11,14 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnxruntime
 import pytest
 from conftest import run_cli
+from sklearn.metrics import roc_auc_score
 
 from engine.audit import runs
 from engine.audit.trail import NewEvent, append, read_events
 from engine.audit.verify import verify
 from engine.canonical import digest
 from engine.champion import CHAMPION_PROMOTED, CHAMPION_ROLLED_BACK, champion_evidence, promote, registry
+from engine.data import load_dataset, split_rows
+from engine.evaluation.versus_champion import NotRescored, champion_scores
 from engine.review import signoff, waive
 from engine.service import run_audit
 from engine.spec import build_spec
@@ -41,6 +46,7 @@ def _spec(adult_parquet: Path, policy: Path, name: str = MODEL) -> Any:
         "data": {"path": str(adult_parquet), "target": "income", "positive": ">50K", "sensitive": ["sex"]},
         "split": {"seed": 5},
         "evaluation": {"bootstrap": 100, "reproducibility": False},
+        "serving": {"latency_calls": 10, "warmup_calls": 0, "throughput_repeats": 1, "batch_rows": 200},
         "candidates": [{"name": "baseline", "family": "baseline"}, {"name": "logistic", "family": "logistic"},
                        {"name": "lightgbm", "family": "lightgbm", "params": {"n_estimators": 40}}],
         "policies": [str(policy)],
@@ -124,8 +130,6 @@ def test_a_new_audit_sees_the_champion_then_promote_and_roll_back(work: Trail, a
     assert evidence["champion"]["current"]["candidate"] == "lightgbm"
     rollback_ready = _outcome(work.db, second, "logistic", "rollback-ready")
     assert rollback_ready["status"] == "pass" and f"lightgbm of run {work.first}" in rollback_ready["message"]
-    beats = _outcome(work.db, second, "logistic", "beats-champion")
-    assert beats["status"] == "unknown" and "no packaged ONNX artifact" in beats["message"]
 
     done = work.cli("promote", second, "logistic", "--reviewer", "Bob", "--reason", "simpler to explain")
     assert done.returncode == 0, done.stderr
@@ -230,3 +234,82 @@ def test_every_candidate_of_a_real_audit_carries_its_lineage(template: Trail, ad
         assert recorded["candidate"]["family"] == evaluated.data["family"]
         assert recorded["candidate"]["params_sha256"] == digest(evaluated.data["params"]), name
         assert {k: v for k, v in recorded.items() if k != "candidate"} == started["lineage"]
+
+
+def _test_rows(adult_parquet: Path, policy: Path) -> tuple[Any, Any]:
+    spec = _spec(adult_parquet, policy)
+    data = load_dataset(spec.data)
+    rows = split_rows(data.y, spec.split).test
+    return data.frame.iloc[rows], data.y[rows]
+
+
+def _onnxruntime_scores(artifact: dict[str, Any], frame: Any) -> Any:
+    """The champion's artifact run directly with onnxruntime, fed from its own input schema file."""
+    folder = Path(artifact["path"])
+    schema = json.loads((folder / "input_schema.json").read_text(encoding="utf-8"))
+    feeds = {}
+    for column in schema["columns"]:
+        values = frame[column["name"]]
+        if column["kind"] == "numeric":
+            feeds[column["onnx_input"]] = values.astype("float32").to_numpy().reshape(-1, 1)
+        else:
+            text = values.astype(str).where(values.notna(), schema["missing"]["categorical"])
+            feeds[column["onnx_input"]] = text.to_numpy(dtype=object).reshape(-1, 1)
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(["probability"], feeds)[0], dtype=np.float64).reshape(-1)
+
+
+def test_the_champion_is_re_scored_from_its_onnx_artifact_on_the_new_test_rows(work: Trail,
+                                                                               adult_parquet: Path) -> None:
+    _waive_first(work)
+    promote(work.db, work.first, "lightgbm", reviewer="Ann", reason="first champion")
+    champion = registry(work.db, MODEL).current
+    assert champion is not None and champion["artifact"]["files"]["model.onnx"]["sha256"]
+    second = work.audit(adult_parquet)
+    record = runs.load_run(work.db, second)
+    x_test, y_test = _test_rows(adult_parquet, work.policy)
+    served = _onnxruntime_scores(champion["artifact"], x_test)
+    expected_auc = roc_auc_score(y_test, served)
+    for name in ("logistic", "lightgbm"):
+        evidence = record.candidates[name].data["evidence"]
+        rescored = evidence["champion"]["rescored"]
+        assert rescored["rows"] == len(y_test)
+        assert rescored["model_sha256"] == champion["artifact"]["files"]["model.onnx"]["sha256"]
+        assert rescored["metrics"]["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
+        lift = evidence["comparisons"]["champion"]["roc_auc"]["lift"]
+        assert lift == pytest.approx(evidence["metrics"]["roc_auc"] - expected_auc, abs=1e-12)
+    # the same model retrained on the same rows: no lift (within the ONNX parity bound); the class prior is worse
+    same = _outcome(work.db, second, "lightgbm", "beats-champion")
+    assert same["status"] == "pass" and abs(same["observed"]) < 1e-3
+    worse = _outcome(work.db, second, "baseline", "beats-champion")
+    assert worse["status"] == "fail" and worse["observed"] == pytest.approx(0.5 - expected_auc, abs=1e-12)
+    assert "worse than the champion" in worse["message"]
+
+
+def test_a_champion_artifact_changed_after_promotion_is_not_trusted(tmp_path: Path, adult_parquet: Path,
+                                                                     template: Trail) -> None:
+    base = tmp_path / "own"
+    base.mkdir()
+    policy = base / "champion-test.json"
+    shutil.copy(template.policy, policy)
+    trail = Trail(base, base / "audit.duckdb", "", policy)
+    first = trail.audit(adult_parquet)
+    waive(trail.db, first, "lightgbm", "rollback-ready", reviewer="Ann", reason="first model")
+    promote(trail.db, first, "lightgbm", reviewer="Ann", reason="first champion")
+    model = Path(registry(trail.db, MODEL).current["artifact"]["path"]) / "model.onnx"  # type: ignore[index]
+    model.write_bytes(model.read_bytes() + b"\0")
+    second = trail.audit(adult_parquet)
+    outcome = _outcome(trail.db, second, "logistic", "beats-champion")
+    assert outcome["status"] == "unknown"
+    assert "no longer matches the SHA-256 recorded at promotion" in outcome["message"]
+    assert "champion" not in runs.load_run(trail.db, second).candidates["logistic"].data["evidence"]["comparisons"]
+
+
+def test_without_an_artifact_or_a_column_the_champion_is_not_re_scored(adult_parquet: Path, template: Trail) -> None:
+    x_test, _ = _test_rows(adult_parquet, template.policy)
+    with pytest.raises(NotRescored, match="no packaged ONNX artifact"):
+        champion_scores(None, x_test)
+    artifact = runs.load_run(template.db, template.first).candidates["lightgbm"].data["evidence"]["serving"]["artifact"]
+    with pytest.raises(NotRescored, match="lacks column\\(s\\) it needs: age"):
+        champion_scores(artifact, x_test.drop(columns=["age"]))
+    assert champion_scores(artifact, x_test).shape == (len(x_test),)
