@@ -196,3 +196,16 @@ def test_cards_show_coverage_per_group_top_drivers_and_robustness(audited: Audit
     assert f"| gaussian noise | {drop:.4f} |" in markdown
     page = paths["html"].read_text(encoding="utf-8")
     assert "Top drivers (mean |SHAP|" in page
+
+
+def test_cards_show_the_artifact_latency_reproducibility_and_lineage(audited: AuditResult) -> None:
+    record = load_run(audited.audit_db, audited.run_id)
+    evidence = record.candidates["logistic"].data["evidence"]
+    markdown = files(audited, "logistic")["md"].read_text(encoding="utf-8")
+    serving = evidence["serving"]
+    assert f"SHA-256 `{serving['artifact']['files']['model.onnx']['sha256']}`" in markdown
+    assert f"p99 {serving['latency']['p99_ms']:.3f} ms" in markdown
+    assert f"largest probability difference {serving['skew']['max_abs_diff']:.2e}" in markdown
+    assert "- Retrain with the same data, parameters and seed on cpu: identical" in markdown
+    assert "none promoted yet" in markdown
+    assert f"CPU {evidence['lineage']['cpu']['model']}" in markdown

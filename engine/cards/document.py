@@ -179,6 +179,9 @@ BEYOND = {
     "conformal": "no conformal evidence was recorded for this candidate",
     "explanations": "no explanations were recorded for this candidate",
     "robustness": "no robustness tests were recorded for this candidate",
+    "serving": "no serving artifact was packaged for this candidate",
+    "reproducibility": "no retrain was recorded for this candidate",
+    "champion": "the trail's champion registry was not read for this candidate",
 }
 
 
@@ -187,8 +190,13 @@ def _beyond(evidence: dict[str, Any] | None, key: str) -> dict[str, Any]:
     part = (evidence or {}).get(key)
     if not part:
         return not_evaluated(BEYOND[key] if evidence else "the candidate has no evidence")
-    if "error" in part:
+    if "error" in part and key != "serving":
         return not_evaluated(f"computing it failed: {part['error']}")
+    if part.get("retrained") is False:
+        return not_evaluated(str(part.get("reason", "no retrain was run")))
+    if key == "champion":
+        comparison = evidence.get("comparisons", {}).get("champion") if evidence else None
+        return {"status": "evaluated", **part, **({"comparison": comparison} if comparison else {})}
     return {"status": "evaluated", **part}
 
 
@@ -224,10 +232,11 @@ def _review(record: RunRecord, name: str) -> dict[str, Any]:
     }
 
 
-def _lineage(record: RunRecord) -> dict[str, Any]:
+def _lineage(record: RunRecord, evidence: dict[str, Any] | None) -> dict[str, Any]:
     started = record.started.data
     return {
         **started["lineage"],
+        **((evidence or {}).get("lineage") or {}),
         "spec_sha256": started["spec_sha256"],
         "policies": [{"path": p.get("path"), "sha256": p.get("sha256")} for p in started["policies"]],
         "data_sha256": started["data"]["fingerprint"]["sha256"],
@@ -285,7 +294,7 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
             "verdict": verdict,
             "checklist": checklist,
             "review": _review(record, name),
-            "lineage": _lineage(record),
+            "lineage": _lineage(record, evidence),
             "trail": {"head_seq": trail_head["seq"], "head_hash": trail_head["hash"]},
         },
     }

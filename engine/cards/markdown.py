@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from engine.cards.document import NOT_EVALUATED
+from engine.evaluation.metrics import METRICS
+
+METRIC_LABELS = {name: metric.label for name, metric in METRICS.items()}
 
 UNDEFINED = "undefined"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -247,6 +250,69 @@ def _robustness(card: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _serving(card: dict[str, Any]) -> list[str]:
+    serving = card["mlgate"]["serving"]
+    if (reason := missing(serving)) is not None:
+        return ["## Serving artifact", "", reason, ""]
+    lines = ["## Serving artifact", ""]
+    features = serving.get("features", {})
+    if "error" in serving:
+        lines += [f"Not packaged: {md(serving['error'])}", ""]
+    else:
+        artifact, skew, latency = serving["artifact"], serving["skew"], serving["latency"]
+        lines += [
+            f"- Folder: {code(artifact['path'])} ({md(artifact['exporter'])}, ONNX opset {artifact['onnx_opset']})",
+            *(f"- {code(name)}: {entry['bytes']} bytes, SHA-256 `{entry['sha256']}`"
+              for name, entry in sorted(artifact["files"].items())),
+            f"- Skew on {skew['rows']} test rows (onnxruntime against the trained model): largest probability "
+            f"difference {skew['max_abs_diff']:.2e}, 99th percentile {skew['p99_abs_diff']:.2e}, labels differing "
+            f"{skew['labels_disagreeing']} ({number(skew['label_disagreement'])})",
+            f"- Single-row latency over {latency['calls']} calls after {latency['warmup_calls']} warm-up calls, "
+            f"{latency['threads']} thread(s): p50 {latency['p50_ms']:.3f} ms, p95 {latency['p95_ms']:.3f} ms, "
+            f"p99 {latency['p99_ms']:.3f} ms",
+            f"- Throughput: {serving['throughput']['rows_per_second']:,.0f} rows/s "
+            f"(batches of {serving['throughput']['batch_rows']}); size {serving['size']['model_mb']:.3f} MB; "
+            f"rise of peak memory while scoring a batch {serving['memory']['peak_scoring_mb']:.1f} MB",
+            "",
+        ]
+    if features:
+        unavailable = features.get("unavailable") or []
+        lines += [f"Features used: {len(features.get('used', []))}; not available at serving time: "
+                  + (_names(unavailable) if unavailable else "none")
+                  + ("" if features.get("available") is not None else " (the spec lists no serving features)"), ""]
+    return lines
+
+
+def _release(card: dict[str, Any]) -> list[str]:
+    lines = ["## Reproducibility and champion", ""]
+    again = card["mlgate"]["reproducibility"]
+    if (reason := missing(again)) is not None:
+        lines.append(f"- Retrain: {reason}")
+    else:
+        verdict = "identical" if again["identical"] else f"differs (largest difference {again['max_abs_diff']:.2e})"
+        lines.append(f"- Retrain with the same data, parameters and seed on {md(again['device'])}: {verdict} "
+                     f"on {again['rows']} test rows ({again['seconds']:.1f} s)")
+    champion = card["mlgate"]["champion"]
+    if (reason := missing(champion)) is not None:
+        lines.append(f"- Champion: {reason}")
+    elif champion.get("current") is None:
+        lines.append(f"- Champion of {code(champion['model'])}: none promoted yet, so there is nothing to roll back to")
+    else:
+        current = champion["current"]
+        lines.append(f"- Champion of {code(champion['model'])}: {code(current['candidate'])} of run "
+                     f"`{current['run_id']}`, promoted {current['promoted_at'][:19]} by {md(current['reviewer'])}; "
+                     f"{len(champion.get('available', []))} earlier champion(s) available")
+        if "rescored_error" in champion:
+            lines.append(f"- Not compared with the champion: {md(champion['rescored_error'])}")
+        comparison = champion.get("comparison") or {}
+        rows = ([METRIC_LABELS.get(name, name), number(entry["lift"], UNDEFINED), interval(entry["interval"]),
+                 NOT_EVALUATED if entry["p_value"] is None else f"{entry['p_value']:.4f}"]
+                for name, entry in comparison.items())
+        if comparison:
+            lines += ["", *table(["metric", "lift over the champion", "interval", "p (not better)"], rows)]
+    return [*lines, ""]
+
+
 def _verdict(card: dict[str, Any]) -> list[str]:
     verdict = card["mlgate"]["verdict"]
     if (reason := missing(verdict)) is not None:
@@ -307,7 +373,12 @@ def _lineage(card: dict[str, Any]) -> list[str]:
         f"- Spec SHA-256: `{lineage['spec_sha256']}`",
         *(f"- Policy {code(p['path'])} SHA-256: `{p['sha256']}`" for p in lineage["policies"]),
         f"- Data SHA-256: `{lineage['data_sha256']}`",
-        f"- Python {md(lineage['python'])} on {md(lineage['platform'])}",
+        f"- Python {md(lineage['python'])} on {md(lineage['platform'])}"
+        + (f"; CPU {md(lineage['cpu'].get('model'))} × {lineage['cpu'].get('count')}" if lineage.get("cpu") else "")
+        + (f"; GPUs: {md(', '.join(map(str, lineage['gpu'].get('devices') or [])) or 'none')}"
+           if lineage.get("gpu") else ""),
+        *([f"- Seeds: {md(', '.join(f'{k} {v}' for k, v in lineage['seeds'].items()))}"] if lineage.get("seeds")
+          else []),
         f"- Libraries: {md(libraries)}",
         f"- Recorded in the audit trail from event {lineage['run_started_seq']} "
         f"(run started {lineage['run_started_at']})",
@@ -321,7 +392,7 @@ Section = Callable[[dict[str, Any]], list[str]]
 SECTIONS: dict[str, Section] = {
     "details": _details, "intended_use": _intended_use, "data": _data, "metrics": _metrics, "groups": _groups,
     "calibration": _calibration, "conformal": _conformal, "explanations": _explanations, "robustness": _robustness,
-    "verdict": _verdict, "review": _review, "considerations": _considerations,
+    "serving": _serving, "release": _release, "verdict": _verdict, "review": _review, "considerations": _considerations,
     "lineage": _lineage,
 }
 
