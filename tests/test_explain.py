@@ -23,6 +23,7 @@ FAMILIES = [
     ("lightgbm", None, {"n_estimators": 100}, "LightGBM pred_contrib"),
     ("logistic", "isotonic", {}, "shap KernelExplainer"),
     ("lightgbm", "platt", {"n_estimators": 100}, "shap KernelExplainer"),
+    ("torch_mlp", None, {"hidden_sizes": [8], "epochs": 3}, "shap KernelExplainer"),
 ]
 
 
