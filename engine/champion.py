@@ -19,6 +19,7 @@ from typing import Any
 from engine.audit import runs
 from engine.audit.trail import LOCK_WAIT_SECONDS, Event, NewEvent, append, read_events
 from engine.errors import MlgateError
+from engine.review import plain_text
 
 CHAMPION_PROMOTED = "champion_promoted"
 CHAMPION_ROLLED_BACK = "champion_rolled_back"
@@ -96,17 +97,6 @@ def champion_evidence(audit_db: Path, model: str) -> dict[str, Any]:
             "available": [reference(e) for e in reversed(found.stack)]}
 
 
-def _text(value: str, what: str) -> str:
-    cleaned = " ".join(value.split())
-    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in cleaned):
-        raise ChampionError(f"{what} contains control characters (a terminal escape sequence?); use plain text")
-    if not cleaned:
-        raise ChampionError(f"{what} must not be empty")
-    if len(cleaned) > MAX_TEXT:
-        raise ChampionError(f"{what} is longer than {MAX_TEXT} characters")
-    return cleaned
-
-
 def _promotable(record: runs.RunRecord, name: str) -> runs.CandidateView:
     """The candidate as it stands now, or the one-line reason it cannot become the champion."""
     if record.completed is None:
@@ -150,7 +140,8 @@ def promote(audit_db: Path, run_id: str, candidate: str, *, reviewer: str, reaso
     metric = record.started.data["spec"]["evaluation"]["optimizing_metric"]
     return append(audit_db, [NewEvent(CHAMPION_PROMOTED, run_id, {
         "model": model, "candidate": candidate, "family": current.family,
-        "reviewer": _text(reviewer, "reviewer"), "reason": _text(reason, "reason"),
+        "reviewer": plain_text(reviewer, "reviewer", ChampionError),
+        "reason": plain_text(reason, "reason", ChampionError),
         "verdict_at_promotion": current.verdict, "evidence_sha256": checked["evidence_sha256"],
         "policies": checked["policies"], "metrics": {metric: current.metrics.get(metric)},
         "artifact": _artifact(record, candidate), "previous": reference(serving),
@@ -188,6 +179,7 @@ def rollback(audit_db: Path, *, reviewer: str, reason: str, model: str | None = 
     head = append(audit_db, [NewEvent(CHAMPION_ROLLED_BACK, withdrawn["run_id"], {
         "model": name, "candidate": withdrawn["candidate"], "withdrawn": reference(withdrawn),
         "restored": reference(restored),
-        "reviewer": _text(reviewer, "reviewer"), "reason": _text(reason, "reason"),
+        "reviewer": plain_text(reviewer, "reviewer", ChampionError),
+        "reason": plain_text(reason, "reason", ChampionError),
     })], wait=lock_timeout)
     return head, withdrawn, restored

@@ -40,14 +40,15 @@ class Change:
     after: str | None
 
 
-def _text(value: str, what: str) -> str:
+def plain_text(value: str, what: str, error: type[MlgateError] = ReviewError) -> str:
+    """A reviewer's name or reason as recorded: one line, not empty, bounded, no control characters."""
     cleaned = " ".join(value.split())
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in cleaned):
-        raise ReviewError(f"{what} contains control characters (a terminal escape sequence?); use plain text")
+        raise error(f"{what} contains control characters (a terminal escape sequence?); use plain text")
     if not cleaned:
-        raise ReviewError(f"{what} must not be empty")
+        raise error(f"{what} must not be empty")
     if len(cleaned) > MAX_TEXT:
-        raise ReviewError(f"{what} is longer than {MAX_TEXT} characters")
+        raise error(f"{what} is longer than {MAX_TEXT} characters")
     return cleaned
 
 
@@ -103,8 +104,8 @@ def signoff(audit_db: Path, run_id: str, candidate: str, *, decision: str, revie
                 hint="fix the model, or waive a rule with `mlgate waive` and a reason",
             )
     head = append(audit_db, [NewEvent(runs.SIGNOFF, run_id, {
-        "candidate": candidate, "decision": decision, "reviewer": _text(reviewer, "reviewer"),
-        "reason": _text(reason, "reason"), "verdict_at_signoff": current.verdict, **_basis(record, candidate),
+        "candidate": candidate, "decision": decision, "reviewer": plain_text(reviewer, "reviewer"),
+        "reason": plain_text(reason, "reason"), "verdict_at_signoff": current.verdict, **_basis(record, candidate),
     })], wait=lock_timeout)
     _rerender(audit_db, run_id, candidate, lock_timeout)
     return head
@@ -133,7 +134,7 @@ def waive(audit_db: Path, run_id: str, candidate: str, rule_id: str, *, reviewer
                           "errored rule can be waived")
     head = append(audit_db, [NewEvent(runs.WAIVER, run_id, {
         "candidate": candidate, "rule_id": rule_id, "policy": outcome["policy"], "status": recorded,
-        "reviewer": _text(reviewer, "reviewer"), "reason": _text(reason, "reason"),
+        "reviewer": plain_text(reviewer, "reviewer"), "reason": plain_text(reason, "reason"),
         "until": until.isoformat() if until else None, **_basis(record, candidate),
     })], wait=lock_timeout)
     _rerender(audit_db, run_id, candidate, lock_timeout)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.audit.trail import COLUMNS, Event, _event, query_events, reading
+from engine.audit.trail import COLUMNS, Event, _event, event_filter, query_events, reading
 
 MAX_EVENTS = 100_000
 
@@ -17,15 +17,7 @@ MAX_EVENTS = 100_000
 def recent_events(path: Path, *, limit: int = 1000, run_id: str | None = None, kinds: Sequence[str] = ()
                   ) -> list[Event]:
     """At most `limit` stored events, newest first, optionally of one run and of some kinds."""
-    where: list[str] = []
-    params: list[object] = []
-    if run_id is not None:
-        where.append("run_id = ?")
-        params.append(run_id)
-    if kinds:
-        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
-        params.extend(kinds)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = event_filter(run_id, kinds)
     params.append(max(0, min(int(limit), MAX_EVENTS)))
     with reading(path) as con:
         rows = query_events(con, path, f"SELECT {COLUMNS} FROM events {clause} ORDER BY seq DESC LIMIT ?", params)

@@ -182,16 +182,22 @@ def _event(row: tuple[Any, ...]) -> Event:
     return Event(int(seq), recorded_at, run_id, kind, json.loads(body)["data"], prev_hash, digest)
 
 
-def read_events(path: Path, *, run_id: str | None = None, kinds: Sequence[str] = ()) -> list[Event]:
-    """Stored events in sequence order, optionally of one run and of some kinds."""
-    where, params = [], []
+def event_filter(run_id: str | None, kinds: Sequence[str]) -> tuple[str, list[object]]:
+    """The WHERE clause (or nothing) and its parameters selecting events of one run and of some kinds."""
+    where: list[str] = []
+    params: list[object] = []
     if run_id is not None:
         where.append("run_id = ?")
         params.append(run_id)
     if kinds:
         where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
         params.extend(kinds)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def read_events(path: Path, *, run_id: str | None = None, kinds: Sequence[str] = ()) -> list[Event]:
+    """Stored events in sequence order, optionally of one run and of some kinds."""
+    clause, params = event_filter(run_id, kinds)
     with reading(path) as con:
         rows = query_events(con, path, f"SELECT {COLUMNS} FROM events {clause} ORDER BY seq", params)
     return [_event(row) for row in rows]
