@@ -103,12 +103,18 @@ def beats_baseline(evidence: Evidence, params: Params) -> Finding:
         return Finding("unknown", None, min_lift, f"{label} lift over the baseline {why}")
     side = "better" if observed >= 0 else "worse"
     message = f"{label} {fmt(abs(observed))} {side} than the baseline (needs {fmt(min_lift)} better)"
+    p_value = evidence.get("comparisons", {}).get("baseline", {}).get(metric, {}).get("p_value")
+    return judge_lift(observed, min_lift, p_value, params.get("significance"), message)
+
+
+def judge_lift(observed: float, min_lift: float, p_value: float | None, significance: float | None,
+               message: str) -> Finding:
+    """A paired lift over a reference (baseline or champion): at least `min_lift`, and with `significance`,
+    a one-sided paired-bootstrap p-value at most it (unknown when no bootstrap was run)."""
     if observed < min_lift:
         return Finding("fail", observed, min_lift, message)
-    significance = params.get("significance")
     if significance is None:
         return Finding("pass", observed, min_lift, message)
-    p_value = evidence.get("comparisons", {}).get("baseline", {}).get(metric, {}).get("p_value")
     if p_value is None:
         return Finding("unknown", observed, min_lift, f"{message}; no paired bootstrap to test significance")
     tested = f"{message}; one-sided p = {fmt(p_value)} (needs ≤ {fmt(float(significance))})"

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.evaluation.metrics import METRICS
 from engine.lineage import missing_fields
-from engine.policy.rules import Evidence, Finding, Params, fmt
+from engine.policy.rules import Evidence, Finding, Params, fmt, judge_lift
 
 MAX_FIELDS_NAMED = 4
 
@@ -109,13 +109,4 @@ def beats_champion(evidence: Evidence, params: Params) -> Finding:
     side = "better" if observed >= 0 else "worse"
     needs = f"needs {fmt(min_lift)} better" if min_lift >= 0 else f"may be at most {fmt(-min_lift)} worse"
     message = f"{label} {fmt(abs(observed))} {side} than the champion {_champion_name(current)} ({needs})"
-    if observed < min_lift:
-        return Finding("fail", observed, min_lift, message)
-    significance = params.get("significance")
-    if significance is None:
-        return Finding("pass", observed, min_lift, message)
-    p_value = entry.get("p_value")
-    if p_value is None:
-        return Finding("unknown", observed, min_lift, f"{message}; no paired bootstrap to test significance")
-    tested = f"{message}; one-sided p = {fmt(p_value)} (needs ≤ {fmt(float(significance))})"
-    return Finding("pass" if p_value <= float(significance) else "fail", observed, min_lift, tested)
+    return judge_lift(observed, min_lift, entry.get("p_value"), params.get("significance"), message)
