@@ -8,6 +8,7 @@ import asyncio
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -251,6 +252,23 @@ def test_export_from_the_dialog_writes_what_verify_export_accepts(audited: Trail
     assert run_cli("verify-export", out).returncode == 0
 
 
+async def open_audit_screen(app: MlgateApp, pilot: Any) -> AuditScreen:
+    """From the runs screen, open the run-an-audit screen (key N)."""
+    await settle(pilot)
+    await pilot.press("N")
+    await settle(pilot, lambda: isinstance(app.screen, AuditScreen))
+    screen = app.screen
+    assert isinstance(screen, AuditScreen)
+    return screen
+
+
+def fill_quick_mode(screen: AuditScreen, data: Path) -> None:
+    """Quick mode on the Adult sample: data file, target and positive label."""
+    screen.query_one("#data").value = str(data)  # type: ignore[attr-defined]
+    screen.query_one("#target").value = "income"  # type: ignore[attr-defined]
+    screen.query_one("#positive").value = ">50K"  # type: ignore[attr-defined]
+
+
 def test_a_real_audit_in_another_process_shows_up_without_a_restart(audited: Trail, tmp_path: Path) -> None:
     folder = tmp_path / "trail"
     shutil.copytree(audited.db.parent, folder)
@@ -288,20 +306,14 @@ def test_an_audit_started_from_the_tui_streams_progress_and_a_bad_spec_shows_the
     async def drive() -> None:
         app = MlgateApp(db, poll_seconds=0.2)
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("N")
-            await settle(pilot, lambda: isinstance(app.screen, AuditScreen))
-            screen = app.screen
-            assert isinstance(screen, AuditScreen)
+            screen = await open_audit_screen(app, pilot)
             screen.query_one("#spec").value = str(missing)  # type: ignore[attr-defined]
             await pilot.press("ctrl+r")
             await settle(pilot, lambda: screen.process is None and "error" in flat(app))
             assert expected in flat(app)  # the same one line the CLI prints
 
             screen.query_one("#spec").value = ""  # type: ignore[attr-defined]
-            screen.query_one("#data").value = str(folder / "adult.csv")  # type: ignore[attr-defined]
-            screen.query_one("#target").value = "income"  # type: ignore[attr-defined]
-            screen.query_one("#positive").value = ">50K"  # type: ignore[attr-defined]
+            fill_quick_mode(screen, folder / "adult.csv")
             await pilot.press("ctrl+r")
             await settle(pilot, lambda: screen.process is None and "finished" in flat(app), seconds=300)
             log = "\n".join(screen.query_one("#audit-log").lines)  # type: ignore[attr-defined]
@@ -321,14 +333,8 @@ def test_a_cancelled_audit_leaves_a_trail_that_verifies(audited: Trail, tmp_path
     async def drive() -> None:
         app = MlgateApp(db, poll_seconds=0.2)
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("N")
-            await settle(pilot, lambda: isinstance(app.screen, AuditScreen))
-            screen = app.screen
-            assert isinstance(screen, AuditScreen)
-            screen.query_one("#data").value = str(folder / "adult.csv")  # type: ignore[attr-defined]
-            screen.query_one("#target").value = "income"  # type: ignore[attr-defined]
-            screen.query_one("#positive").value = ">50K"  # type: ignore[attr-defined]
+            screen = await open_audit_screen(app, pilot)
+            fill_quick_mode(screen, folder / "adult.csv")
             await pilot.press("ctrl+r")
             await settle(pilot, lambda: "training and evaluating" in "\n".join(screen.query_one("#audit-log").lines),
                          seconds=120, workers=False)
