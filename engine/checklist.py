@@ -6,7 +6,11 @@ vocabulary of DESIGN.md is written once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from engine.policy.checker import blocks
 
 
 @dataclass(frozen=True)
@@ -39,18 +43,22 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
 )
 CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in CHECKLIST)
 
-# The status of an item from the statuses of its rules, worst first: how a reviewer reads the checklist.
 NOT_COVERED = "not covered"
-_PRECEDENCE = ("fail", "error", "unknown", "warn", "waived", "pass")
 
 
-def rule_status(status: str, severity: str) -> str:
-    """A rule's status as the checklist shows it: a failed warning reads `warn`."""
-    return "warn" if status == "fail" and severity == "warn" else status
-
-
-def item_status(statuses: list[str]) -> str:
-    """The checklist status of an item whose rules ended with `statuses` (see `rule_status`)."""
-    if not statuses:
+def item_status(outcomes: Sequence[Mapping[str, Any]], fail_on: str = "block") -> str:
+    """One checklist item's status from its rules' outcomes (waivers applied), as a reviewer reads it: `fail`
+    or `unknown` when a rule that blocks under `fail_on` did not pass, `warn` when only warnings did not pass,
+    then `waived`, `pass`, or `not covered` when no rule serves the item."""
+    if not outcomes:
         return NOT_COVERED
-    return next(s for s in _PRECEDENCE if s in statuses) if set(statuses) <= set(_PRECEDENCE) else "unknown"
+    blocking = [o["status"] for o in outcomes if blocks(o["severity"], o["status"], fail_on)]
+    if any(s in ("fail", "error") for s in blocking):
+        return "fail"
+    if blocking:
+        return "unknown"
+    if any(o["status"] in ("fail", "error", "unknown") for o in outcomes):
+        return "warn"
+    if any(o["status"] == "waived" for o in outcomes):
+        return "waived"
+    return "pass"

@@ -33,7 +33,7 @@ from engine.cli_output import (
 )
 from engine.cli_review import recheck, signoff, waive
 from engine.cli_trail import export, head, keygen, runs, show, verify, verify_export
-from engine.errors import MlgateError
+from engine.errors import MlgateError, TrailError
 
 
 def _split_list(value: str | None) -> list[str] | None:
@@ -198,7 +198,10 @@ def tui_command(audit_db: Path | None) -> int:
     """Open the reviewer's terminal UI (runs, checklists, evidence, sign-off) on the trail."""
     from tui.app import run as run_tui  # the only place the engine's CLI reaches the TUI, and only when asked
 
-    run_tui(trail_path(audit_db))
+    path = trail_path(audit_db)
+    if path.is_dir():
+        raise TrailError(f"{path}: --audit-db names a folder; give the trail file, such as {path / 'audit.duckdb'}")
+    run_tui(path)
     return EXIT_OK
 
 

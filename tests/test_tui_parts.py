@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from rich.text import Text
 
 import engine
 from engine.audit.recent import recent_events
 from engine.audit.runs import list_runs, newest_runs
 from engine.audit.trail import NewEvent, append, read_events
-from tui.screens.candidate import NOT_COVERED, item_status
+from engine.checklist import NOT_COVERED, item_status
 from tui.screens.runs import matches
 from tui.text import interval, literal, number, status, visible
 from tui.widgets.charts import bar, bars, reliability
@@ -208,3 +208,10 @@ def test_without_a_trail_the_app_says_so_toggles_its_keys_and_the_palette_reache
             await settle(pilot, lambda: "0 of the newest 0" in str(app.screen.query_one("#trail-count").render()))
 
     asyncio.run(drive())
+
+
+def test_the_tui_refuses_a_folder_as_the_trail_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = run_cli("tui", "--audit-db", tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"mlgate: error: {tmp_path}: --audit-db names a folder; give the trail file, "
+                                   f"such as {tmp_path / 'audit.duckdb'}")

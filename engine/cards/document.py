@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.audit.runs import RunRecord, view
 from engine.candidates import FAMILIES
-from engine.checklist import CHECKLIST, item_status, rule_status
+from engine.checklist import CHECKLIST, item_status
 from engine.evaluation.metrics import METRICS
 
 SCHEMA_VERSION = "mlgate-model-card/1"
@@ -215,7 +215,7 @@ def _verdict_and_checklist(record: RunRecord, name: str) -> tuple[dict[str, Any]
     for item in CHECKLIST:
         mine = [r for r in rules if r["checklist"] == item.id]
         checklist.append({"id": item.id, "title": item.title, "ready_if": item.ready_if,
-                          "status": item_status([rule_status(str(r["status"]), str(r["severity"])) for r in mine]),
+                          "status": item_status(mine, current.fail_on),
                           "rules": [r["id"] for r in mine]})
     verdict = {"status": current.verdict, "fail_on": current.fail_on, "policies": policies, "rules": rules}
     return verdict, checklist

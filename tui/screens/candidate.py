@@ -13,31 +13,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.checklist import CHECKLIST
-from engine.policy.checker import blocks
+from engine.checklist import CHECKLIST, item_status
 from tui import reads
 from tui.screens.base import MlgateScreen
 from tui.text import literal, number, status
 from tui.widgets.evidence import Context, render_all, render_rule
 from tui.widgets.tables import SortableTable
-
-NOT_COVERED = "not covered"
-
-
-def item_status(outcomes: Sequence[Mapping[str, Any]], fail_on: str) -> str:
-    """One checklist item's status from its rules: fail, unknown, warn, waived, pass, or not covered."""
-    if not outcomes:
-        return NOT_COVERED
-    blocking = [o["status"] for o in outcomes if blocks(o["severity"], o["status"], fail_on)]
-    if any(s in ("fail", "error") for s in blocking):
-        return "fail"
-    if blocking:
-        return "unknown"
-    if any(o["status"] in ("fail", "error", "unknown") for o in outcomes):
-        return "warn"
-    if any(o["status"] == "waived" for o in outcomes):
-        return "waived"
-    return "pass"
 
 
 def by_item(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
