@@ -47,8 +47,8 @@ from sklearn.metrics import precision_score, roc_auc_score
 
 from engine.evaluation.bootstrap import bootstrap, percentile_interval, resample_weights
 from engine.evaluation.calibration import reliability
-from engine.evaluation.evidence import EvidenceSettings, evaluate, group_cells
 from engine.evaluation.groups import Grouping, column_grouping, cross, sensitive_groupings
+from engine.evaluation.performance import EvidenceSettings, evaluate, group_cells
 from engine.evaluation.slices import confusion_by_group, rates, slice_evidence
 from engine.evaluation.slices import gaps as gap_measures
 

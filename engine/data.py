@@ -1,15 +1,16 @@
-"""Loading the audited data through DuckDB, fingerprinting it, and splitting it without leakage.
+"""Loading the audited data through DuckDB, and fingerprinting it.
 
 CSV and Parquet are read by DuckDB (fast, typed, streaming). Text cells are trimmed and the spec's missing
 markers become NULL. Every problem that makes the file unusable for a binary-classification audit (missing or
 empty file, unknown column, one or three labels, an ambiguous positive label) is a `DataError` naming the file,
 raised before anything is trained or recorded. The file's SHA-256 and schema go into the trail.
+Which rows train and which test is decided in `engine.split`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.model_selection import train_test_split
 
 from engine.candidates import Features
 from engine.errors import DataError
-from engine.spec import DataSpec, SplitSpec
+from engine.spec import DataSpec
 
 READERS = {
     ".csv": "read_csv", ".tsv": "read_csv", ".txt": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet",
@@ -44,18 +44,6 @@ class Dataset:
     fingerprint: dict[str, Any]
     schema: list[dict[str, Any]]
     notes: list[str]
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Row positions of the stratified train / validation / test split."""
-
-    train: NDArray[np.intp]
-    validation: NDArray[np.intp]
-    test: NDArray[np.intp]
-
-    def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
 
 
 def sha256_file(path: Path) -> str:
@@ -221,34 +209,17 @@ def load_dataset(spec: DataSpec) -> Dataset:
     )
 
 
-def split_rows(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
-    """Stratified train/validation/test positions, reproducible from the seed."""
-    rows = np.arange(y.size)
-    try:
-        rest, test = train_test_split(rows, test_size=spec.test, stratify=y, random_state=spec.seed)
-        train, validation = train_test_split(
-            rest, test_size=spec.validation / (1 - spec.test), stratify=y[rest], random_state=spec.seed
-        )
-    except ValueError:
-        raise DataError(
-            f"{y.size} labelled rows cannot be split {spec.test:.0%} test / {spec.validation:.0%} validation "
-            "with both labels in every part", hint="use larger split fractions or more rows",
-        ) from None
-    return Splits(train=np.sort(train), validation=np.sort(validation), test=np.sort(test))
 
-
-def split_holdout(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
-    """Stratified validation/test positions and no training rows: for auditing a model trained elsewhere.
-
-    The validation part (the spec's validation fraction) fits calibrators and, without training data, the
-    baseline; every other row is a test row.
-    """
-    rows = np.arange(y.size)
-    try:
-        test, validation = train_test_split(rows, test_size=spec.validation, stratify=y, random_state=spec.seed)
-    except ValueError:
-        raise DataError(
-            f"{y.size} labelled rows cannot be split {spec.validation:.0%} validation / the rest test with both labels "
-            "in each part", hint="use a larger validation fraction or more rows",
-        ) from None
-    return Splits(train=np.zeros(0, dtype=np.intp), validation=np.sort(validation), test=np.sort(test))
+def load_training_file(spec: DataSpec, dataset: Dataset) -> Dataset | None:
+    """The training data file (`data.train_path`), read like the data and checked against it; or None."""
+    path = spec.train_path
+    if path is None:
+        return None
+    train = load_dataset(replace(spec, path=path, train_path=None, sensitive=(), sensitive_bins={}))
+    missing = [c for c in dataset.features.all if c not in train.frame.columns]
+    if missing:
+        raise DataError(f"{path}: the training data lacks feature column(s) {', '.join(map(repr, missing))}")
+    if train.positive_label != dataset.positive_label or train.negative_label != dataset.negative_label:
+        raise DataError(f"{path}: labels {[train.negative_label, train.positive_label]} differ from the data's "
+                        f"{[dataset.negative_label, dataset.positive_label]}")
+    return train

@@ -54,8 +54,8 @@ def fit(adult: pd.DataFrame, family: str, *, features: Features = FEATURES, sens
     settings = beyond_settings({**DEFAULT_EVALUATION, "min_group_size": min_group_size, **evaluation}, threshold=0.5,
                                seed=SEED, features=features, source="test")
     groupings = sensitive_groupings(adult.iloc[test], list(sensitive), {})
-    context = beyond_context(settings, adult, y, train=train, validation=valid, test=test, features=features,
-                             sensitive=sensitive, groupings=groupings)
+    context = beyond_context(settings, adult, y, x_train=adult.iloc[train], validation=valid, test=test,
+                             features=features, sensitive=sensitive, groupings=groupings)
     return Fitted(model, context, model.predict_proba(adult.iloc[test]))
 
 

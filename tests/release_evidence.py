@@ -16,8 +16,9 @@ from conftest import ADULT, DEFAULT_POLICY, ROOT
 
 from engine.canonical import digest
 from engine.evaluation.bootstrap import BootstrapSamples
-from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
+from engine.evaluation.comparisons import compare
 from engine.evaluation.groups import Grouping
+from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.evaluation.reproducibility import compare_predictions
 from engine.lineage import candidate_lineage, lineage, run_lineage
 

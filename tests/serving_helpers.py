@@ -9,9 +9,10 @@ import pandas as pd
 
 from engine.candidates import FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
-from engine.data import Dataset, Splits, load_dataset, split_rows
+from engine.data import Dataset, load_dataset
 from engine.serving.evidence import DEFAULT_SERVING, ServingSettings, serving_evidence
 from engine.spec import DEFAULT_MISSING_VALUES, DataSpec, SplitSpec
+from engine.split import Splits, split_rows
 
 SEED = 42
 QUICK_PARAMS: dict[str, dict[str, Any]] = {

@@ -12,8 +12,9 @@ from sklearn.metrics import roc_auc_score
 
 from engine.candidates import BASELINE, FAMILIES, Candidate, TrainingData
 from engine.canonical import canonical_json, jsonable
-from engine.data import Dataset, Splits, load_dataset, split_rows
+from engine.data import Dataset, load_dataset
 from engine.spec import DEFAULT_MISSING_VALUES, DataSpec, SplitSpec
+from engine.split import Splits, split_rows
 
 SEED = 42
 # Small models: the point is the interface, not the score.

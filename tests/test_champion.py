@@ -22,11 +22,12 @@ from engine.audit.trail import NewEvent, append, read_events
 from engine.audit.verify import verify
 from engine.canonical import digest
 from engine.champion import CHAMPION_PROMOTED, CHAMPION_ROLLED_BACK, champion_evidence, promote, registry
-from engine.data import load_dataset, split_rows
+from engine.data import load_dataset
 from engine.evaluation.versus_champion import NotRescored, champion_scores
 from engine.review import signoff, waive
 from engine.service import run_audit
 from engine.spec import build_spec
+from engine.split import split_rows
 
 pytestmark = pytest.mark.slow
 

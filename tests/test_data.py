@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data import Dataset, load_dataset, split_rows
+from engine.data import Dataset, load_dataset
 from engine.errors import DataError
 from engine.spec import DEFAULT_MISSING_VALUES, DataSpec, SplitSpec
+from engine.split import split_rows
 
 ADULT_NUMERIC = ("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week")
 ADULT_CATEGORICAL = ("workclass", "education", "marital-status", "occupation", "relationship", "native-country")

@@ -14,9 +14,10 @@ from sklearn import metrics as skm
 from sklearn_reference import SKLEARN
 
 from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples, percentile_interval
-from engine.evaluation.evidence import WORST_SLICES, EvidenceSettings, compare, evaluate
+from engine.evaluation.comparisons import compare
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.metrics import METRICS
+from engine.evaluation.performance import WORST_SLICES, EvidenceSettings, evaluate
 from engine.evaluation.slices import GAP_NAMES, RATE_NAMES
 
 EXACT = {"rel": 1e-12, "abs": 1e-12}

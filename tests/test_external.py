@@ -34,10 +34,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn_reference import SKLEARN
 
 from engine.audit.runs import load_run
-from engine.data import load_dataset, split_holdout
+from engine.data import load_dataset
 from engine.errors import MlgateError, ModelError
 from engine.jsonfiles import load_schema, schema_errors
 from engine.spec import build_spec
+from engine.split import split_holdout
 
 pytestmark = pytest.mark.slow
 

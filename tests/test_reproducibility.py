@@ -17,11 +17,12 @@ from engine.audit import runs
 from engine.candidates import FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
 from engine.candidates.lgbm import LightGBMCandidate
-from engine.data import Dataset, Splits, load_dataset, split_rows
+from engine.data import Dataset, load_dataset
 from engine.evaluation.reproducibility import device_of, retrain
 from engine.policy.rules_release import reproducible
 from engine.service import run_audit
 from engine.spec import DEFAULT_MISSING_VALUES, DataSpec, SplitSpec, build_spec
+from engine.split import Splits, split_rows
 
 SEED = 42
 

@@ -18,9 +18,10 @@ from release_evidence import champion_entry, real_lineage, release_evidence
 
 from engine.candidates.base import Features
 from engine.evaluation.beyond import beyond_evidence
-from engine.evaluation.evidence import EvidenceSettings, compare, evaluate
+from engine.evaluation.comparisons import compare
 from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.metrics import lift
+from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.jsonfiles import load_schema, schema_errors
 from engine.policy.checker import Outcome, check, verdict
 from engine.policy.loader import Policy, Rule

@@ -15,8 +15,8 @@ from release_evidence import CHAMPION_COLUMNS, real_lineage, release_evidence
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 
-from engine.evaluation.evidence import EvidenceSettings, evaluate
 from engine.evaluation.groups import sensitive_groupings
+from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.evaluation.reproducibility import compare_predictions, not_retrained
 from engine.jsonfiles import load_schema, schema_errors
 from engine.lineage import required_fields

@@ -20,10 +20,11 @@ from engine.audit.trail import NewEvent, append, read_events
 from engine.audit.verify import verify
 from engine.candidates import FAMILIES, TrainingData
 from engine.canonical import digest
-from engine.data import load_dataset, split_rows
+from engine.data import load_dataset
 from engine.errors import MlgateError
 from engine.service import AuditResult, Progress, run_audit
 from engine.spec import AuditSpec, build_spec
+from engine.split import split_rows
 
 pytestmark = pytest.mark.slow
 

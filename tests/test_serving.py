@@ -17,11 +17,12 @@ from conftest import run_cli
 from serving_helpers import adult_data, fit, serve
 
 from engine.candidates import Candidate
-from engine.data import Dataset, Splits
+from engine.data import Dataset
 from engine.policy.rules_serving import artifacts_packaged, feature_availability, onnx_parity
 from engine.serving.measure import skew
 from engine.serving.onnx_export import export_onnx
 from engine.serving.schema import feeds, row_problems
+from engine.split import Splits
 
 DEFAULT_PARITY = {"max_abs_diff": 0.001, "max_disagreement": 0.001}  # policies/default.json
 # (family, calibration) -> the largest |ONNX - native| accepted: float32 inputs and outputs in the graph; the

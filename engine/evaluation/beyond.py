@@ -69,11 +69,12 @@ def beyond_settings(evaluation: Mapping[str, Any], *, threshold: float, seed: in
     )
 
 
-def beyond_context(settings: BeyondSettings, frame: pd.DataFrame, y: NDArray[np.bool_], *, train: NDArray[np.intp],
+def beyond_context(settings: BeyondSettings, frame: pd.DataFrame, y: NDArray[np.bool_], *, x_train: pd.DataFrame,
                    validation: NDArray[np.intp], test: NDArray[np.intp], features: Features,
                    sensitive: Sequence[str], groupings: list[Grouping]) -> BeyondContext:
+    """What every candidate shares; `x_train` is what the candidates were fitted on (split or training file)."""
     x_test = frame.iloc[test]
-    return BeyondContext(settings, frame.iloc[train], frame.iloc[validation], y[validation], x_test, y[test],
+    return BeyondContext(settings, x_train, frame.iloc[validation], y[validation], x_test, y[test],
                          features, tuple(sensitive), groupings, associations(x_test, features, groupings))
 
 

@@ -1,178 +1,199 @@
-"""`evaluate()`: the evidence about one candidate, from its scores on the held-out test split.
+"""`Evidence`: everything an audit learned about one candidate, typed, one section per concern.
 
-Evidence is plain JSON data, stored in the trail as is; verdicts are computed from it later, so a stored run
-can be re-checked against another policy without retraining. One candidate's evidence is: headline metrics
-with bootstrap intervals, metrics and fairness gaps per sensitive group with intervals, calibration, ROC and PR
-curve points for figures, and an error analysis. The bootstrap samples are returned beside it so the service
-can compare candidates paired.
+Evidence and verdict are separate on purpose: `evaluate_candidate()` (engine.evaluation.candidate) builds one
+`Evidence`; the trail stores its JSON form (`to_json()`), which validates against the shipped
+`evidence-v1.schema.json`; rules read that JSON (a stored run is re-checked against a new policy without
+retraining) and the cards and the TUI show it. `SECTIONS` is the table of sections: the JSON keys each one owns
+and the task types it applies to, so a new task type adds its sections without touching the others.
+
+Stored evidence is read back through `stored_evidence()`, the versioned reader: a `candidate_evaluated` event
+carries `evidence_version`; events written before the version existed (version 0) have the same JSON shape and
+are read as they are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
 
-import numpy as np
-from numpy.typing import NDArray
+import jsonschema
 
-from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples, bootstrap, percentile_interval
-from engine.evaluation.calibration import bin_edges, bin_ids, calibration_evidence
-from engine.evaluation.groups import Grouping
-from engine.evaluation.metrics import METRICS, Scores, curve_points, headline_metrics, lift
-from engine.evaluation.slices import GAP_NAMES, RATE_NAMES, confusion_by_group, gaps, rates, slice_evidence
+from engine.errors import TrailError
 
-FloatArray = NDArray[np.float64]
-WORST_SLICES = 5
+JSON = dict[str, Any]
+TaskType = Literal["binary", "multiclass", "regression"]
+EVIDENCE_VERSION = 1
+READABLE_VERSIONS = (0, 1)
+SCHEMA_FILE = "evidence-v1.schema.json"
+BINARY: tuple[TaskType, ...] = ("binary",)
+EVERY_TASK: tuple[TaskType, ...] = ("binary", "multiclass", "regression")
 
 
 @dataclass(frozen=True)
-class EvidenceSettings:
-    """How evidence is computed (from the spec's `evaluation` table); recorded with every run."""
+class Section:
+    """One concern of the evidence: the JSON keys it owns, the task types it exists for, what it holds."""
 
-    threshold: float = 0.5
-    optimizing_metric: str = "roc_auc"
-    resamples: int = 1000
-    confidence: float = 0.95
-    seed: int = 42
-    calibration_bins: int = 10
-    min_group_size: int = 30
+    name: str
+    keys: tuple[str, ...]
+    task_types: tuple[TaskType, ...]
+    about: str
 
 
-def _interval(samples: FloatArray, confidence: float) -> list[float | None] | list[list[float | None]]:
-    bounds = percentile_interval(samples, confidence)
-    if bounds.ndim == 1:
-        return [None if np.isnan(v) else float(v) for v in bounds]
-    return [[None if np.isnan(v) else float(v) for v in pair] for pair in bounds.T]
+SECTIONS: tuple[Section, ...] = (
+    Section("performance", ("split", "rows", "positives", "threshold", "metrics", "rates", "curves", "intervals",
+                            "error_analysis"), BINARY,
+            "headline metrics on the test split with bootstrap intervals, rates, curves and an error analysis"),
+    Section("slices", ("slices",), BINARY, "metrics and fairness gaps per sensitive group, with intervals"),
+    Section("calibration", ("calibration",), BINARY, "ECE, MCE, Brier and reliability bins, per group too"),
+    Section("conformal", ("conformal",), BINARY, "split-conformal prediction sets and their coverage"),
+    Section("explanations", ("explanations",), BINARY, "SHAP contributions, their faithfulness, the top drivers"),
+    Section("robustness", ("robustness",), BINARY, "perturbation, invariance and directional tests"),
+    Section("serving", ("serving",), BINARY, "the ONNX artifact: skew, latency, throughput, size, features"),
+    Section("reproducibility", ("reproducibility",), EVERY_TASK, "a retrain with the same seed, compared"),
+    Section("lineage", ("lineage",), EVERY_TASK, "code, data, parameters, seeds and environment"),
+    Section("comparisons", ("baseline", "lift_over_baseline", "champion", "comparisons"), BINARY,
+            "paired lifts over the baseline and over the current champion"),
+    Section("not_applicable", ("not_applicable",), EVERY_TASK, "evidence that cannot exist here, with the reason"),
+)
 
 
-def group_cells(groupings: list[Grouping], y: NDArray[np.bool_], predicted: NDArray[np.bool_]) -> tuple[Any, int]:
-    """(rows, groupings) flat indices of (group, label, prediction) cells, all groupings side by side."""
-    offsets = np.cumsum([0, *(g.size for g in groupings)])
-    outcome = y.astype(np.intp) * 2 + predicted.astype(np.intp)
-    columns = [(offsets[j] + g.codes) * 4 + outcome for j, g in enumerate(groupings)]
-    cells = np.stack(columns, axis=1) if columns else np.zeros((y.size, 0), dtype=np.intp)
-    return np.ascontiguousarray(cells, dtype=np.intp), int(offsets[-1]) * 4
+@dataclass(frozen=True)
+class Performance:
+    """What the test scores alone say: the `performance`, `slices` and `calibration` sections' data."""
+
+    split: str
+    rows: int
+    positives: int
+    threshold: float
+    metrics: dict[str, float | None]
+    rates: dict[str, float | None]
+    curves: JSON
+    error_analysis: JSON
+    slices: list[JSON]
+    calibration: JSON
+    intervals: JSON | None = None
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Performance:
+        return cls(split=document["split"], rows=document["rows"], positives=document["positives"],
+                   threshold=document["threshold"], metrics=dict(document["metrics"]), rates=dict(document["rates"]),
+                   curves=dict(document["curves"]), error_analysis=dict(document["error_analysis"]),
+                   slices=list(document["slices"]), calibration=dict(document["calibration"]),
+                   intervals=document.get("intervals"))
+
+    def to_json(self) -> JSON:
+        document: JSON = {
+            "split": self.split, "rows": self.rows, "positives": self.positives, "threshold": self.threshold,
+            "metrics": self.metrics, "rates": self.rates, "curves": self.curves, "slices": self.slices,
+            "calibration": self.calibration, "error_analysis": self.error_analysis,
+        }
+        if self.intervals is not None:
+            document["intervals"] = self.intervals
+        return document
 
 
-def _slice_intervals(slices: list[dict[str, Any]], groupings: list[Grouping], samples: BootstrapSamples,
-                     confidence: float) -> None:
-    """Add bootstrap intervals of every group's metrics and of every gap, in place."""
-    offset = 0
-    for evidence, grouping in zip(slices, groupings, strict=True):
-        counts = samples.counts[:, offset * 4:(offset + grouping.size) * 4].reshape(-1, grouping.size, 4)
-        losses = samples.group_losses[:, offset:offset + grouping.size, :]
-        offset += grouping.size
-        resampled = rates(counts)
-        per_metric = {**{name: resampled[name] for name in RATE_NAMES},
-                      **{name: losses[:, :, k] for k, name in enumerate(GROUP_LOSSES)}}
-        for name, values in per_metric.items():
-            bounds = _interval(values, confidence)
-            for group, pair in zip(evidence["groups"], bounds, strict=True):
-                group.setdefault("intervals", {})[name] = pair
-        eligible = np.array([not g["too_small"] for g in evidence["groups"]])
-        if eligible.sum() >= 2:
-            resampled_gaps = gaps(resampled, eligible)
-            evidence["gap_intervals"] = {name: _interval(resampled_gaps[name], confidence) for name in GAP_NAMES}
-        else:
-            evidence["gap_intervals"] = {name: [None, None] for name in GAP_NAMES}
+@dataclass(frozen=True)
+class Comparisons:
+    """The paired comparisons of a candidate: with the run's baseline, and with its model's current champion.
 
-
-def _overall_rates(y: NDArray[np.bool_], predicted: NDArray[np.bool_]) -> dict[str, float | None]:
-    """Selection rate, TPR, FPR, FNR and PPV over all test rows (the reference for slice gaps)."""
-    counts = confusion_by_group(np.zeros(y.size, dtype=np.intp), 1, y, predicted)
-    return {name: None if np.isnan(v[0]) else float(v[0]) for name, v in rates(counts).items()}
-
-
-def _by_probability(y: NDArray[np.bool_], proba: FloatArray, threshold: float, bins: int) -> list[dict[str, Any]]:
-    """Error analysis by predicted-probability bucket (equal width)."""
-    edges = bin_edges(proba, bins, "uniform")
-    ids = bin_ids(proba, edges)
-    count = np.bincount(ids, minlength=bins)
-    positives = np.bincount(ids, weights=y.astype(np.float64), minlength=bins)
-    errors = np.bincount(ids, weights=((proba >= threshold) != y).astype(np.float64), minlength=bins)
-    total_errors = max(float(errors.sum()), 1.0)
-    return [
-        {"lower": float(edges[i]), "upper": float(edges[i + 1]), "count": int(count[i]),
-         "positive_rate": float(positives[i] / count[i]), "accuracy": float(1 - errors[i] / count[i]),
-         "share_of_errors": float(errors[i] / total_errors)}
-        for i in np.flatnonzero(count)
-    ]
-
-
-def _worst_slices(slices: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """The lowest-scoring groups with enough support, across every grouping."""
-    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
-    candidates = [
-        {"grouping": s["name"], "group": g["group"], "support": g["support"], "metric": metric,
-         "value": g["metrics"][metric]}
-        for s in slices for g in s["groups"]
-        if not g["too_small"] and g["metrics"].get(metric) is not None
-    ]
-    return sorted(candidates, key=lambda c: sign * c["value"])[:WORST_SLICES]
-
-
-def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Grouping],
-             settings: EvidenceSettings) -> tuple[dict[str, Any], BootstrapSamples | None]:
-    """The evidence of one candidate on held-out labels `y` and scores `proba`, and its bootstrap samples."""
-    if not np.all(np.isfinite(proba)):
-        raise ValueError(f"{int(np.sum(~np.isfinite(proba)))} predicted probabilities are NaN or infinite")
-    threshold = settings.threshold
-    order = np.argsort(-proba, kind="mergesort")
-    scores = Scores.presorted(y[order], proba[order], threshold)
-    slices = [
-        slice_evidence(g, y, proba, threshold=threshold, order=order, min_support=settings.min_group_size,
-                       confidence=settings.confidence)
-        for g in groupings
-    ]
-    evidence: dict[str, Any] = {
-        "split": "test",
-        "rows": int(y.size),
-        "positives": int(np.count_nonzero(y)),
-        "threshold": threshold,
-        "metrics": headline_metrics(scores),
-        "rates": _overall_rates(y, proba >= threshold),
-        "curves": curve_points(scores),
-        "slices": slices,
-        "calibration": calibration_evidence(y, proba, groupings, bins=settings.calibration_bins),
-        "error_analysis": {
-            "by_probability": _by_probability(y, proba, threshold, settings.calibration_bins),
-            "worst_slices": _worst_slices(slices, settings.optimizing_metric),
-        },
-    }
-    if settings.resamples <= 0:
-        return evidence, None
-    cells, n_cells = group_cells(groupings, y, proba >= threshold)
-    samples = bootstrap(y, proba, threshold=threshold, cells=cells, n_cells=n_cells, seed=settings.seed,
-                        resamples=settings.resamples)
-    evidence["intervals"] = {
-        "method": "percentile bootstrap with Poisson(1) row weights; DeLong for the ROC AUC of each group; "
-                  "none for each group's PR AUC",
-        "confidence": settings.confidence,
-        "resamples": settings.resamples,
-        "seed": settings.seed,
-        "metrics": {name: _interval(samples.metric(name), settings.confidence) for name in HEADLINE},
-    }
-    _slice_intervals(slices, groupings, samples, settings.confidence)
-    return evidence, samples
-
-
-def compare(evidence: dict[str, Any], samples: BootstrapSamples | None, reference: dict[str, Any],
-            reference_samples: BootstrapSamples | None, *, confidence: float) -> dict[str, Any]:
-    """Lift of a candidate over a reference (the baseline or the champion) on every metric, paired.
-
-    The point lift is positive when the candidate is better (for losses too); with bootstrap samples from the
-    same seed, the lift's interval and a one-sided p-value for "not better" come from the same resamples.
+    `champion` is what the trail knew of the model's champions when the run started (and the champion's
+    re-scored evidence, or why it could not be re-scored); `versus_champion` the paired lift over it.
     """
-    comparison: dict[str, Any] = {}
-    for name in METRICS:
-        point = lift(name, evidence["metrics"][name], reference["metrics"][name])
-        entry: dict[str, Any] = {"lift": point, "interval": [None, None], "p_value": None}
-        if samples is not None and reference_samples is not None and point is not None:
-            sign = 1.0 if METRICS[name].higher_is_better else -1.0
-            paired = sign * (samples.metric(name) - reference_samples.metric(name))
-            paired = paired[np.isfinite(paired)]
-            if paired.size:
-                entry["interval"] = _interval(paired, confidence)
-                entry["p_value"] = float((1 + np.count_nonzero(paired <= 0)) / (paired.size + 1))
-        comparison[name] = entry
-    return comparison
+
+    baseline: str | None = None
+    versus_baseline: JSON | None = None
+    champion: JSON | None = None
+    versus_champion: JSON | None = None
+
+    def to_json(self) -> JSON:
+        document: JSON = {}
+        pairs = {name: value for name, value in (("baseline", self.versus_baseline),
+                                                 ("champion", self.versus_champion)) if value is not None}
+        if pairs:
+            document["comparisons"] = pairs
+        if self.versus_baseline is not None:
+            document["baseline"] = self.baseline
+            document["lift_over_baseline"] = {name: entry["lift"] for name, entry in self.versus_baseline.items()}
+        if self.champion is not None:
+            document["champion"] = self.champion
+        return document
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Comparisons:
+        pairs = document.get("comparisons") or {}
+        return cls(baseline=document.get("baseline"), versus_baseline=pairs.get("baseline"),
+                   champion=document.get("champion"), versus_champion=pairs.get("champion"))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One candidate's evidence. Sections that were not computed are None; a part that failed holds its error."""
+
+    performance: Performance
+    conformal: JSON | None = None
+    explanations: JSON | None = None
+    robustness: JSON | None = None
+    serving: JSON | None = None
+    reproducibility: JSON | None = None
+    lineage: JSON | None = None
+    comparisons: Comparisons = field(default_factory=Comparisons)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> JSON:
+        """The stored form: one JSON object whose keys are the sections' keys (see `SECTIONS`)."""
+        document = self.performance.to_json()
+        for name in ("conformal", "explanations", "robustness", "serving", "reproducibility", "lineage"):
+            value = getattr(self, name)
+            if value is not None:
+                document[name] = value
+        document.update(self.comparisons.to_json())
+        if self.not_applicable:
+            document["not_applicable"] = self.not_applicable
+        return document
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Evidence:
+        """The typed evidence of a stored JSON document (any readable version, see `stored_evidence`)."""
+        return cls(performance=Performance.from_json(document), conformal=document.get("conformal"),
+                   explanations=document.get("explanations"), robustness=document.get("robustness"),
+                   serving=document.get("serving"), reproducibility=document.get("reproducibility"),
+                   lineage=document.get("lineage"), comparisons=Comparisons.from_json(document),
+                   not_applicable=dict(document.get("not_applicable") or {}))
+
+
+def section_of(key: str) -> Section:
+    """The section that owns a top-level evidence key."""
+    return next(section for section in SECTIONS if key in section.keys)
+
+
+@cache
+def evidence_schema() -> JSON:
+    """The shipped JSON Schema of stored evidence (Draft 2020-12)."""
+    text = resources.files("engine.evaluation").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    schema: JSON = json.loads(text)
+    return schema
+
+
+def schema_errors(document: Mapping[str, Any]) -> list[str]:
+    """Every place where `document` does not follow evidence-v1.schema.json, as 'JSON path: message'."""
+    validator = jsonschema.Draft202012Validator(evidence_schema())
+    return [f"/{'/'.join(map(str, error.absolute_path))}: {error.message}"
+            for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))]
+
+
+def stored_evidence(event_data: Mapping[str, Any]) -> JSON:
+    """The evidence of a recorded `candidate_evaluated` event, in today's JSON form ({} for a failed candidate).
+
+    Version 0 (events written before `evidence_version` existed) has today's shape; a version this release
+    does not know is refused rather than misread.
+    """
+    version = event_data.get("evidence_version", 0)
+    if version not in READABLE_VERSIONS:
+        raise TrailError(f"candidate {event_data.get('candidate')!r} has evidence version {version!r}, which this "
+                         f"mlgate cannot read (it reads versions {', '.join(map(str, READABLE_VERSIONS))})",
+                         hint="upgrade mlgate to read this trail")
+    return dict(event_data.get("evidence") or {})

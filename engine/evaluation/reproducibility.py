@@ -1,4 +1,4 @@
-"""Does a retrain reproduce the candidate? Train it again from the same data, parameters and seed, and compare.
+"""Does a retrain reproduce the candidate? It is trained again (engine.train) and its test scores compared here.
 
 The evidence is the comparison of the two models' probabilities on the test split: the largest absolute
 difference, whether they are bit-identical, how many decisions at the threshold flip, and the seconds the
@@ -10,15 +10,11 @@ has no trainer here) the evidence says why, and the rule is `unknown`, never a s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
-
-from engine.candidates.base import Candidate, TrainingData
 
 METHOD = "retrained on the same training split with the same parameters and seed; test-split probabilities compared"
 
@@ -57,18 +53,7 @@ def compare_predictions(reference: NDArray[np.float64], retrained: NDArray[np.fl
     }
 
 
-def retrain(fresh: Candidate, training: TrainingData, x_test: pd.DataFrame, reference: NDArray[np.float64], *,
-            threshold: float, device: str) -> tuple[dict[str, Any], Candidate | None]:
-    """Fit `fresh` (a new, unfitted twin of the candidate) and compare its test scores with `reference`.
 
-    Returns the evidence and the fitted twin (None when the retrain failed: that failure is the evidence).
-    """
-    started = time.perf_counter()
-    try:
-        fresh.fit(training)
-        proba = fresh.predict_proba(x_test)
-    except Exception as exc:  # a retrain that fails is a finding about this candidate, not an audit failure
-        return {"retrained": True, "method": METHOD, "device": device,
-                "error": f"{type(exc).__name__}: {exc}", "seconds": round(time.perf_counter() - started, 3)}, None
-    return compare_predictions(reference, proba, threshold=threshold, seconds=time.perf_counter() - started,
-                               device=device), fresh
+def failed(error: str, *, seconds: float, device: str) -> dict[str, Any]:
+    """The evidence when the retrain was run and failed (to fit, or to score): that failure is the finding."""
+    return {"retrained": True, "method": METHOD, "device": device, "error": error, "seconds": round(seconds, 3)}

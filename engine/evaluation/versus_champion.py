@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from engine.canonical import jsonable
 from engine.evaluation.bootstrap import BootstrapSamples
-from engine.evaluation.evidence import EvidenceSettings, evaluate
 from engine.evaluation.groups import Grouping
+from engine.evaluation.performance import EvidenceSettings, evaluate
 
 MODEL_FILE = "model.onnx"
 SCHEMA_FILE = "input_schema.json"
@@ -91,3 +92,25 @@ def rescore(current: Mapping[str, Any], x_test: pd.DataFrame, y_test: NDArray[np
     record = {"rows": int(y_test.size), "metrics": evidence["metrics"], "model_sha256": files[MODEL_FILE]["sha256"],
               "seconds": round(time.perf_counter() - started, 3)}
     return Rescored(evidence, samples, record)
+
+
+@dataclass(frozen=True)
+class ChampionReference:
+    """What a run compares its candidates with: the champion registry's state (with the champion's re-scored
+    metrics, or why it could not be re-scored) and, when it was re-scored, its evidence and samples."""
+
+    record: dict[str, Any]
+    rescored: Rescored | None = None
+
+
+def champion_reference(champion: Mapping[str, Any], x_test: pd.DataFrame, y_test: NDArray[np.bool_], *,
+                       groupings: list[Grouping], settings: EvidenceSettings) -> ChampionReference:
+    """The model's current champion (from `engine.champion.champion_evidence`), re-scored on this run's rows."""
+    current = champion.get("current")
+    if current is None:
+        return ChampionReference(dict(champion))
+    try:
+        rescored = rescore(current, x_test, y_test, groupings=groupings, settings=settings)
+    except NotRescored as exc:
+        return ChampionReference({**champion, "rescored_error": str(exc)})
+    return ChampionReference({**champion, "rescored": jsonable(rescored.record)}, rescored)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from engine.candidates import BASELINE, Candidate, Features
 from engine.serving import measure
@@ -50,18 +52,20 @@ def feature_use(candidate: Candidate, features: Features, available: tuple[str, 
 
 
 def serving_evidence(candidate: Candidate, name: str, features: Features, x_train: pd.DataFrame,
-                     x_test: pd.DataFrame, settings: ServingSettings) -> dict[str, Any]:
-    """The `serving` part of a candidate's evidence."""
+                     x_test: pd.DataFrame, settings: ServingSettings,
+                     native: NDArray[np.float64] | None = None) -> dict[str, Any]:
+    """The `serving` part of a candidate's evidence (`native`: its test scores, when already computed)."""
     evidence: dict[str, Any] = {"features": feature_use(candidate, features, settings.serving_features)}
     try:
-        evidence.update(_package_and_measure(candidate, name, features, x_train, x_test, settings))
+        evidence.update(_package_and_measure(candidate, name, features, x_train, x_test, settings, native))
     except Exception as exc:  # a converter gap must not abort the audit: the rules report it as unknown
         evidence["error"] = f"{type(exc).__name__}: {exc}"
     return evidence
 
 
 def _package_and_measure(candidate: Candidate, name: str, features: Features, x_train: pd.DataFrame,
-                         x_test: pd.DataFrame, settings: ServingSettings) -> dict[str, Any]:
+                         x_test: pd.DataFrame, settings: ServingSettings,
+                         native: NDArray[np.float64] | None) -> dict[str, Any]:
     model = export_onnx(candidate, features)
     schema = input_schema(features, x_train, [i.name for i in model.graph.input])
     data = onnx_bytes(model, {"mlgate.family": candidate.family, "mlgate.exporter": exporter_name(candidate)})
@@ -78,7 +82,8 @@ def _package_and_measure(candidate: Candidate, name: str, features: Features, x_
     batch = {k: v[: m["batch_rows"]] for k, v in inputs.items()}
     return {
         "artifact": artifact,
-        "skew": measure.skew(served, candidate.predict_proba(x_test), settings.threshold),
+        "skew": measure.skew(served, candidate.predict_proba(x_test) if native is None else native,
+                             settings.threshold),
         "latency": measure.latency(sess, inputs, calls=m["latency_calls"], warmup=m["warmup_calls"],
                                    threads=m["threads"]),
         "throughput": measure.throughput(sess, batch, repeats=m["throughput_repeats"]),

@@ -1,0 +1,69 @@
+"""The comparisons of an audit's candidates: each one's paired lift over the baseline and over the champion.
+
+`compare()` is one candidate's lift over one reference on every metric; `compare_all()` adds both comparisons
+to every candidate's evidence in one step, once all of them are evaluated. Both sides are scored on the same
+test rows and resampled with the same bootstrap seed, so every resample is a paired comparison: the lift's
+interval and a one-sided p-value for "not better" come from the same resamples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from engine.evaluation.bootstrap import BootstrapSamples
+from engine.evaluation.candidate import Evaluated
+from engine.evaluation.evidence import Comparisons
+from engine.evaluation.metrics import METRICS, lift
+from engine.evaluation.performance import interval
+from engine.evaluation.versus_champion import ChampionReference
+
+
+def compare(evidence: Mapping[str, Any], samples: BootstrapSamples | None, reference: Mapping[str, Any],
+            reference_samples: BootstrapSamples | None, *, confidence: float) -> dict[str, Any]:
+    """Lift of a candidate over a reference (the baseline or the champion) on every metric, paired.
+
+    The point lift is positive when the candidate is better (for losses too); with bootstrap samples from the
+    same seed, the lift's interval and a one-sided p-value for "not better" come from the same resamples.
+    """
+    comparison: dict[str, Any] = {}
+    for name in METRICS:
+        point = lift(name, evidence["metrics"][name], reference["metrics"][name])
+        entry: dict[str, Any] = {"lift": point, "interval": [None, None], "p_value": None}
+        if samples is not None and reference_samples is not None and point is not None:
+            sign = 1.0 if METRICS[name].higher_is_better else -1.0
+            paired = sign * (samples.metric(name) - reference_samples.metric(name))
+            paired = paired[np.isfinite(paired)]
+            if paired.size:
+                entry["interval"] = interval(paired, confidence)
+                entry["p_value"] = float((1 + np.count_nonzero(paired <= 0)) / (paired.size + 1))
+        comparison[name] = entry
+    return comparison
+
+
+def compare_all(evaluated: list[Evaluated], *, baseline: str, champion: ChampionReference,
+                confidence: float) -> list[Evaluated]:
+    """Every candidate with its comparisons: the paired lift over the baseline `baseline` (the baseline itself
+    included) and, when the champion was re-scored, over the champion; the champion's record for all."""
+    reference = next((e for e in evaluated if e.name == baseline), None)
+    rescored = champion.rescored
+    compared = []
+    for item in evaluated:
+        if item.evidence is None:
+            compared.append(item)
+            continue
+        performance = item.evidence.performance.to_json()
+        versus_baseline = None
+        if reference is not None and reference.evidence is not None:
+            versus_baseline = compare(performance, item.samples, reference.evidence.performance.to_json(),
+                                      reference.samples, confidence=confidence)
+        versus_champion = None if rescored is None else compare(
+            performance, item.samples, rescored.evidence, rescored.samples, confidence=confidence)
+        comparisons = Comparisons(baseline=baseline if versus_baseline is not None else None,
+                                  versus_baseline=versus_baseline, champion=champion.record,
+                                  versus_champion=versus_champion)
+        compared.append(replace(item, evidence=replace(item.evidence, comparisons=comparisons)))
+    return compared

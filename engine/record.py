@@ -1,0 +1,102 @@
+"""The `record` stage: what an audit appends to the trail, and when.
+
+An audit writes three times, each in one short transaction (DuckDB locks the file against every other
+process while it is open read-write): the run's start, before anything is trained (so a run killed half-way
+shows as incomplete); every candidate's evidence and rule outcomes together; and the cards with the run's
+completion. Between the writes no connection is held. The event bodies are built here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.audit import runs
+from engine.audit.trail import NewEvent, append
+from engine.canonical import digest
+from engine.decide import CandidateResult
+from engine.evaluation.candidate import Evaluated
+from engine.evaluation.evidence import EVIDENCE_VERSION
+from engine.lineage import lineage, run_lineage
+from engine.policy.loader import policy_record
+from engine.prepare import Plan
+from engine.spec import FLAGS_SUFFIX, AuditSpec
+
+
+def code_folder(spec: AuditSpec) -> Path:
+    """Where the audited code lives, for its git commit: the spec file's folder, else the working directory."""
+    if spec.source_text is None:
+        return Path.cwd()
+    return Path(spec.source.removesuffix(FLAGS_SUFFIX)).resolve().parent
+
+
+def run_started(plan: Plan) -> dict[str, Any]:
+    """The body of the run's first event: spec, policies, data, split, training set, lineage."""
+    spec, dataset, policies = plan.spec, plan.dataset, plan.policies
+    return {
+        "spec": spec.document,
+        "spec_sha256": digest(spec.document),
+        "spec_source": spec.source,
+        "spec_text": spec.source_text,
+        "policies": [policy_record(p, with_sources=True) for p in policies],
+        "data": {
+            "fingerprint": dataset.fingerprint,
+            "schema": dataset.schema,
+            "target": spec.data.target,
+            "positive_label": dataset.positive_label,
+            "negative_label": dataset.negative_label,
+            "features": {"numeric": dataset.features.numeric, "categorical": dataset.features.categorical},
+            "sensitive": dataset.sensitive,
+            "notes": dataset.notes,
+        },
+        "split": {"sizes": plan.splits.sizes(), "seed": spec.split.seed, "stratified": True},
+        "lineage": run_lineage(lineage(cwd=code_folder(spec)), spec_sha256=digest(spec.document),
+                               policies=[policy_record(p) for p in policies],
+                               data_sha256=dataset.fingerprint.get("sha256"), seed=spec.split.seed),
+        "training": plan.trained_on,
+        "external_models": plan.external_models,
+    }
+
+
+def start_run(plan: Plan, run_id: str, *, lock_timeout: float) -> dict[str, Any]:
+    """Append the run's start; returns its body (the run's lineage is stamped into every candidate's)."""
+    body = run_started(plan)
+    append(plan.outputs.audit_db, [NewEvent(runs.RUN_STARTED, run_id, body)], wait=lock_timeout)
+    return body
+
+
+def candidate_events(run_id: str, plan: Plan, evaluated: list[Evaluated],
+                     results: list[CandidateResult]) -> list[NewEvent]:
+    """Each candidate's evaluation (description, evidence and its hash) and its checked rules."""
+    policy_refs = [policy_record(p) for p in plan.policies]
+    events = []
+    for item, result in zip(evaluated, results, strict=True):
+        candidate, trained = item.trained.candidate, item.trained
+        evidence = item.evidence.to_json() if item.evidence is not None else None
+        evidence_sha = digest(evidence) if evidence else None
+        events.append(NewEvent(runs.CANDIDATE_EVALUATED, run_id, {
+            "candidate": candidate.name, "family": candidate.family, "is_baseline": result.is_baseline,
+            "params": candidate.params, "description": trained.description, "evidence": evidence,
+            "evidence_sha256": evidence_sha, "evidence_version": EVIDENCE_VERSION, "error": item.error,
+            "train_seconds": round(trained.seconds, 3),
+        }))
+        events.append(NewEvent(runs.RULES_CHECKED, run_id, {
+            "candidate": candidate.name, "evidence_sha256": evidence_sha, "policies": policy_refs,
+            "outcomes": [o.to_json() for o in result.outcomes], "verdict": result.verdict,
+        }))
+    return events
+
+
+def record_candidates(plan: Plan, run_id: str, evaluated: list[Evaluated], results: list[CandidateResult], *,
+                      lock_timeout: float) -> None:
+    append(plan.outputs.audit_db, candidate_events(run_id, plan, evaluated, results), wait=lock_timeout)
+
+
+def complete_run(plan: Plan, run_id: str, card_events: list[NewEvent], results: list[CandidateResult], *,
+                 verdict: str, recommended: str | None, lock_timeout: float) -> str:
+    """Append the cards and the run's completion in one transaction; returns the new chain head."""
+    completed = NewEvent(runs.RUN_COMPLETED, run_id, {
+        "verdict": verdict, "recommended": recommended, "optimizing_metric": plan.spec.optimizing_metric,
+        "candidates": {r.name: r.verdict for r in results},
+    })
+    return append(plan.outputs.audit_db, [*card_events, completed], wait=lock_timeout)

@@ -1,0 +1,97 @@
+"""Which rows train, tune and test each candidate: the split of the data, and the training set it leaves.
+
+One module decides it for every audit. Candidates trained here get a stratified train / validation / test split
+of the data; an audit with no training rows to take (a `data.train_path` training file is given, or nothing but
+the baseline and models trained elsewhere) splits the data into a validation part (calibrators, and the
+baseline's class prior when no training file is given) and a test part. `training_set()` then says what the
+trainable candidates are fitted on, with the record of it the trail keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.model_selection import train_test_split
+
+from engine.candidates import BASELINE, EXTERNAL, TrainingData
+from engine.data import Dataset
+from engine.errors import DataError
+from engine.spec import AuditSpec, SplitSpec
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Row positions of the train / validation / test split (train is empty for a holdout split)."""
+
+    train: NDArray[np.intp]
+    validation: NDArray[np.intp]
+    test: NDArray[np.intp]
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+
+
+def split_rows(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
+    """Stratified train/validation/test positions, reproducible from the seed."""
+    rows = np.arange(y.size)
+    try:
+        rest, test = train_test_split(rows, test_size=spec.test, stratify=y, random_state=spec.seed)
+        train, validation = train_test_split(
+            rest, test_size=spec.validation / (1 - spec.test), stratify=y[rest], random_state=spec.seed
+        )
+    except ValueError:
+        raise DataError(
+            f"{y.size} labelled rows cannot be split {spec.test:.0%} test / {spec.validation:.0%} validation "
+            "with both labels in every part", hint="use larger split fractions or more rows",
+        ) from None
+    return Splits(train=np.sort(train), validation=np.sort(validation), test=np.sort(test))
+
+
+def split_holdout(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
+    """Stratified validation/test positions and no training rows: for auditing a model trained elsewhere.
+
+    The validation part (the spec's validation fraction) fits calibrators and, without training data, the
+    baseline; every other row is a test row.
+    """
+    rows = np.arange(y.size)
+    try:
+        test, validation = train_test_split(rows, test_size=spec.validation, stratify=y, random_state=spec.seed)
+    except ValueError:
+        raise DataError(
+            f"{y.size} labelled rows cannot be split {spec.validation:.0%} validation / the rest test with both labels "
+            "in each part", hint="use a larger validation fraction or more rows",
+        ) from None
+    return Splits(train=np.zeros(0, dtype=np.intp), validation=np.sort(validation), test=np.sort(test))
+
+
+def is_holdout(spec: AuditSpec) -> bool:
+    """No training split is taken from the data: training data is given, or nothing but the baseline trains."""
+    return spec.data.train_path is not None or all(c.family in (BASELINE, EXTERNAL) for c in spec.candidates)
+
+
+def split_for(spec: AuditSpec, dataset: Dataset) -> Splits:
+    """The split this audit uses: holdout when nothing trains on the data, stratified otherwise."""
+    return split_holdout(dataset.y, spec.split) if is_holdout(spec) else split_rows(dataset.y, spec.split)
+
+
+def training_set(spec: AuditSpec, dataset: Dataset, splits: Splits,
+                 train_file: Dataset | None) -> tuple[TrainingData, dict[str, Any]]:
+    """What the baseline and trainable candidates are fitted on, and the record of it for the trail."""
+    frame = dataset.frame
+    x_valid, y_valid = frame.iloc[splits.validation], dataset.y[splits.validation]
+    if train_file is not None:
+        x_train, y_train = train_file.frame, train_file.y
+        record: dict[str, Any] = {"source": "training data file", "fingerprint": train_file.fingerprint}
+    elif len(splits.train):
+        x_train, y_train = frame.iloc[splits.train], dataset.y[splits.train]
+        record = {"source": "training split of the data"}
+    else:
+        x_train, y_train = x_valid, y_valid
+        record = {"source": "validation part of the data (no training data was given): the baseline's class prior "
+                            "is taken from it"}
+    training = TrainingData(x_train=x_train, y_train=y_train, x_valid=x_valid, y_valid=y_valid,
+                            features=dataset.features, seed=spec.split.seed)
+    return training, {**record, "rows": len(y_train)}
