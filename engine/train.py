@@ -57,14 +57,19 @@ def _fit(model: Candidate, training: TrainingData) -> tuple[float, str | None]:
     return time.perf_counter() - started, None
 
 
+def retrain_twin(twin: Candidate, training: TrainingData) -> Retrain:
+    """Fit `twin` (a new, unfitted copy of a candidate) on the same training set: the twin, or its failure."""
+    seconds, error = _fit(twin, training)
+    return Retrain(twin=None if error else twin, seconds=seconds, error=error)
+
+
 def _retrain(plan: Plan, name: str, twin: Candidate | None, why_not: str, progress: ProgressCallback) -> Retrain:
     if not plan.settings.reproducibility:
         return Retrain(skipped="evaluation.reproducibility is false in the spec: no retrain was run")
     if twin is None:
         return Retrain(skipped=why_not)
     progress(Progress("reproduce", f"retraining {name} with the same seed", name))
-    seconds, error = _fit(twin, plan.training)
-    return Retrain(twin=None if error else twin, seconds=seconds, error=error)
+    return retrain_twin(twin, plan.training)
 
 
 def _trained(candidate: CandidateSpec, model: Candidate, seconds: float, error: str | None,

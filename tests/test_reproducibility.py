@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine.audit import runs
@@ -18,14 +19,22 @@ from engine.candidates import FAMILIES, Candidate, TrainingData
 from engine.candidates.calibrated import CalibratedCandidate
 from engine.candidates.lgbm import LightGBMCandidate
 from engine.data import Dataset, load_dataset
-from engine.evaluation.reproducibility import device_of, retrain
+from engine.evaluation.candidate import reproducibility_evidence
+from engine.evaluation.reproducibility import device_of
 from engine.policy.rules_release import reproducible
 from engine.service import run_audit
 from engine.spec import DEFAULT_MISSING_VALUES, DataSpec, SplitSpec, build_spec
 from engine.split import Splits, split_rows
+from engine.train import retrain_twin
 
 SEED = 42
 
+
+def retrain(fresh: Candidate, training: TrainingData, x_test: pd.DataFrame, reference: Any, *, threshold: float,
+            device: str) -> tuple[dict[str, Any], Candidate | None]:
+    """What the audit does for one candidate: the train stage fits the twin, the evaluate stage compares it."""
+    retrained = retrain_twin(fresh, training)
+    return reproducibility_evidence(retrained, reference, x_test, threshold=threshold, device=device), retrained.twin
 
 @pytest.fixture(scope="module")
 def adult(adult_parquet: Path) -> tuple[Dataset, Splits]:
