@@ -16,7 +16,7 @@ from engine.evaluation.evidence import (
     EVIDENCE_VERSION,
     SECTIONS,
     Evidence,
-    schema_errors,
+    evidence_errors,
     section_of,
     stored_evidence,
 )
@@ -56,7 +56,7 @@ def test_every_family_and_calibrated_variant_records_evidence_that_follows_the_s
         assert event.data["error"] is None, name
         assert event.data["evidence_version"] == EVIDENCE_VERSION
         evidence = stored_evidence(event.data)
-        assert schema_errors(evidence) == [], name
+        assert evidence_errors(evidence) == [], name
         assert Evidence.from_json(evidence).to_json() == evidence, name
         for key in evidence:
             assert "binary" in section_of(key).task_types, (name, key)
@@ -103,13 +103,13 @@ MINIMAL: dict[str, Any] = {
     pytest.param({"serving": {"latency": {}}}, "/serving", id="serving-without-features"),
 ])
 def test_the_schema_refuses_what_is_not_evidence(change: dict[str, Any], where: str) -> None:
-    assert schema_errors(MINIMAL) == []
-    errors = schema_errors({**MINIMAL, **change})
+    assert evidence_errors(MINIMAL) == []
+    errors = evidence_errors({**MINIMAL, **change})
     assert errors and errors[0].startswith(where), errors
 
 
 def test_a_failed_part_is_stored_as_its_error_and_still_follows_the_schema() -> None:
-    assert schema_errors({**MINIMAL, "explanations": {"error": "ValueError: no rows"}}) == []
+    assert evidence_errors({**MINIMAL, "explanations": {"error": "ValueError: no rows"}}) == []
 
 
 def test_the_reader_refuses_an_evidence_version_it_does_not_know() -> None:

@@ -36,7 +36,7 @@ from sklearn_reference import SKLEARN
 from engine.audit.runs import load_run
 from engine.data import load_dataset
 from engine.errors import MlgateError, ModelError
-from engine.evaluation.evidence import EVIDENCE_VERSION, schema_errors, stored_evidence
+from engine.evaluation.evidence import EVIDENCE_VERSION, evidence_errors, stored_evidence
 from engine.jsonfiles import load_schema, schema_errors
 from engine.spec import build_spec
 from engine.split import split_holdout
@@ -253,7 +253,7 @@ sha256 = "{hashlib.sha256(outside.lightgbm.read_bytes()).hexdigest()}"
     assert calibrated["evidence"]["not_applicable"]["reproducibility"]
     for name, event in record.candidates.items():  # models trained elsewhere keep the evidence contract too
         assert event.data["evidence_version"] == EVIDENCE_VERSION
-        assert schema_errors(stored_evidence(event.data)) == [], name
+        assert evidence_errors(stored_evidence(event.data)) == [], name
 
 
 def test_a_pickle_is_refused_before_anything_is_recorded(outside: Outside, tmp_path: Path) -> None:

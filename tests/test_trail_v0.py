@@ -17,7 +17,7 @@ import pytest
 from conftest import DEFAULT_POLICY, ROOT, run_cli
 
 from engine.audit import runs
-from engine.evaluation.evidence import Evidence, schema_errors, stored_evidence
+from engine.evaluation.evidence import Evidence, evidence_errors, stored_evidence
 
 FIXTURE = ROOT / "tests" / "fixtures" / "trail_v0"
 RUN = "20261204T163008Z-942e4d"
@@ -59,7 +59,7 @@ def test_every_old_candidate_reads_as_typed_evidence_that_follows_the_schema(tra
     for name, event in record.candidates.items():
         assert "evidence_version" not in event.data, "the fixture predates the version field"
         evidence = stored_evidence(event.data)
-        assert schema_errors(evidence) == [], name
+        assert evidence_errors(evidence) == [], name
         typed = Evidence.from_json(evidence)
         assert typed.to_json() == evidence, name
         assert typed.performance.rows == 400

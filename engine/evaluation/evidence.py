@@ -13,16 +13,13 @@ are read as they are.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
-import jsonschema
-
 from engine.errors import TrailError
+from engine.jsonfiles import load_schema, schema_errors
 
 JSON = dict[str, Any]
 TaskType = Literal["binary", "multiclass", "regression"]
@@ -173,16 +170,12 @@ def section_of(key: str) -> Section:
 @cache
 def evidence_schema() -> JSON:
     """The shipped JSON Schema of stored evidence (Draft 2020-12)."""
-    text = resources.files("engine.evaluation").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    schema: JSON = json.loads(text)
-    return schema
+    return load_schema("engine.evaluation", SCHEMA_FILE)
 
 
-def schema_errors(document: Mapping[str, Any]) -> list[str]:
-    """Every place where `document` does not follow evidence-v1.schema.json, as 'JSON path: message'."""
-    validator = jsonschema.Draft202012Validator(evidence_schema())
-    return [f"/{'/'.join(map(str, error.absolute_path))}: {error.message}"
-            for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))]
+def evidence_errors(document: Mapping[str, Any]) -> list[str]:
+    """Every place where `document` does not follow evidence-v1.schema.json, as '/json/path: message'."""
+    return schema_errors(dict(document), evidence_schema())
 
 
 def stored_evidence(event_data: Mapping[str, Any]) -> JSON:
