@@ -14,7 +14,7 @@ are read as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ READABLE_VERSIONS = (0, 1)
 SCHEMA_FILE = "evidence-v1.schema.json"
 BINARY: tuple[TaskType, ...] = ("binary",)
 EVERY_TASK: tuple[TaskType, ...] = ("binary", "multiclass", "regression")
+STRUCTURED = ("performance", "comparisons", "not_applicable")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,11 @@ class Comparisons:
 
 @dataclass(frozen=True)
 class Evidence:
-    """One candidate's evidence. Sections that were not computed are None; a part that failed holds its error."""
+    """One candidate's evidence. Sections that were not computed are None; a part that failed holds its error.
+
+    Besides `performance`, `comparisons` and `not_applicable`, each field is one section stored whole under its
+    own name: a new section is a new field here, a row of `SECTIONS` and a property of the schema.
+    """
 
     performance: Performance
     conformal: JSON | None = None
@@ -143,10 +148,7 @@ class Evidence:
     def to_json(self) -> JSON:
         """The stored form: one JSON object whose keys are the sections' keys (see `SECTIONS`)."""
         document = self.performance.to_json()
-        for name in ("conformal", "explanations", "robustness", "serving", "reproducibility", "lineage"):
-            value = getattr(self, name)
-            if value is not None:
-                document[name] = value
+        document.update({name: value for name in part_names() if (value := getattr(self, name)) is not None})
         document.update(self.comparisons.to_json())
         if self.not_applicable:
             document["not_applicable"] = self.not_applicable
@@ -155,11 +157,14 @@ class Evidence:
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Evidence:
         """The typed evidence of a stored JSON document (any readable version, see `stored_evidence`)."""
-        return cls(performance=Performance.from_json(document), conformal=document.get("conformal"),
-                   explanations=document.get("explanations"), robustness=document.get("robustness"),
-                   serving=document.get("serving"), reproducibility=document.get("reproducibility"),
-                   lineage=document.get("lineage"), comparisons=Comparisons.from_json(document),
-                   not_applicable=dict(document.get("not_applicable") or {}))
+        return cls(performance=Performance.from_json(document), comparisons=Comparisons.from_json(document),
+                   not_applicable=dict(document.get("not_applicable") or {}),
+                   **{name: document.get(name) for name in part_names()})
+
+
+def part_names() -> tuple[str, ...]:
+    """The sections stored whole under their own key: every field of `Evidence` but the three structured ones."""
+    return tuple(f.name for f in fields(Evidence) if f.name not in STRUCTURED)
 
 
 def section_of(key: str) -> Section:
