@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from tui.messages import TrailChanged
 from tui.text import literal, visible
-from tui.workers import ShowsFailures, run_in_worker
+from tui.workers import run_in_worker
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ class TrailHolder(Protocol):
     audit_db: Path
 
 
-class MlgateScreen(ShowsFailures, Screen[None]):
+class MlgateScreen(Screen[None]):
     """A screen of the mlgate app; it reads again (`reload`) when the app says the trail changed."""
 
     FAILURE_PLACE: ClassVar[str] = ""  # the id of the Static where a failed read is shown
@@ -44,9 +44,10 @@ class MlgateScreen(ShowsFailures, Screen[None]):
     def load(self, show: Callable[[T], None], *reads: Callable[[], T], group: str) -> None:
         """Run `reads` in a thread worker, each result shown by `show` on the UI thread; a failure is shown by
         `show_failure`."""
-        run_in_worker(self, show, *reads, group=group)
+        run_in_worker(self, show, *reads, failed=self.show_failure, group=group)
 
     def show_failure(self, line: str) -> None:
+        """Show a failed read's line where this screen shows its status (`FAILURE_PLACE`)."""
         if self.FAILURE_PLACE:
             self.query_one(f"#{self.FAILURE_PLACE}", Static).update(literal(line))
         else:

@@ -26,7 +26,7 @@ from engine.errors import MlgateError
 from engine.review import signoff, waive
 from tui.messages import ExportWritten, Recorded, SignoffRecorded, WaiverRecorded
 from tui.text import literal, status
-from tui.workers import ShowsFailures, error_line, run_in_worker
+from tui.workers import error_line, run_in_worker
 
 
 def default_reviewer() -> str:
@@ -36,7 +36,7 @@ def default_reviewer() -> str:
         return ""
 
 
-class RecordDialog(ShowsFailures, ModalScreen[None]):
+class RecordDialog(ModalScreen[None]):
     """A form with a live preview of what will be recorded; Ctrl+S (or the button) records, Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -103,7 +103,7 @@ class RecordDialog(ShowsFailures, ModalScreen[None]):
             self.show_failure(error_line(exc))
             return
         self.query_one("#record", Button).disabled = True
-        run_in_worker(self, self.recorded_line, job, group="record")
+        run_in_worker(self, self.recorded_line, job, failed=self.show_failure, group="record")
 
     def job(self) -> Callable[[], str]:
         """The engine call to make (validating the form first); returns the line to tell the reviewer."""
