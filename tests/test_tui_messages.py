@@ -20,7 +20,7 @@ from engine.audit.verify import verify
 from engine.errors import MlgateError, TrailError
 from tui import messages
 from tui.app import MlgateApp
-from tui.progress import Ending, Failure, Plain, Progress, Result, ending, log_line, parse_line
+from tui.progress import Ending, Failure, Plain, Progress, Result, Unknown, ending, log_line, parse_line
 from tui.screens.audit import AuditScreen, audit_command
 from tui.screens.base import MlgateScreen
 from tui.screens.dialogs import ExportDialog
@@ -36,6 +36,7 @@ ERROR = ('{"type": "error", "message": "no-such.toml: the spec file does not exi
          '"hint": "give --spec FILE", "exit_code": 2}')
 RESULT = ('{"type": "result", "exit_code": 1, "run_id": "20260102T030405Z-000001", "verdict": "fail", '
           '"recommended": null}')
+WARNED = '{"type": "progress", "stage": "stderr", "message": "\\u001b[2J wiped", "candidate": null}'
 PASSED = '{"type": "result", "exit_code": 0, "run_id": "r-2", "verdict": "pass", "recommended": "lgbm"}'
 
 
@@ -56,12 +57,19 @@ def test_each_object_of_the_stream_is_read_into_its_event() -> None:
     '{"type": "progress", "stage": "data", "message": 3, "candidate": null}',
     '{"type": "result", "exit_code": true, "run_id": "r", "verdict": "pass", "recommended": null}',
     '{"type": "result", "exit_code": "1", "run_id": "r", "verdict": "pass", "recommended": null}',
-    '{"type": "warning", "message": "later versions may add types"}',
     '{"type": ["progress"], "message": "x"}',
+    '{"kind": "progress", "message": "x"}',
     "",
 ])
 def test_a_line_that_is_not_a_well_formed_object_is_kept_as_written(line: str) -> None:
     assert parse_line(line + "\n") == Plain(line)
+
+
+def test_objects_of_an_unknown_type_and_unknown_fields_are_ignored() -> None:
+    assert parse_line('{"type": "warning", "message": "later versions may add types"}') == Unknown("warning")
+    assert log_line(Unknown("warning")) is None
+    assert parse_line('{"type": "progress", "stage": "data", "message": "m", "candidate": null, "pct": 5}') == (
+        Progress("data", "m", None))
 
 
 def test_the_log_shows_progress_as_bullets_errors_as_the_cli_line_and_other_lines_as_written() -> None:
@@ -69,6 +77,8 @@ def test_the_log_shows_progress_as_bullets_errors_as_the_cli_line_and_other_line
     line = "mlgate: error: no-such.toml: the spec file does not exist (give --spec FILE)"
     assert log_line(parse_line(ERROR)) == line == parse_line(ERROR).line()  # type: ignore[union-attr]
     assert log_line(parse_line("a warning")) == "a warning"
+    wrapped = '{"type": "progress", "stage": "stderr", "message": "UserWarning: x", "candidate": null}'
+    assert log_line(parse_line(wrapped)) == "UserWarning: x"  # text another library wrote, shown as written
     assert log_line(parse_line(RESULT)) is None  # the result is the status line, not a log line
 
 
@@ -258,7 +268,7 @@ def test_the_audit_screen_follows_the_stream_and_logs_the_leaderboard_as_printed
     async def drive() -> None:
         app = Watching(tmp_path / "audit.duckdb")
         async with app.run_test(size=(120, 30)) as pilot:
-            screen = await follow(app, pilot, stand_in([PROGRESS, TRAINING, "\x1b[31ma warning", RESULT],
+            screen = await follow(app, pilot, stand_in([PROGRESS, TRAINING, "\x1b[31ma warning", WARNED, RESULT],
                                                        stdout=board, code=1))
             await settle(pilot, lambda: screen.process is None and "finished" in status_of(screen))
             assert status_of(screen) == ("finished: FAIL: no candidate passed its blocking rules (exit 1); the new "
@@ -266,7 +276,7 @@ def test_the_audit_screen_follows_the_stream_and_logs_the_leaderboard_as_printed
             log = log_of(screen)
             assert [line for line in log if line.startswith("•")] == [
                 "• read 3000 labelled rows", "• training and evaluating logistic"]
-            assert "\\x1b[31ma warning" in log and "logistic   FAIL" in log
+            assert "\\x1b[31ma warning" in log and "logistic   FAIL" in log and "\\x1b[2J wiped" in log
             assert not any(line.startswith("{") for line in log)
 
             screen.run_audit(stand_in([PROGRESS, ERROR], code=2))

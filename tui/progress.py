@@ -7,8 +7,11 @@ The stream is the contract between the CLI and the TUI (the TUI never parses the
     {"type": "error", "message": str, "hint": str | null, "exit_code": 2}
     {"type": "result", "exit_code": int, "run_id": str, "verdict": str, "recommended": str | null}
 
-A line that is not one of these objects (a warning printed by a library, a crash's traceback) is kept as is
-(`Plain`) and shown as written. Everything here is pure: no process, no terminal.
+Progress objects of stage "stderr" carry a line of text something else wrote to stderr (a library's warning, a
+traceback): the log shows it as written, without the progress bullet. Fields a reader does not know are
+ignored, and so are objects of a type it does not know (`Unknown`: later versions may add some). A line that is
+not JSON, or a known object with a field missing or of the wrong type, is kept as is (`Plain`) and shown as
+written. Everything here is pure: no process, no terminal. The writer's side is documented in cli/progress.py.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 
 from engine.errors import MlgateError
 from tui.workers import ERROR_PREFIX, error_line
+
+STDERR_STAGE = "stderr"  # a progress object wrapping a line of text written to stderr
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,14 @@ class Plain:
     text: str
 
 
-StreamEvent = Progress | Failure | Result | Plain
+@dataclass(frozen=True)
+class Unknown:
+    """An object of a type this reader does not know: ignored."""
+
+    kind: str
+
+
+StreamEvent = Progress | Failure | Result | Plain | Unknown
 
 
 def optional_text(document: dict[str, Any], key: str) -> str | None:
@@ -110,9 +122,11 @@ def parse_line(line: str) -> StreamEvent:
     except ValueError:
         return Plain(stripped)
     kind = document.get("type") if isinstance(document, dict) else None
-    reader = READERS.get(kind) if isinstance(kind, str) else None
-    if reader is None:
+    if not isinstance(kind, str):
         return Plain(stripped)
+    reader = READERS.get(kind)
+    if reader is None:
+        return Unknown(kind)
     try:
         return reader(document)
     except TypeError:
@@ -120,9 +134,10 @@ def parse_line(line: str) -> StreamEvent:
 
 
 def log_line(event: StreamEvent) -> str | None:
-    """What the audit's log shows for an event (the result shows in the status line, not in the log)."""
+    """What the audit's log shows for an event (the result shows in the status line, not in the log; an unknown
+    object nowhere)."""
     if isinstance(event, Progress):
-        return f"• {event.message}"
+        return event.message if event.stage == STDERR_STAGE else f"• {event.message}"
     if isinstance(event, Failure):
         return event.line()
     if isinstance(event, Plain):
@@ -141,18 +156,17 @@ class Ending:
 
 
 def ending(events: list[StreamEvent], exit_code: int, *, cancelled: bool) -> Ending:
-    """The status after the child exited with `exit_code`: cancelled, the error it reported, its result, or (no
-    result reported) the exit code alone."""
+    """The status after the child exited with `exit_code`: cancelled, else its last error or result object, else
+    (neither reported) the exit code alone."""
     if cancelled:
         return Ending("CANCELLED: the audit was stopped; its run (if started) shows as incomplete", "cancelled",
                       exit_code, None)
-    failures = [e for e in events if isinstance(e, Failure)]
-    if failures:
-        return Ending(failures[-1].line(), "failed", failures[-1].exit_code, None)
-    results = [e for e in events if isinstance(e, Result)]
-    if not results:
+    outcomes = [e for e in events if isinstance(e, Failure | Result)]
+    if not outcomes:
         return Ending(f"{ERROR_PREFIX} the audit stopped (exit {exit_code})", "failed", exit_code, None)
-    done = results[-1]
+    done = outcomes[-1]  # the last error or result object is the outcome
+    if isinstance(done, Failure):
+        return Ending(done.line(), "failed", done.exit_code, None)
     word = "PASS: a candidate is ready" if done.exit_code == 0 else "FAIL: no candidate passed its blocking rules"
     return Ending(f"finished: {word} (exit {done.exit_code}); the new run is on the runs screen", "finished",
                   done.exit_code, done.run_id)
