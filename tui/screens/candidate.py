@@ -1,5 +1,6 @@
-"""A candidate's checklist: the items of DESIGN.md in order, each with its status and the rules behind it, and
-the evidence behind the selected rule. Moving through the items is the review; waive and sign off from here."""
+"""A candidate's checklist: the items of `engine.checklist.CHECKLIST` in order, each with its status and the
+rules behind it, and the evidence behind the selected rule. Moving through the items is the review; waive and
+sign off from here."""
 
 from __future__ import annotations
 
