@@ -2,30 +2,29 @@
 behind a rule, with sign-offs and waivers recorded through the engine, audits started out of process, and the
 trail's log, verification and export.
 
-The app holds no DuckDB connection while idle: every read opens the trail read-only in a thread worker and
-closes it at once. It watches the trail file's size and modification time (no connection needed) and, when
-another process appends, reloads the open screens and verifies the chain again for the header.
+The screens never call the app: they post the events of `tui.messages` (`RunChosen`, `SignoffRecorded`, ...)
+and the app's handlers push the next screen or take note of what was recorded. The app holds no DuckDB
+connection while idle: every read opens the trail read-only in a thread worker and closes it at once. It
+watches the trail file's size and modification time (no connection needed) and, when it changed (another
+process appended, or a form or audit of this app recorded something), sends `TrailChanged` to the open
+screens and verifies the chain again for the header.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from engine.audit.trail import DEFAULT_AUDIT_DB
-from tui import reads
+from engine.audit.verify import verify
+from tui import messages, reads
 from tui.screens.audit import AuditScreen
-from tui.screens.base import MlgateScreen
 from tui.screens.candidate import CandidateScreen
 from tui.screens.card import CardScreen
 from tui.screens.dialogs import ExportDialog, SignoffDialog, WaiverDialog
@@ -33,6 +32,7 @@ from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.trail import TrailScreen
 from tui.text import visible
+from tui.workers import error_line
 
 POLL_SECONDS = 1.0
 BUILT_IN = ("quit", "toggle_keys")  # the palette has its own Quit and Keys
@@ -40,17 +40,14 @@ VERIFY_DELAY = 1.0
 
 
 def verify_line(audit_db: Path) -> str:
-    """The header's line: the result of `mlgate verify --format json` on the trail, or the CLI's error line."""
-    done = subprocess.run([sys.executable, "-m", "engine", "verify", "--audit-db", str(audit_db), "--format", "json"],
-                          capture_output=True, text=True, check=False, env={**os.environ, "NO_COLOR": "1"})
+    """The header's line: the chain verified (as `mlgate verify` does it), or the engine's error line."""
     try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        lines = done.stderr.strip().splitlines()
-        return visible(lines[-1] if lines else f"verify stopped (exit {done.returncode})")
-    if result.get("intact"):
-        return f"trail INTACT · {result.get('events')} events"
-    return visible(f"trail BROKEN at sequence {result.get('bad_seq')}: {result.get('problem')}")
+        result = verify(audit_db)
+    except Exception as exc:  # shown in the header, never raised into the reviewer's session
+        return visible(error_line(exc))
+    if result.intact:
+        return f"trail INTACT · {result.events} events"
+    return visible(f"trail BROKEN at sequence {result.bad_seq}: {result.problem}")
 
 
 class MlgateApp(App[None]):
@@ -90,44 +87,49 @@ class MlgateApp(App[None]):
             self.trail_changed()
 
     def trail_changed(self) -> None:
+        """Every open screen reads again, and the chain is verified again for the header."""
         self.stamp = reads.stamp(self.audit_db)
         for screen in self.screen_stack:
-            if isinstance(screen, MlgateScreen):
-                screen.reload()
+            screen.post_message(messages.TrailChanged())
         self.action_verify()
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def action_verify(self) -> None:
-        """`mlgate verify` in a child process (a long chain is hashed without slowing the UI), shown in the header."""
+        """The chain verified in a thread worker (the runs stay usable meanwhile), shown in the header."""
         if not self.audit_db.is_file():
             line = f"trail {visible(self.audit_db)}: none yet (run an audit: N)"
         else:
             line = verify_line(self.audit_db)
         self.call_from_thread(setattr, self, "sub_title", line)
 
-    def open_run(self, run_id: str) -> None:
-        self.push_screen(RunScreen(run_id))
+    def on_run_chosen(self, event: messages.RunChosen) -> None:
+        self.push_screen(RunScreen(event.run_id))
 
-    def open_candidate(self, run_id: str, candidate: str) -> None:
-        self.push_screen(CandidateScreen(run_id, candidate))
+    def on_candidate_chosen(self, event: messages.CandidateChosen) -> None:
+        self.push_screen(CandidateScreen(event.run_id, event.candidate))
 
-    def open_card(self, run: reads.Run, candidate: str) -> None:
-        found = run.candidates.get(candidate)
-        self.push_screen(CardScreen(candidate, found.card if found else None))
+    def on_card_chosen(self, event: messages.CardChosen) -> None:
+        self.push_screen(CardScreen(event.candidate, event.card))
 
-    def recorded(self, line: str | None) -> None:
-        if line:
-            self.notify(visible(line), title="recorded")
-            self.trail_changed()
+    def on_signoff_chosen(self, event: messages.SignoffChosen) -> None:
+        self.push_screen(SignoffDialog(self.audit_db, event.run_id, event.candidate, event.decision))
 
-    def ask_signoff(self, run_id: str, candidate: str, decision: str) -> None:
-        self.push_screen(SignoffDialog(self.audit_db, run_id, candidate, decision), self.recorded)
+    def on_waiver_chosen(self, event: messages.WaiverChosen) -> None:
+        self.push_screen(WaiverDialog(self.audit_db, event.run_id, event.candidate, event.outcome))
 
-    def ask_waiver(self, run_id: str, candidate: str, outcome: Mapping[str, Any]) -> None:
-        self.push_screen(WaiverDialog(self.audit_db, run_id, candidate, outcome), self.recorded)
+    @on(messages.SignoffRecorded)
+    @on(messages.WaiverRecorded)
+    @on(messages.ExportWritten)
+    def recorded(self, event: messages.Recorded) -> None:
+        """A form recorded something through the engine: tell the reviewer, and show the trail as it is now."""
+        self.notify(visible(event.line), title="recorded")
+        self.trail_changed()
+
+    def on_audit_finished(self, event: messages.AuditFinished) -> None:
+        self.trail_changed()
 
     def action_export(self) -> None:
-        self.push_screen(ExportDialog(self.audit_db), self.recorded)
+        self.push_screen(ExportDialog(self.audit_db))
 
     def action_runs(self) -> None:
         while len(self.screen_stack) > 2:

@@ -56,6 +56,11 @@ class Run:
         value = self.candidates[name].evidence.get("lift_over_baseline", {}).get(self.view.optimizing_metric)
         return None if value is None else float(value)
 
+    def card(self, name: str) -> Path | None:
+        """The file of the candidate's model card, if the run wrote one."""
+        found = self.candidates.get(name)
+        return found.card if found else None
+
 
 def list_runs(path: Path) -> list[dict[str, Any]]:
     return runs.list_runs(path) if path.is_file() else []

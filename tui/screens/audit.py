@@ -1,9 +1,11 @@
 """Starting an audit from the TUI: a spec (or data file + target), progress streamed in, cancellable.
 
-The audit runs out of process, as `python -m engine audit ...`, exactly the command a CI job runs: it can be
-cancelled by terminating the process (the trail stays verifiable; the run shows as incomplete), and the TUI's
-own read-only connections never meet the audit's read-write one inside one process. Progress lines come from
-the child's stderr as it prints them; a failure shows the one line the CLI prints.
+The audit runs out of process, as `python -m cli audit --progress jsonl ...`, the command a CI job runs: it can
+be cancelled by terminating the process (the trail stays verifiable; the run shows as incomplete), and the TUI's
+own read-only connections never meet the audit's read-write one inside one process. The child's stderr is the
+machine-readable progress stream (`tui.progress`, one JSON object a line): progress goes to the log, the error
+object to the status line, the result object makes the final status. Its stdout (the human leaderboard) is
+shown in the log as printed and never parsed.
 """
 
 from __future__ import annotations
@@ -11,25 +13,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Input, Label, Log, Static
 
+from engine.errors import MlgateError
+from tui.messages import AuditFinished
+from tui.progress import Ending, Failure, StreamEvent, ending, log_line, parse_line
 from tui.screens.base import MlgateScreen
 from tui.text import literal, visible
 
-ERROR_PREFIX = "mlgate: error:"
+STYLES = {"finished": "bold", "failed": "bold red", "cancelled": "bold yellow"}
 
 
 def audit_command(audit_db: Path, *, spec: str, data: str, target: str, positive: str) -> list[str]:
-    """The `mlgate audit` command line for the form's values (a spec, or quick mode with data and target)."""
-    command = [sys.executable, "-m", "engine", "audit", "--audit-db", str(audit_db)]
+    """The `mlgate audit` command line for the form's values (a spec, or quick mode with data and target), with
+    its progress as JSON Lines on stderr."""
+    command = [sys.executable, "-m", "cli", "audit", "--progress", "jsonl", "--audit-db", str(audit_db)]
     if spec:
         command += ["--spec", spec]
     if data:
@@ -94,7 +100,7 @@ class AuditScreen(MlgateScreen):
         if not self.value("spec") and not (self.value("data") and self.value("target")):
             self.set_status(literal("give a spec file, or a data file and its target column", style="bold red"))
             return
-        command = audit_command(self.mlgate.audit_db, spec=self.value("spec"), data=self.value("data"),
+        command = audit_command(self.audit_db, spec=self.value("spec"), data=self.value("data"),
                                 target=self.value("target"), positive=self.value("positive"))
         self.query_one("#audit-log", Log).clear()
         self.cancelled = False
@@ -114,35 +120,48 @@ class AuditScreen(MlgateScreen):
     def log_line(self, line: str) -> None:
         self.query_one("#audit-log", Log).write_line(visible(line))
 
-    @work(thread=True, exclusive=True, group="audit", exit_on_error=False)
     def run_audit(self, command: list[str]) -> None:
+        self.load(self.finished, lambda: self.follow(command), group="audit")
+
+    def follow(self, command: list[str]) -> Ending:
+        """Run the audit (in the worker's thread): its progress stream read line by line, its stdout logged."""
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
         try:
-            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                             env=env, cwd=Path.cwd())
         except OSError as exc:
-            self.app.call_from_thread(self.finished, 2, [f"{ERROR_PREFIX} cannot start the audit: {exc.strerror}"])
-            return
-        errors: list[str] = []
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:  # progress (stderr) and results (stdout), in the order printed
-            line = raw.rstrip("\n")
-            if line.startswith(ERROR_PREFIX):
-                errors.append(line)
-            self.app.call_from_thread(self.log_line, line)
+            raise MlgateError(f"cannot start the audit: {exc.strerror}") from None
+        assert self.process.stdout is not None and self.process.stderr is not None
+        printed = threading.Thread(target=self.log_stream, args=(self.process.stdout,), daemon=True)
+        printed.start()
+        events: list[StreamEvent] = []
+        for raw in self.process.stderr:
+            event = parse_line(raw)
+            events.append(event)
+            self.app.call_from_thread(self.show_event, event)
         code = self.process.wait()
-        self.app.call_from_thread(self.finished, code, errors)
+        printed.join()
+        return ending(events, code, cancelled=self.cancelled)
 
-    def finished(self, code: int, errors: list[str]) -> None:
+    def log_stream(self, stream: IO[str]) -> None:
+        """The child's stdout (the leaderboard), line by line into the log, as printed."""
+        for raw in stream:
+            self.app.call_from_thread(self.log_line, raw.rstrip("\n"))
+
+    def show_event(self, event: StreamEvent) -> None:
+        line = log_line(event)
+        if line is not None:
+            self.log_line(line)
+        if isinstance(event, Failure):
+            self.set_status(literal(event.line(), "bold red"))
+
+    def finished(self, end: Ending) -> None:
         self.process = None
         self.query_one("#start", Button).disabled = False
         self.query_one("#cancel", Button).disabled = True
-        if self.cancelled:
-            text = literal("CANCELLED: the audit was stopped; its run (if started) shows as incomplete", "bold yellow")
-        elif errors or code == 2:
-            text = literal(errors[-1] if errors else f"{ERROR_PREFIX} the audit stopped (exit {code})", "bold red")
-        else:
-            word = "PASS: a candidate is ready" if code == 0 else "FAIL: no candidate passed its blocking rules"
-            text = literal(f"finished: {word} (exit {code}); the new run is on the runs screen", "bold")
-        self.set_status(text)
-        self.mlgate.trail_changed()
+        self.set_status(literal(end.line, STYLES[end.kind]))
+        self.post_message(AuditFinished(end.exit_code, end.run_id))
+
+    def show_failure(self, line: str) -> None:
+        """The audit could not be followed (it did not start, or reading it failed): say so; start again."""
+        self.finished(Ending(line, "failed", 2, None))

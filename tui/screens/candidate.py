@@ -1,5 +1,6 @@
-"""A candidate's checklist: the items of DESIGN.md in order, each with its status and the rules behind it, and
-the evidence behind the selected rule. Moving through the items is the review; waive and sign off from here."""
+"""A candidate's checklist: the items of `engine.checklist.CHECKLIST` in order, each with its status and the
+rules behind it, and the evidence behind the selected rule. Moving through the items is the review; waive and
+sign off from here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.checklist import CHECKLIST, item_status
 from tui import reads
+from tui.messages import CardChosen, SignoffChosen, WaiverChosen
 from tui.screens.base import MlgateScreen
 from tui.text import literal, number, status
 from tui.widgets.evidence import Context, render_all, render_rule
@@ -40,6 +41,7 @@ class CandidateScreen(MlgateScreen):
         Binding("tab", "app.focus_next", "Next pane", id="candidate.next", show=False),
         Binding("escape", "app.pop_screen", "Back", id="candidate.back"),
     ]
+    FAILURE_PLACE = "candidate-summary"
 
     def __init__(self, run_id: str, candidate: str) -> None:
         super().__init__()
@@ -66,16 +68,8 @@ class CandidateScreen(MlgateScreen):
         self.reload()
 
     def reload(self) -> None:
-        self.load_candidate()
-
-    @work(thread=True, exclusive=True, group="candidate", exit_on_error=False)
-    def load_candidate(self) -> None:
-        try:
-            run = reads.load(self.mlgate.audit_db, self.run_id)
-        except Exception as exc:
-            self.app.call_from_thread(self.query_one("#candidate-summary", Static).update, literal(f"error: {exc}"))
-            return
-        self.app.call_from_thread(self.show_candidate, run)
+        path = self.audit_db
+        self.load(self.show_candidate, lambda: reads.load(path, self.run_id), group="candidate")
 
     @property
     def current(self) -> reads.Candidate | None:
@@ -175,17 +169,17 @@ class CandidateScreen(MlgateScreen):
         if outcome is None:
             self.notify("select a rule first (Tab to the rules table)", severity="warning")
             return
-        self.mlgate.ask_waiver(self.run_id, self.candidate, outcome)
+        self.post_message(WaiverChosen(self.run_id, self.candidate, outcome))
 
     def action_approve(self) -> None:
-        self.mlgate.ask_signoff(self.run_id, self.candidate, "approve")
+        self.post_message(SignoffChosen(self.run_id, self.candidate, "approve"))
 
     def action_reject(self) -> None:
-        self.mlgate.ask_signoff(self.run_id, self.candidate, "reject")
+        self.post_message(SignoffChosen(self.run_id, self.candidate, "reject"))
 
     def action_card(self) -> None:
         if self.run is not None:
-            self.mlgate.open_card(self.run, self.candidate)
+            self.post_message(CardChosen(self.candidate, self.run.card(self.candidate)))
 
     def action_all_evidence(self) -> None:
         self.show_evidence(("all",))

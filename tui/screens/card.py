@@ -5,13 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Markdown
 
 from tui.screens.base import MlgateScreen
+
+
+def card_text(path: Path | None) -> str:
+    """The card's Markdown, or a sentence saying why there is none to show."""
+    if path is None:
+        return "No card was written for this candidate."
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return f"The card `{path.name}` cannot be read: {exc.strerror}."
 
 
 class CardScreen(MlgateScreen):
@@ -33,16 +42,11 @@ class CardScreen(MlgateScreen):
 
     def on_mount(self) -> None:
         self.title = f"model card · {self.candidate}"
-        self.load_card()
+        self.load(self.show_card, lambda: card_text(self.path), group="card")
         self.query_one("#card-scroll", VerticalScroll).focus()
 
-    @work(thread=True, exclusive=True, group="card", exit_on_error=False)
-    def load_card(self) -> None:
-        if self.path is None:
-            text = "No card was written for this candidate."
-        else:
-            try:
-                text = self.path.read_text(encoding="utf-8")
-            except OSError as exc:
-                text = f"The card `{self.path.name}` cannot be read: {exc.strerror}."
-        self.app.call_from_thread(self.query_one("#card", Markdown).update, text)
+    def show_card(self, text: str) -> None:
+        self.query_one("#card", Markdown).update(text)
+
+    def show_failure(self, line: str) -> None:
+        self.show_card(line)

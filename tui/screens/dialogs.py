@@ -2,7 +2,8 @@
 
 The recording goes through the engine (`engine.review.signoff` / `waive`, `engine.audit.export.export`), the same
 code path as the CLI, in a thread worker; an error is shown as the one line the CLI would print and the form
-stays open.
+stays open. Once recorded, the form posts its event (`SignoffRecorded`, `WaiverRecorded`, `ExportWritten`) for
+the app and closes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -24,7 +24,9 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from engine.audit.export import FORMATS, export
 from engine.errors import MlgateError
 from engine.review import signoff, waive
+from tui.messages import ExportWritten, Recorded, SignoffRecorded, WaiverRecorded
 from tui.text import literal, status
+from tui.workers import error_line, run_in_worker
 
 
 def default_reviewer() -> str:
@@ -34,7 +36,7 @@ def default_reviewer() -> str:
         return ""
 
 
-class RecordDialog(ModalScreen[str | None]):
+class RecordDialog(ModalScreen[None]):
     """A form with a live preview of what will be recorded; Ctrl+S (or the button) records, Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -43,6 +45,7 @@ class RecordDialog(ModalScreen[str | None]):
     ]
     title_text = ""
     button_label = "Record"
+    EVENT: ClassVar[type[Recorded]] = Recorded  # what the form posts once its engine call succeeded
 
     def __init__(self, audit_db: Path) -> None:
         super().__init__()
@@ -97,34 +100,30 @@ class RecordDialog(ModalScreen[str | None]):
         try:
             job = self.job()
         except MlgateError as exc:
-            self.fail(exc.one_line())
+            self.show_failure(error_line(exc))
             return
         self.query_one("#record", Button).disabled = True
-        self.record(job)
+        run_in_worker(self, self.recorded_line, job, failed=self.show_failure, group="record")
 
     def job(self) -> Callable[[], str]:
         """The engine call to make (validating the form first); returns the line to tell the reviewer."""
         raise NotImplementedError
 
-    @work(thread=True, exclusive=True, group="record", exit_on_error=False)
-    def record(self, job: Callable[[], str]) -> None:
-        try:
-            done = job()
-        except MlgateError as exc:
-            self.app.call_from_thread(self.fail, exc.one_line())
-            return
-        except Exception as exc:  # shown in the form, never a crash of the reviewer's session
-            self.app.call_from_thread(self.fail, f"{type(exc).__name__}: {exc}")
-            return
-        self.app.call_from_thread(self.dismiss, done)
+    def recorded_line(self, line: str) -> None:
+        """The engine call succeeded: announce it (the app tells the reviewer and reloads) and close."""
+        self.post_message(self.EVENT(line))
+        self.dismiss()
 
-    def fail(self, line: str) -> None:
+    def show_failure(self, line: str) -> None:
+        """The engine refused (or failed): its line under the form, which stays open to be corrected."""
         self.query_one("#record", Button).disabled = False
-        self.query_one("#dialog-error", Static).update(literal(f"mlgate: error: {line}", style="bold red"))
+        self.query_one("#dialog-error", Static).update(literal(line, style="bold red"))
 
 
 class SignoffDialog(RecordDialog):
     """Approve or reject one candidate of a run."""
+
+    EVENT = SignoffRecorded
 
     def __init__(self, audit_db: Path, run_id: str, candidate: str, decision: str) -> None:
         super().__init__(audit_db)
@@ -156,6 +155,8 @@ class SignoffDialog(RecordDialog):
 
 class WaiverDialog(RecordDialog):
     """Waive one failed rule of one candidate, with a reason and an optional expiry."""
+
+    EVENT = WaiverRecorded
 
     def __init__(self, audit_db: Path, run_id: str, candidate: str, outcome: Mapping[str, Any]) -> None:
         super().__init__(audit_db)
@@ -203,6 +204,7 @@ class WaiverDialog(RecordDialog):
 class ExportDialog(RecordDialog):
     """Export the trail (every table, with a manifest) in a format to a folder."""
 
+    EVENT = ExportWritten
     title_text = "Export the audit trail"
     button_label = "Export"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui import reads
+from tui.messages import CandidateChosen, CardChosen, SignoffChosen
 from tui.screens.base import MlgateScreen
 from tui.text import interval, literal, number, signed, status
 from tui.widgets.tables import SortableTable
@@ -50,6 +50,7 @@ class RunScreen(MlgateScreen):
         Binding("x", "reject", "Reject", id="run.reject"),
         Binding("escape", "app.pop_screen", "Back", id="run.back"),
     ]
+    FAILURE_PLACE = "run-summary"
 
     def __init__(self, run_id: str) -> None:
         super().__init__()
@@ -68,16 +69,8 @@ class RunScreen(MlgateScreen):
         self.reload()
 
     def reload(self) -> None:
-        self.load_run()
-
-    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def load_run(self) -> None:
-        try:
-            run = reads.load(self.mlgate.audit_db, self.run_id)
-        except Exception as exc:
-            self.app.call_from_thread(self.query_one("#run-summary", Static).update, literal(f"error: {exc}"))
-            return
-        self.app.call_from_thread(self.show_run, run)
+        path = self.audit_db
+        self.load(self.show_run, lambda: reads.load(path, self.run_id), group="run")
 
     def show_run(self, run: reads.Run) -> None:
         self.run = run
@@ -113,19 +106,19 @@ class RunScreen(MlgateScreen):
     def action_open_candidate(self) -> None:
         name = self.selected()
         if name is not None:
-            self.mlgate.open_candidate(self.run_id, name)
+            self.post_message(CandidateChosen(self.run_id, name))
 
     def action_card(self) -> None:
         name = self.selected()
         if self.run is not None and name is not None:
-            self.mlgate.open_card(self.run, name)
+            self.post_message(CardChosen(name, self.run.card(name)))
 
     def action_approve(self) -> None:
         name = self.selected()
         if name is not None:
-            self.mlgate.ask_signoff(self.run_id, name, "approve")
+            self.post_message(SignoffChosen(self.run_id, name, "approve"))
 
     def action_reject(self) -> None:
         name = self.selected()
         if name is not None:
-            self.mlgate.ask_signoff(self.run_id, name, "reject")
+            self.post_message(SignoffChosen(self.run_id, name, "reject"))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from tui import reads
+from tui.messages import RunChosen
 from tui.screens.base import MlgateScreen
 from tui.text import literal, status, visible
 from tui.widgets.tables import SortableTable
@@ -46,6 +46,7 @@ class RunsScreen(MlgateScreen):
         Binding("slash", "focus_filter", "Filter", id="runs.filter"),
         Binding("escape", "clear_filter", "Clear filter", id="runs.clear", show=False),
     ]
+    FAILURE_PLACE = "runs-count"
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,24 +67,14 @@ class RunsScreen(MlgateScreen):
         self.reload()
 
     def reload(self) -> None:
-        self.load_runs()
-
-    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
-    def load_runs(self) -> None:
         """The newest page first (fast on any trail), then every run, for the count and the filter."""
-        path = self.mlgate.audit_db
-        try:
-            if not self.runs:
-                self.app.call_from_thread(self.show_runs, reads.newest_runs(path, SHOWN), complete=False)
-            found = reads.list_runs(path)
-        except Exception as exc:  # shown, never raised into the UI
-            self.app.call_from_thread(self.query_one("#runs-count", Static).update, literal(f"error: {exc}"))
-            return
-        self.app.call_from_thread(self.show_runs, found)
+        path = self.audit_db
+        first_page = [] if self.runs else [lambda: (reads.newest_runs(path, SHOWN), False)]
+        self.load(self.show_runs, *first_page, lambda: (reads.list_runs(path), True), group="runs")
 
-    def show_runs(self, found: list[dict[str, Any]], *, complete: bool = True) -> None:
-        self.runs = found
-        self.complete = complete
+    def show_runs(self, found: tuple[list[dict[str, Any]], bool]) -> None:
+        """Show the runs read: `(runs, complete)`, complete once every run of the trail is counted."""
+        self.runs, self.complete = found
         self.apply_filter()
 
     def apply_filter(self) -> None:
@@ -128,7 +119,7 @@ class RunsScreen(MlgateScreen):
     def action_open_run(self) -> None:
         run_id = self.selected_run()
         if run_id is not None:
-            self.mlgate.open_run(run_id)
+            self.post_message(RunChosen(run_id))
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
@@ -37,6 +36,7 @@ class TrailScreen(MlgateScreen):
         Binding("E", "app.export", "Export", id="trail.export"),
         Binding("escape", "app.pop_screen", "Back", id="trail.back"),
     ]
+    FAILURE_PLACE = "trail-count"
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,17 +56,8 @@ class TrailScreen(MlgateScreen):
         self.reload()
 
     def reload(self) -> None:
-        self.load_events()
-
-    @work(thread=True, exclusive=True, group="trail", exit_on_error=False)
-    def load_events(self) -> None:
-        path = self.mlgate.audit_db
-        try:
-            found = recent_events(path, limit=LIMIT) if path.is_file() else []
-        except Exception as exc:
-            self.app.call_from_thread(self.query_one("#trail-count", Static).update, literal(f"error: {exc}"))
-            return
-        self.app.call_from_thread(self.show_events, found)
+        path = self.audit_db
+        self.load(self.show_events, lambda: recent_events(path, limit=LIMIT) if path.is_file() else [], group="trail")
 
     def show_events(self, found: list[Event]) -> None:
         self.events = found
