@@ -23,6 +23,7 @@ from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.metrics import lift
 from engine.jsonfiles import load_schema, schema_errors
 from engine.policy.checker import Outcome, check, verdict
+from engine.policy.groups import grouping_name
 from engine.policy.loader import Policy, Rule
 from engine.policy.registry import RULE_KINDS
 from engine.policy.rules import (
@@ -31,7 +32,6 @@ from engine.policy.rules import (
     calibration,
     fairness,
     fmt,
-    grouping_name,
     metric_threshold,
     slice_metric,
 )
