@@ -167,6 +167,13 @@ def test_rule_kinds_return_findings(real_evidence: dict[str, Any]) -> None:
         assert finding.message
 
 
+def test_each_kind_reads_only_the_evidence_sections_its_record_names(real_evidence: dict[str, Any]) -> None:
+    for kind, record in RULE_KINDS.items():
+        alone = {key: value for key, value in real_evidence.items() if key in record.reads}
+        assert record.check(alone, REAL_RULES[kind]) == record.check(real_evidence, REAL_RULES[kind]), kind
+        assert record.check({}, REAL_RULES[kind]).status in ("unknown", "fail"), kind
+
+
 # kind, params, expected status on the real evidence: every kind also fails and is unknown on real data
 REAL_CASES = [
     ("metric_threshold", {"metric": "roc_auc", "op": ">=", "value": 0.84, "use": "ci_lower"}, "fail"),

@@ -3,7 +3,8 @@
 A record is everything mlgate knows about a kind, and every reader of kinds reads it from here:
 
 - `check`, the pure function (evidence, params) -> Finding that `engine.policy.checker` runs;
-- `reads`, the sections of a candidate's evidence it reads (documentation, and what the front ends show);
+- `reads`, the top-level sections of a candidate's evidence its check reads (tested: the check finds the same
+  on those sections alone);
 - `params`, its parameters' JSON-schema fragment, assembled into the policy schema by `engine.policy.schema`
   (the kind's enum, its if/then branch and its `$defs` entry; the shipped `policy-v1.schema.json` is tested equal);
 - `explain`, its sentence for `policy explain` (`engine.policy.explain`; None: worded from the description);
