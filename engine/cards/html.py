@@ -13,7 +13,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from engine.cards import figures
+import engine.cards.figures as figures
 from engine.cards.markdown import SECTIONS, summary
 from engine.cards.markup import code, md, missing
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from engine.cards import markdown_beyond
+import engine.cards.markdown_beyond as markdown_beyond
 from engine.cards.document import NOT_EVALUATED
 from engine.cards.markup import UNDEFINED, code, interval, md, missing, names, number, table
 from engine.policy.registry import RULE_KINDS
