@@ -222,7 +222,7 @@ EVIDENCE_VIEWS: dict[str, View] = {
 }
 # Keys drawn inside another key's view (metrics shows intervals and the comparison with the baseline).
 SHOWN_WITH: dict[str, str] = {"intervals": "metrics", "comparisons": "metrics", "lift_over_baseline": "metrics"}
-# The registry's choice for each kind, as a table (`view_for_kind` reads the registry itself).
+# The registry's choice for each kind, as a table when imported (`view_for_kind` reads the registry each time).
 RULE_EVIDENCE: dict[str, tuple[str, ...]] = {name: kind.shows for name, kind in RULE_KINDS.items()}
 
 
