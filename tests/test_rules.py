@@ -24,6 +24,7 @@ from engine.evaluation.metrics import lift
 from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.jsonfiles import load_schema, schema_errors
 from engine.policy.checker import Outcome, check, verdict
+from engine.policy.groups import grouping_name
 from engine.policy.loader import Policy, Rule
 from engine.policy.registry import RULE_KINDS
 from engine.policy.rules import (
@@ -32,7 +33,6 @@ from engine.policy.rules import (
     calibration,
     fairness,
     fmt,
-    grouping_name,
     metric_threshold,
     slice_metric,
 )
@@ -166,6 +166,13 @@ def test_rule_kinds_return_findings(real_evidence: dict[str, Any]) -> None:
         assert isinstance(finding.observed, float)
         assert isinstance(finding.threshold, float)
         assert finding.message
+
+
+def test_each_kind_reads_only_the_evidence_sections_its_record_names(real_evidence: dict[str, Any]) -> None:
+    for kind, record in RULE_KINDS.items():
+        alone = {key: value for key, value in real_evidence.items() if key in record.reads}
+        assert record.check(alone, REAL_RULES[kind]) == record.check(real_evidence, REAL_RULES[kind]), kind
+        assert record.check({}, REAL_RULES[kind]).status in ("unknown", "fail"), kind
 
 
 # kind, params, expected status on the real evidence: every kind also fails and is unknown on real data

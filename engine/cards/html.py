@@ -13,8 +13,9 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from engine.cards import figures
-from engine.cards.markdown import SECTIONS, code, md, missing, summary
+import engine.cards.figures as figures
+from engine.cards.markdown import SECTIONS, summary
+from engine.cards.markup import code, md, missing
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; max-width: 1100px;

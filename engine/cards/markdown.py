@@ -1,60 +1,21 @@
 """The Markdown model card: the card document (see `document.py`) as text a reviewer reads or a CI links to.
 
-Every recorded string is escaped for Markdown (`md`) or shown as an inert code span (`code`); a number that was
-not computed reads "not evaluated" or "undefined", never `None`.
+`SECTIONS` lists the card's sections in order: the model, its data, metrics, groups and calibration here, the
+evidence beyond metrics in `markdown_beyond.py`, then the verdict, review, considerations and lineage. Text is
+escaped with `markup.py`. `section_for_kind` is the cards' choice of the section that shows the evidence of a
+rule kind, read from the kind's record in `engine.policy.registry` (`RuleKind.shows`).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+import engine.cards.markdown_beyond as markdown_beyond
 from engine.cards.document import NOT_EVALUATED
-from engine.evaluation.metrics import METRICS
-
-METRIC_LABELS = {name: metric.label for name, metric in METRICS.items()}
-
-UNDEFINED = "undefined"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-
-
-def md(text: object) -> str:
-    """Untrusted text made inert in Markdown (and kept on one line, for table cells)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def code(text: object) -> str:
-    """An identifier (column, parameter, rule id) as an inline code span: inert, and read as a name."""
-    return "`" + " ".join(str(text).split()).replace("`", "'").replace("|", "\\|") + "`"
-
-
-def number(value: float | None, missing: str = NOT_EVALUATED) -> str:
-    return missing if value is None else f"{value:.4f}"
-
-
-def interval(pair: Sequence[float | None] | None) -> str:
-    if not pair or pair[0] is None or pair[1] is None:
-        return NOT_EVALUATED
-    return f"[{pair[0]:.4f}, {pair[1]:.4f}]"
-
-
-def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
-def missing(section: Any) -> str | None:
-    """The "not evaluated: why" line of a section that was not evaluated, else None."""
-    if isinstance(section, dict) and section.get("status") == NOT_EVALUATED:
-        return f"{NOT_EVALUATED}: {md(section['reason'])}"
-    return None
-
-
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(code(name) for name in names) or "none"
+from engine.cards.markup import UNDEFINED, code, interval, md, missing, names, number, table
+from engine.policy.registry import RULE_KINDS
 
 
 def _details(card: dict[str, Any]) -> list[str]:
@@ -113,10 +74,10 @@ def _data(card: dict[str, Any]) -> list[str]:
                                             else f"; training file `{train['sha256']}`"),
         f"- Label: {code(label['target'])}, positive = {code(label['positive'])}",
         f"- Split (stratified, seed {train['split']['seed']}): {split}; metrics use the {test['rows']} test rows only",
-        f"- Numeric features: {_names(parameters['features']['numeric'])}",
-        f"- Categorical features: {_names(parameters['features']['categorical'])}",
+        f"- Numeric features: {names(parameters['features']['numeric'])}",
+        f"- Categorical features: {names(parameters['features']['categorical'])}",
         "- Sensitive columns (not used as features unless listed above): "
-        + _names(train["sensitive"]["sensitive_data"]),
+        + names(train["sensitive"]["sensitive_data"]),
     ]
     lines += [f"- Note: {md(note)}" for note in parameters["notes"]]
     return [*lines, ""]
@@ -179,138 +140,6 @@ def _calibration(card: dict[str, Any]) -> list[str]:
         "Reliability diagram (equal-width bins):", "",
         *table(["predicted", "rows", "mean predicted", "observed positive rate"], diagram), "",
     ]
-
-
-def _conformal(card: dict[str, Any]) -> list[str]:
-    conformal = card["mlgate"]["conformal"]
-    if (reason := missing(conformal)) is not None:
-        return ["## Conformal prediction sets", "", reason, ""]
-    lines = ["## Conformal prediction sets", "", f"{md(conformal['method'])}; {conformal['rows']} test rows.", "",
-             *table(["confidence", "coverage", "mean set size", "empty sets", "both labels"],
-                    ([f"{level['confidence']:.0%}", number(level["coverage"]), number(level["mean_set_size"]),
-                      number(level["empty_rate"]), number(level["both_labels_rate"])]
-                     for level in conformal["levels"])), ""]
-    for level in conformal["levels"]:
-        for grouping in level["by_group"]:
-            if len(grouping["columns"]) != 1:
-                continue
-            lines += [f"Coverage at {level['confidence']:.0%} by {code(grouping['name'])}:", "",
-                      *table(["group", "rows", "coverage", "mean set size"],
-                             ([md(g["group"]) + (" (too small)" if g["too_small"] else ""), str(g["support"]),
-                               number(g["coverage"]), number(g["mean_set_size"])] for g in grouping["groups"])), ""]
-    return lines
-
-
-def _associations(feature: dict[str, Any], threshold: float) -> str:
-    strong = [f"{md(column)} {value:.2f}" for column, value in sorted(feature["associations"].items(),
-                                                                     key=lambda item: -item[1])
-              if value >= threshold and column != feature["feature"]]
-    return "proxy of " + ", ".join(strong) if strong else "—"
-
-
-def _explanations(card: dict[str, Any], top: int = 10) -> list[str]:
-    explained = card["mlgate"]["explanations"]
-    if (reason := missing(explained)) is not None:
-        return ["## Explanations", "", reason, ""]
-    faithfulness = explained["faithfulness"]
-    threshold = float(explained["proxy_threshold"])
-    rows = ([str(rank), code(f["feature"]), number(f["mean_abs"]), "**sensitive**" if f["sensitive"] else "—",
-             _associations(f, threshold)] for rank, f in enumerate(explained["ranking"][:top], start=1))
-    return [
-        "## Explanations", "",
-        f"{md(explained['method'])}, in {md(explained['output_space'].replace('_', ' '))} space; "
-        f"faithfulness: {md(faithfulness['check'])}, largest error {faithfulness['max_abs_error']:.2e}.", "",
-        f"Top drivers (mean |SHAP value|; a feature whose association with a sensitive column reaches "
-        f"{threshold} is marked a proxy):", "",
-        *table(["rank", "feature", "mean abs SHAP", "sensitive", "association"], rows), "",
-    ]
-
-
-def _robustness(card: dict[str, Any]) -> list[str]:
-    robust = card["mlgate"]["robustness"]
-    if (reason := missing(robust)) is not None:
-        return ["## Robustness", "", reason, ""]
-    perturbed = ([name.replace("_", " "), number(p["drop"].get("roc_auc")), number(p["drop"].get("accuracy")),
-                  number(p["flip_rate"]), number(p["mean_abs_change"])]
-                 for name, p in robust["perturbations"].items())
-    lines = ["## Robustness", "",
-             f"On {robust['rows']} test rows (seed {robust['seed']}); clean ROC AUC "
-             f"{number(robust['clean'].get('roc_auc'))}, accuracy {number(robust['clean'].get('accuracy'))}.", "",
-             *table(["perturbation", "ROC AUC drop", "accuracy drop", "decisions flipped", "mean abs change"],
-                    perturbed), ""]
-    if robust["invariance"]:
-        lines += [*table(["invariance: column shuffled", "a feature", "rows whose score moved", "largest change"],
-                         ([code(i["column"]), "yes" if i["is_feature"] else "no", number(i["violation_rate"]),
-                           number(i["max_abs_change"])] for i in robust["invariance"])), ""]
-    if robust["directional"]:
-        lines += [*table(["directional: feature", "shift", "expected", "rows violating", "mean change"],
-                         ([code(d["feature"]), f"{d['shift']:+g}", d["expect"].replace("_", " "),
-                           number(d["violation_rate"]), number(d["mean_change"])] for d in robust["directional"])),
-                  ""]
-    return lines
-
-
-def _serving(card: dict[str, Any]) -> list[str]:
-    serving = card["mlgate"]["serving"]
-    if (reason := missing(serving)) is not None:
-        return ["## Serving artifact", "", reason, ""]
-    lines = ["## Serving artifact", ""]
-    features = serving.get("features", {})
-    if "error" in serving:
-        lines += [f"Not packaged: {md(serving['error'])}", ""]
-    else:
-        artifact, skew, latency = serving["artifact"], serving["skew"], serving["latency"]
-        lines += [
-            f"- Folder: {code(artifact['path'])} ({md(artifact['exporter'])}, ONNX opset {artifact['onnx_opset']})",
-            *(f"- {code(name)}: {entry['bytes']} bytes, SHA-256 `{entry['sha256']}`"
-              for name, entry in sorted(artifact["files"].items())),
-            f"- Skew on {skew['rows']} test rows (onnxruntime against the trained model): largest probability "
-            f"difference {skew['max_abs_diff']:.2e}, 99th percentile {skew['p99_abs_diff']:.2e}, labels differing "
-            f"{skew['labels_disagreeing']} ({number(skew['label_disagreement'])})",
-            f"- Single-row latency over {latency['calls']} calls after {latency['warmup_calls']} warm-up calls, "
-            f"{latency['threads']} thread(s): p50 {latency['p50_ms']:.3f} ms, p95 {latency['p95_ms']:.3f} ms, "
-            f"p99 {latency['p99_ms']:.3f} ms",
-            f"- Throughput: {serving['throughput']['rows_per_second']:,.0f} rows/s "
-            f"(batches of {serving['throughput']['batch_rows']}); size {serving['size']['model_mb']:.3f} MB; "
-            f"rise of peak memory while scoring a batch {serving['memory']['peak_scoring_mb']:.1f} MB",
-            "",
-        ]
-    if features:
-        unavailable = features.get("unavailable") or []
-        lines += [f"Features used: {len(features.get('used', []))}; not available at serving time: "
-                  + (_names(unavailable) if unavailable else "none")
-                  + ("" if features.get("available") is not None else " (the spec lists no serving features)"), ""]
-    return lines
-
-
-def _release(card: dict[str, Any]) -> list[str]:
-    lines = ["## Reproducibility and champion", ""]
-    again = card["mlgate"]["reproducibility"]
-    if (reason := missing(again)) is not None:
-        lines.append(f"- Retrain: {reason}")
-    else:
-        verdict = "identical" if again["identical"] else f"differs (largest difference {again['max_abs_diff']:.2e})"
-        lines.append(f"- Retrain with the same data, parameters and seed on {md(again['device'])}: {verdict} "
-                     f"on {again['rows']} test rows ({again['seconds']:.1f} s)")
-    champion = card["mlgate"]["champion"]
-    if (reason := missing(champion)) is not None:
-        lines.append(f"- Champion: {reason}")
-    elif champion.get("current") is None:
-        lines.append(f"- Champion of {code(champion['model'])}: none promoted yet, so there is nothing to roll back to")
-    else:
-        current = champion["current"]
-        lines.append(f"- Champion of {code(champion['model'])}: {code(current['candidate'])} of run "
-                     f"`{current['run_id']}`, promoted {current['promoted_at'][:19]} by {md(current['reviewer'])}; "
-                     f"{len(champion.get('available', []))} earlier champion(s) available")
-        if "rescored_error" in champion:
-            lines.append(f"- Not compared with the champion: {md(champion['rescored_error'])}")
-        comparison = champion.get("comparison") or {}
-        rows = ([METRIC_LABELS.get(name, name), number(entry["lift"], UNDEFINED), interval(entry["interval"]),
-                 NOT_EVALUATED if entry["p_value"] is None else f"{entry['p_value']:.4f}"]
-                for name, entry in comparison.items())
-        if comparison:
-            lines += ["", *table(["metric", "lift over the champion", "interval", "p (not better)"], rows)]
-    return [*lines, ""]
 
 
 def _verdict(card: dict[str, Any]) -> list[str]:
@@ -391,10 +220,28 @@ Section = Callable[[dict[str, Any]], list[str]]
 # The card's sections in order, by name (the HTML card adds the figures of a section after it).
 SECTIONS: dict[str, Section] = {
     "details": _details, "intended_use": _intended_use, "data": _data, "metrics": _metrics, "groups": _groups,
-    "calibration": _calibration, "conformal": _conformal, "explanations": _explanations, "robustness": _robustness,
-    "serving": _serving, "release": _release, "verdict": _verdict, "review": _review, "considerations": _considerations,
-    "lineage": _lineage,
+    "calibration": _calibration, "conformal": markdown_beyond.conformal,
+    "explanations": markdown_beyond.explanations, "robustness": markdown_beyond.robustness,
+    "serving": markdown_beyond.serving, "release": markdown_beyond.release, "verdict": _verdict, "review": _review,
+    "considerations": _considerations, "lineage": _lineage,
 }
+
+
+# The card section that draws each section of evidence a rule kind's record may show.
+SECTION_OF_EVIDENCE: dict[str, str] = {
+    "metrics": "metrics", "intervals": "metrics", "comparisons": "metrics", "lift_over_baseline": "metrics",
+    "slices": "groups", "calibration": "calibration", "conformal": "conformal", "explanations": "explanations",
+    "robustness": "robustness", "serving": "serving", "reproducibility": "release", "champion": "release",
+    "lineage": "lineage",
+}
+
+
+def section_for_kind(kind: str) -> str | None:
+    """The card section showing the evidence behind a rule of `kind`: the first section of evidence its registry
+    record shows that the card draws; None for a kind the registry does not know or evidence the card lacks."""
+    record = RULE_KINDS.get(kind)
+    shown = [SECTION_OF_EVIDENCE[key] for key in (record.shows if record else ()) if key in SECTION_OF_EVIDENCE]
+    return shown[0] if shown else None
 
 
 def summary(card: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """Loading policy files: size-capped, schema-validated (every error with file and JSON path), `extends` resolved.
 
 A policy file is untrusted input. It is read with a size cap, parsed, and validated against the bundled
-Draft 2020-12 schema with no remote `$ref` ever fetched. All problems are collected so `mlgate policy
+Draft 2020-12 schema (`policy-v1.schema.json`, generated from the rule-kind registry by `engine.policy.schema`
+and tested equal to it) with no remote `$ref` ever fetched. All problems are collected so `mlgate policy
 validate` can list them at once. The text and SHA-256 of every file read (parents included) are kept for
 the audit trail.
 """
@@ -76,6 +77,7 @@ def policy_record(policy: Policy, *, with_sources: bool = False) -> dict[str, An
 
 
 def policy_schema() -> dict[str, Any]:
+    """The shipped policy schema (see `engine.policy.schema` for how it is made)."""
     return load_schema("engine.policy", SCHEMA_NAME)
 
 

@@ -1,36 +1,87 @@
-"""`RULE_KINDS`: the explicit registry of rule kinds (no registration by import side effect).
+"""`RULE_KINDS`: the explicit registry of rule kinds, one `RuleKind` record each (no registration by import).
 
-Each kind is one small pure function from stored evidence and a rule's parameters to a `Finding`. The policy
-schema's list of kinds, this table and the README's rule reference are tested to list the same kinds. Kinds for a
-new kind of evidence live in a module of their own and add their lines here.
+A record is everything mlgate knows about a kind, and every reader of kinds reads it from here:
+
+- `check`, the pure function (evidence, params) -> Finding that `engine.policy.checker` runs;
+- `reads`, the top-level sections of a candidate's evidence its check reads (tested: the check finds the same
+  on those sections alone);
+- `params`, its parameters' JSON-schema fragment, assembled into the policy schema by `engine.policy.schema`
+  (the kind's enum, its if/then branch and its `$defs` entry; the shipped `policy-v1.schema.json` is tested equal);
+- `explain`, its sentence for `policy explain` (`engine.policy.explain`; None: worded from the description);
+- `shows`, the evidence sections whose views the TUI's evidence panel (`tui/widgets/evidence.py`) and the model
+  card (`engine.cards.markdown.section_for_kind`) show for a rule of the kind;
+- `task_types`, the task types it applies to.
+
+The README's rule reference (`engine.policy.reference`) lists the kinds in this order. Adding a kind: a module
+with its check function, its `*_PARAMS` fragment (and a `say_*` sentence), and one record here; then regenerate
+the shipped schema and the README section (`python -m engine.policy.schema`, `python -m engine.policy.reference
+README.md`). The checklist item a rule serves is the policy author's choice (any item, any kind), so it is not
+part of the record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from engine.policy import rules, rules_beyond, rules_release, rules_serving
-from engine.policy.rules import Evidence, Finding, Params
+from engine.policy.finding import Evidence, Finding, Params
 
-RuleKind = Callable[[Evidence, Params], Finding]
+Check = Callable[[Evidence, Params], Finding]
+Sentence = Callable[[Params], str]
+TASK_TYPES = ("binary", "multiclass", "regression")
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One rule kind: its check, the evidence it reads and shows, its parameter schema and its sentence."""
+
+    check: Check
+    reads: tuple[str, ...]
+    params: Mapping[str, Any]
+    shows: tuple[str, ...]
+    explain: Sentence | None = None
+    task_types: tuple[str, ...] = ("binary",)
+
+    def __call__(self, evidence: Evidence, params: Params) -> Finding:
+        """Run the check: a record is called as its check function is."""
+        return self.check(evidence, params)
+
+
+SERVING = ("serving",)
 
 RULE_KINDS: dict[str, RuleKind] = {
-    "metric_threshold": rules.metric_threshold,
-    "beats_baseline": rules.beats_baseline,
-    "slice_metric": rules.slice_metric,
-    "fairness": rules.fairness,
-    "calibration": rules.calibration,
-    "conformal_coverage": rules_beyond.conformal_coverage,
-    "explainability": rules_beyond.explainability,
-    "robustness": rules_beyond.robustness,
-    "onnx_parity": rules_serving.onnx_parity,
-    "latency": rules_serving.latency,
-    "throughput": rules_serving.throughput,
-    "model_size": rules_serving.model_size,
-    "feature_availability": rules_serving.feature_availability,
-    "artifacts_packaged": rules_serving.artifacts_packaged,
-    "reproducible": rules_release.reproducible,
-    "lineage_complete": rules_release.lineage_complete,
-    "rollback": rules_release.rollback,
-    "beats_champion": rules_release.beats_champion,
+    "metric_threshold": RuleKind(rules.metric_threshold, ("metrics", "intervals"), rules.METRIC_THRESHOLD_PARAMS,
+                                 ("metrics",), rules.say_metric_threshold),
+    "beats_baseline": RuleKind(rules.beats_baseline, ("lift_over_baseline", "comparisons"),
+                               rules.BEATS_BASELINE_PARAMS, ("metrics",), rules.say_beats_baseline),
+    "slice_metric": RuleKind(rules.slice_metric, ("slices", "metrics", "rates", "intervals"),
+                             rules.SLICE_METRIC_PARAMS, ("slices",), rules.say_slice_metric),
+    "fairness": RuleKind(rules.fairness, ("slices", "intervals"), rules.FAIRNESS_PARAMS, ("slices",),
+                         rules.say_fairness),
+    "calibration": RuleKind(rules.calibration, ("calibration", "slices"), rules.CALIBRATION_PARAMS,
+                            ("calibration",), rules.say_calibration),
+    "conformal_coverage": RuleKind(rules_beyond.conformal_coverage, ("conformal",),
+                                   rules_beyond.CONFORMAL_COVERAGE_PARAMS, ("conformal",),
+                                   rules_beyond.say_conformal_coverage),
+    "explainability": RuleKind(rules_beyond.explainability, ("explanations",), rules_beyond.EXPLAINABILITY_PARAMS,
+                               ("explanations",), rules_beyond.say_explainability),
+    "robustness": RuleKind(rules_beyond.robustness, ("robustness",), rules_beyond.ROBUSTNESS_PARAMS,
+                           ("robustness",), rules_beyond.say_robustness),
+    "onnx_parity": RuleKind(rules_serving.onnx_parity, SERVING, rules_serving.ONNX_PARITY_PARAMS, SERVING),
+    "latency": RuleKind(rules_serving.latency, SERVING, rules_serving.LATENCY_PARAMS, SERVING),
+    "throughput": RuleKind(rules_serving.throughput, SERVING, rules_serving.THROUGHPUT_PARAMS, SERVING),
+    "model_size": RuleKind(rules_serving.model_size, SERVING, rules_serving.MODEL_SIZE_PARAMS, SERVING),
+    "feature_availability": RuleKind(rules_serving.feature_availability, SERVING,
+                                     rules_serving.FEATURE_AVAILABILITY_PARAMS, SERVING),
+    "artifacts_packaged": RuleKind(rules_serving.artifacts_packaged, SERVING,
+                                   rules_serving.ARTIFACTS_PACKAGED_PARAMS, SERVING),
+    "reproducible": RuleKind(rules_release.reproducible, ("reproducibility",), rules_release.REPRODUCIBLE_PARAMS,
+                             ("reproducibility",)),
+    "lineage_complete": RuleKind(rules_release.lineage_complete, ("lineage",),
+                                 rules_release.LINEAGE_COMPLETE_PARAMS, ("lineage",)),
+    "rollback": RuleKind(rules_release.rollback, ("champion",), rules_release.ROLLBACK_PARAMS, ("champion",)),
+    "beats_champion": RuleKind(rules_release.beats_champion, ("champion", "comparisons"),
+                               rules_release.BEATS_CHAMPION_PARAMS, ("champion", "comparisons")),
 }

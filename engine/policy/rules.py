@@ -1,6 +1,8 @@
 """The rule kinds: one small pure function each, from stored evidence and a rule's parameters to a finding.
 
-The explicit registry of kinds is `engine.policy.registry.RULE_KINDS`. A rule whose evidence was not computed
+Beside each check function: its parameters' JSON-schema fragment (`*_PARAMS`, assembled into the policy schema by
+`engine.policy.schema`) and the sentence `policy explain` says for a rule of it (`say_*`). The explicit registry
+of kinds, which ties the three together, is `engine.policy.registry.RULE_KINDS`. A rule whose evidence was not computed
 returns `unknown`, never a silent pass. Group rules name the groups too small to judge in their message, and a
 policy decides with `small_groups` whether such groups are only reported (`report`), make the rule `unknown`,
 or make it `fail`.
@@ -9,16 +11,27 @@ or make it `fail`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from engine.evaluation.metrics import METRICS
+from engine.policy.finding import Evidence as Evidence
+from engine.policy.finding import Finding as Finding
+from engine.policy.finding import Params as Params
+from engine.policy.finding import Status as Status
+from engine.policy.finding import fmt as fmt
+from engine.policy.groups import (
+    apply_small_groups,
+    by_words,
+    count,
+    evidence_slices,
+    missing_grouping,
+    named,
+    small_groups,
+)
 
-Status = Literal["pass", "fail", "unknown", "error"]
-Evidence = Mapping[str, Any]
-Params = Mapping[str, Any]
-
+# Evidence, Finding, Params, Status and fmt are re-exported (`X as X`): defined in finding.py, long imported here.
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
@@ -34,26 +47,6 @@ LABELS: dict[str, str] = {
     **{name: metric.label for name, metric in METRICS.items()},
     "selection_rate": "selection rate", "tpr": "TPR", "fpr": "FPR", "fnr": "FNR", "ppv": "PPV",
 }
-MAX_GROUPS_NAMED = 3
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What one rule concluded about one candidate."""
-
-    status: Status
-    observed: float | None
-    threshold: float | None
-    message: str
-
-
-def fmt(value: float, near: float | None = None) -> str:
-    """A number as a reviewer reads it: four significant digits, more when it would otherwise print the same as
-    the bound it is compared with (0.699996 must not read "0.7 is not >= 0.7")."""
-    digits = 4
-    while near is not None and digits < 17 and f"{value:.{digits}g}" == f"{near:.{digits}g}" and value != near:
-        digits += 2
-    return f"{value:.{digits}g}"
 
 
 def _bound(evidence: Evidence, interval: Sequence[Any] | None, value: Any, use: str) -> float | None:
@@ -121,59 +114,6 @@ def judge_lift(observed: float, min_lift: float, p_value: float | None, signific
     return Finding("pass" if p_value <= float(significance) else "fail", observed, min_lift, tested)
 
 
-def grouping_name(by: str | Sequence[str]) -> str:
-    """The name of a grouping as the evidence stores it: one column, or columns joined by ' × '."""
-    return by if isinstance(by, str) else " × ".join(by)
-
-
-def _groupings(evidence: Evidence, by: str | Sequence[str] | None) -> list[Mapping[str, Any]] | None:
-    """The slices a rule looks at: the one it names (columns in any order), or every grouping; None when absent."""
-    slices = evidence.get("slices")
-    if slices is None:
-        return None
-    if by is None:
-        return list(slices) or None
-    wanted = {by} if isinstance(by, str) else set(by)
-    found = [s for s in slices if set(s["columns"]) == wanted]
-    return found or None
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _small_groups(slices: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [f"{s['name']}={g['group']} (n={g['support']})" for s in slices for g in s["groups"] if g["too_small"]]
-
-
-def _named(items: list[str]) -> str:
-    """At most a few items, then how many more: messages stay one readable line."""
-    more = f" and {len(items) - MAX_GROUPS_NAMED} more" if len(items) > MAX_GROUPS_NAMED else ""
-    return "; ".join(items[:MAX_GROUPS_NAMED]) + more
-
-
-def _small_note(small: list[str]) -> str:
-    return f"; {_count(len(small), 'group')} too small to judge: {_named(small)}" if small else ""
-
-
-def _apply_small_groups(finding: Finding, small: list[str], policy: str) -> Finding:
-    """Report too-small groups in the message, or let them make the rule unknown or failed."""
-    message = finding.message + _small_note(small)
-    if small and policy == "unknown" and finding.status == "pass":
-        return Finding("unknown", finding.observed, finding.threshold, message)
-    if small and policy == "fail":
-        return Finding("fail", finding.observed, finding.threshold, message)
-    return Finding(finding.status, finding.observed, finding.threshold, message)
-
-
-def _missing_grouping(params: Params) -> Finding:
-    by = params.get("by")
-    if by is None:
-        return Finding("unknown", None, None, "no sensitive columns in the spec, so no groups to check")
-    where = f"grouping {grouping_name(by)!r}" if by is not None else "slices"
-    return Finding("unknown", None, None, f"no {where} in the evidence (is it a sensitive column of the spec?)")
-
-
 @dataclass(frozen=True)
 class _GroupJudgement:
     name: str
@@ -203,9 +143,9 @@ def _judge_group(name: str, value: float, params: Params, overall: float | None,
 def slice_metric(evidence: Evidence, params: Params) -> Finding:
     metric, use = params["metric"], params.get("use", "point")
     label = _what(LABELS[metric], use, evidence)
-    slices = _groupings(evidence, params.get("by"))
+    slices = evidence_slices(evidence, params.get("by"))
     if slices is None:
-        return _missing_grouping(params)
+        return missing_grouping(params)
     overall = evidence.get("metrics", {}).get(metric, evidence.get("rates", {}).get(metric))
     if "max_gap_from_overall" in params and overall is None:
         return Finding("unknown", None, params["max_gap_from_overall"],
@@ -222,44 +162,44 @@ def slice_metric(evidence: Evidence, params: Params) -> Finding:
                 undefined.append(name)
             else:
                 judged.append(_judge_group(name, value, params, overall, HIGHER_IS_BETTER[metric], label))
-    small = _small_groups(slices)
-    note = f"; {label} undefined for {_named(undefined)}" if undefined else ""
+    small = small_groups(slices)
+    note = f"; {label} undefined for {named(undefined)}" if undefined else ""
     policy = params.get("small_groups", "report")
     if not judged:
         threshold = params.get("max_gap_from_overall", params.get("min", params.get("max")))
-        return _apply_small_groups(Finding("unknown", None, threshold, f"no group with enough rows has {label}"),
+        return apply_small_groups(Finding("unknown", None, threshold, f"no group with enough rows has {label}"),
                                    small, policy)
     worst = max(judged, key=lambda j: j.excess)
     out_of_bounds = [j.problem for j in sorted(judged, key=lambda j: -j.excess) if j.excess > 0]
     if out_of_bounds:
-        message = f"{_count(len(out_of_bounds), 'group')} out of bounds: {_named(out_of_bounds)}{note}"
-        return _apply_small_groups(Finding("fail", worst.observed, worst.bound, message), small, policy)
+        message = f"{count(len(out_of_bounds), 'group')} out of bounds: {named(out_of_bounds)}{note}"
+        return apply_small_groups(Finding("fail", worst.observed, worst.bound, message), small, policy)
     message = f"every group within bounds; closest {worst.problem.replace(' (', ' (nearest bound: ', 1)}{note}"
-    return _apply_small_groups(Finding("pass", worst.observed, worst.bound, message), small, policy)
+    return apply_small_groups(Finding("pass", worst.observed, worst.bound, message), small, policy)
 
 
 def fairness(evidence: Evidence, params: Params) -> Finding:
     measure, use = params["measure"], params.get("use", "point")
-    slices = _groupings(evidence, params["by"])
+    slices = evidence_slices(evidence, params["by"])
     if slices is None:
-        return _missing_grouping(params)
+        return missing_grouping(params)
     evidence_slice = slices[0]
     label = _what(f"{measure.replace('_', ' ')} by {evidence_slice['name']}", use, evidence)
     observed = _bound(evidence, evidence_slice.get("gap_intervals", {}).get(measure),
                       evidence_slice["gaps"].get(measure), use)
-    small = _small_groups(slices)
+    small = small_groups(slices)
     policy = params.get("small_groups", "report")
     is_ratio = measure == "demographic_parity_ratio"  # the only measure where more is fairer
     bound = float(params["min"] if is_ratio else params["max"])
     if observed is None:
         reason = f"{label} could not be computed (fewer than two groups with enough rows, or no interval)"
-        return _apply_small_groups(Finding("unknown", None, bound, reason), small, policy)
+        return apply_small_groups(Finding("unknown", None, bound, reason), small, policy)
     ok = observed >= bound if is_ratio else observed <= bound
     op = ">=" if is_ratio else "<="
     verb = op if ok else f"is not {op}"
     finding = Finding("pass" if ok else "fail", observed, bound,
                       f"{label} {fmt(observed, bound)} {verb} {fmt(bound)}")
-    return _apply_small_groups(finding, small, policy)
+    return apply_small_groups(finding, small, policy)
 
 
 def calibration(evidence: Evidence, params: Params) -> Finding:
@@ -274,21 +214,132 @@ def calibration(evidence: Evidence, params: Params) -> Finding:
         ok = observed <= bound
         return Finding("pass" if ok else "fail", observed, bound,
                        f"{label} {fmt(observed)} {'<=' if ok else 'is not <='} {fmt(bound)}")
-    slices = _groupings(evidence, params["by"])
+    slices = evidence_slices(evidence, params["by"])
     if slices is None:
-        return _missing_grouping(params)
+        return missing_grouping(params)
     by_group = evidence.get("calibration", {}).get("ece_by_group", {}).get(slices[0]["name"])
     if by_group is None:
-        return _missing_grouping(params)
+        return missing_grouping(params)
     eligible = {g["group"] for g in slices[0]["groups"] if not g["too_small"]}
     judged = {group: value for group, value in by_group.items() if group in eligible and value is not None}
-    small = _small_groups(slices)
+    small = small_groups(slices)
     policy = params.get("small_groups", "report")
     if not judged:
-        return _apply_small_groups(Finding("unknown", None, bound, "no group with enough rows"), small, policy)
+        return apply_small_groups(Finding("unknown", None, bound, "no group with enough rows"), small, policy)
     worst_group = max(judged, key=lambda g: judged[g])
     observed = judged[worst_group]
     over = [g for g, v in judged.items() if v > bound]
     message = (f"ECE of every group <= {fmt(bound)}; worst {worst_group} {fmt(observed)}" if not over else
-               f"ECE above {fmt(bound)} in {_count(len(over), 'group')}; worst {worst_group} {fmt(observed)}")
-    return _apply_small_groups(Finding("fail" if over else "pass", observed, bound, message), small, policy)
+               f"ECE above {fmt(bound)} in {count(len(over), 'group')}; worst {worst_group} {fmt(observed)}")
+    return apply_small_groups(Finding("fail" if over else "pass", observed, bound, message), small, policy)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameters (JSON-schema fragments: `$ref`s name the shared definitions of engine.policy.schema) and sentences
+
+USE_WORDS = {"point": "", "ci_lower": " (lower bound of its confidence interval)",
+             "ci_upper": " (upper bound of its confidence interval)"}
+
+METRIC_THRESHOLD_PARAMS: dict[str, Any] = {
+    "description": "The candidate's metric on the test split compared with a fixed value.",
+    "required": ["metric", "op", "value"],
+    "properties": {
+        "metric": {"$ref": "#/$defs/metric",
+                   "description": "The headline metric, computed on the held-out test split."},
+        "op": {"enum": [">=", ">", "<=", "<"], "description": "How the metric compares with value."},
+        "value": {"type": "number", "description": "The fixed bound."},
+        "use": {"$ref": "#/$defs/use"},
+    },
+}
+
+BEATS_BASELINE_PARAMS: dict[str, Any] = {
+    "description": "The candidate beats the baseline on a metric by at least min_lift (direction-aware: for losses, "
+                   "lower is better).",
+    "required": ["metric", "min_lift"],
+    "properties": {
+        "metric": {"$ref": "#/$defs/metric",
+                   "description": "The metric compared with the baseline's on the same test rows."},
+        "min_lift": {"type": "number",
+                     "description": "Smallest improvement over the baseline (positive = better, also for losses)."},
+        "significance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                         "description": "Also require a paired-bootstrap one-sided p-value at most this."},
+    },
+}
+
+SLICE_METRIC_PARAMS: dict[str, Any] = {
+    "description": "Every group with enough rows keeps a metric (or a bound of its interval) within bounds, or "
+                   "within a gap of the overall value.",
+    "required": ["metric"],
+    "anyOf": [{"required": ["min"]}, {"required": ["max"]}, {"required": ["max_gap_from_overall"]}],
+    "properties": {
+        "metric": {"$ref": "#/$defs/slice_metric_name",
+                   "description": "A headline metric or a confusion rate, per group."},
+        "by": {"$ref": "#/$defs/by"},
+        "min": {"type": "number", "description": "Every judged group's value at least this."},
+        "max": {"type": "number", "description": "Every judged group's value at most this."},
+        "max_gap_from_overall": {"type": "number", "minimum": 0,
+                                 "description": "No judged group worse than the overall value by more than this."},
+        "small_groups": {"$ref": "#/$defs/small_groups"},
+        "use": {"$ref": "#/$defs/use"},
+    },
+}
+
+FAIRNESS_PARAMS: dict[str, Any] = {
+    "description": "A fairness gap across the groups of a sensitive column (or intersection) within bounds: max for "
+                   "differences, min for the ratio.",
+    "required": ["measure", "by"],
+    "if": {"properties": {"measure": {"const": "demographic_parity_ratio"}}},
+    "then": {"required": ["min"], "properties": {"max": False}},
+    "else": {"required": ["max"], "properties": {"min": False}},
+    "properties": {
+        "measure": {"enum": ["demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
+                             "equal_opportunity_difference", "predictive_parity_difference"],
+                    "description": "The gap measure across the groups (fairlearn's definitions)."},
+        "by": {"$ref": "#/$defs/by"},
+        "max": {"type": "number", "minimum": 0, "description": "Upper bound for a difference."},
+        "min": {"type": "number", "minimum": 0, "maximum": 1, "description": "Lower bound for a ratio."},
+        "use": {"$ref": "#/$defs/use"},
+        "small_groups": {"$ref": "#/$defs/small_groups"},
+    },
+}
+
+CALIBRATION_PARAMS: dict[str, Any] = {
+    "description": "Calibration error at most max: overall (ece, mce or brier), or the ECE of every group of a "
+                   "sensitive column.",
+    "required": ["measure", "max"],
+    "if": {"required": ["by"]},
+    "then": {"properties": {"measure": {"const": "ece"}, "strategy": {"const": "uniform"}}},
+    "properties": {
+        "measure": {"enum": ["ece", "mce", "brier"],
+                    "description": "Expected or maximum calibration error over the bins, or the Brier score."},
+        "strategy": {"enum": ["uniform", "quantile"],
+                     "description": "Equal-width (uniform, default) or equal-mass (quantile) bins."},
+        "max": {"type": "number", "minimum": 0, "description": "Upper bound of the measure."},
+        "by": {"$ref": "#/$defs/by"},
+        "small_groups": {"$ref": "#/$defs/small_groups"},
+    },
+}
+
+
+def say_metric_threshold(p: Params) -> str:
+    return f"{LABELS[p['metric']]}{USE_WORDS[p.get('use', 'point')]} on the test split {p['op']} {p['value']}"
+
+
+def say_beats_baseline(p: Params) -> str:
+    significance = f", with a paired-bootstrap p-value at most {p['significance']}" if "significance" in p else ""
+    return f"{LABELS[p['metric']]} better than the baseline's by at least {p['min_lift']}{significance}"
+
+
+def say_slice_metric(p: Params) -> str:
+    bounds = [f"{k.replace('_', ' ')} {v}" for k, v in p.items() if k.startswith(("min", "max"))]
+    return f"{LABELS[p['metric']]} of each group of {by_words(p)} within bounds ({', '.join(bounds)})"
+
+
+def say_fairness(p: Params) -> str:
+    limit = f"at most {p['max']}" if "max" in p else f"at least {p.get('min')}"
+    return f"{p['measure'].replace('_', ' ')} across groups of {by_words(p)} {limit}{USE_WORDS[p.get('use', 'point')]}"
+
+
+def say_calibration(p: Params) -> str:
+    where = f" in every group of {by_words(p)}" if "by" in p else ""
+    return f"{p['measure'].upper()} ({p.get('strategy', 'uniform')} bins) at most {p['max']}{where}"

@@ -1,15 +1,18 @@
 """Rule kinds over the evidence beyond metrics: conformal coverage, explanations and robustness.
 
-Each is a small pure function (evidence, params) -> Finding, like the kinds of `rules.py`. Missing evidence,
+Each is a small pure function (evidence, params) -> Finding, like the kinds of `rules.py`, with its parameter
+schema fragment and its `policy explain` sentence at the end of the module. Missing evidence,
 or a part that failed to compute (stored as its `error`), makes a rule `unknown`, never a silent pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from engine.policy.rules import LABELS, Evidence, Finding, Params, _apply_small_groups, _count, _named, fmt
+from engine.policy.finding import Evidence, Finding, Params, fmt
+from engine.policy.groups import apply_small_groups, by_words, count, named, select_groupings
+from engine.policy.rules import LABELS
 
 FAITHFULNESS_TOLERANCE = 1e-6
 
@@ -35,14 +38,6 @@ def _levels(part: Mapping[str, Any], confidence: float | None) -> list[Mapping[s
     return [level for level in levels if abs(level["confidence"] - confidence) < 1e-9]
 
 
-def _chosen_groupings(level: Mapping[str, Any], by: str | Sequence[str] | None) -> list[Mapping[str, Any]] | None:
-    groupings = list(level.get("by_group", []))
-    if by is None:
-        return groupings
-    wanted = {by} if isinstance(by, str) else set(by)
-    return [g for g in groupings if set(g["columns"]) == wanted] or None
-
-
 def conformal_coverage(evidence: Evidence, params: Params) -> Finding:
     """Coverage >= confidence - tolerance, overall and in every group with enough rows; mean set size bounded."""
     part = _part(evidence, "conformal", "conformal prediction sets")
@@ -59,8 +54,8 @@ def conformal_coverage(evidence: Evidence, params: Params) -> Finding:
         target = level["confidence"] - tolerance
         shortfalls.append((target - level["coverage"], level["coverage"], target,
                            f"overall at {fmt(level['confidence'])}"))
-        groupings = _chosen_groupings(level, params.get("by"))
-        if groupings is None:
+        groupings = select_groupings(level.get("by_group", []), params.get("by"))
+        if not groupings and params.get("by") is not None:
             return Finding("unknown", None, target, f"no grouping {params.get('by')!r} in the conformal evidence")
         for grouping in groupings:
             for group in grouping["groups"]:
@@ -75,17 +70,17 @@ def conformal_coverage(evidence: Evidence, params: Params) -> Finding:
     worst = max(shortfalls, key=lambda s: s[0])
     below = [f"{where} {fmt(cov)}" for gap, cov, _, where in sorted(shortfalls, key=lambda s: -s[0]) if gap > 1e-12]
     if below:
-        message = f"coverage below target in {_count(len(below), 'place')}: {_named(below)} (target {fmt(worst[2])})"
-        return _apply_small_groups(Finding("fail", worst[1], worst[2], message), small, policy)
+        message = f"coverage below target in {count(len(below), 'place')}: {named(below)} (target {fmt(worst[2])})"
+        return apply_small_groups(Finding("fail", worst[1], worst[2], message), small, policy)
     if "max_mean_set_size" in params:
         bound = float(params["max_mean_set_size"])
         widest = max(levels, key=lambda lv: lv["mean_set_size"])
         if widest["mean_set_size"] > bound:
             message = (f"mean prediction-set size {fmt(widest['mean_set_size'])} at {fmt(widest['confidence'])} "
                        f"is not <= {fmt(bound)} (coverage holds only by predicting both labels)")
-            return _apply_small_groups(Finding("fail", widest["mean_set_size"], bound, message), small, policy)
+            return apply_small_groups(Finding("fail", widest["mean_set_size"], bound, message), small, policy)
     message = f"coverage at target everywhere judged; lowest {worst[3]} {fmt(worst[1])} (target {fmt(worst[2])})"
-    return _apply_small_groups(Finding("pass", worst[1], worst[2], message), small, policy)
+    return apply_small_groups(Finding("pass", worst[1], worst[2], message), small, policy)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,7 +118,7 @@ def explainability(evidence: Evidence, params: Params) -> Finding:
     flagged = [f for e in drivers if e["feature"] not in allowed and (f := _flag(e, threshold)) is not None]
     if flagged:
         return Finding("fail", float(len(flagged)), 0.0,
-                       f"{_count(len(flagged), 'sensitive driver')} in the top {top_k}: {_named(flagged)}")
+                       f"{count(len(flagged), 'sensitive driver')} in the top {top_k}: {named(flagged)}")
     return Finding("pass", 0.0, 0.0, f"top {len(drivers)} drivers ({names}) hold no sensitive column or proxy; "
                                      f"explanations {faithful}")
 
@@ -178,11 +173,97 @@ def robustness(evidence: Evidence, params: Params) -> Finding:
     if over:
         worst = over[0]
         items = [f"{desc} {fmt(obs)} > {fmt(bound)}" for _, obs, bound, desc in over]
-        return Finding("fail", worst[1], worst[2], f"{_count(len(over), 'test')} out of bounds: {_named(items)}{note}")
+        return Finding("fail", worst[1], worst[2], f"{count(len(over), 'test')} out of bounds: {named(items)}{note}")
     if missing:
-        return Finding("unknown", None, None, f"not computed: {_named(missing)}{note}")
+        return Finding("unknown", None, None, f"not computed: {named(missing)}{note}")
     if not checks:
         return Finding("unknown", None, None, f"no robustness test applies to this candidate{note}")
     worst = max(checks, key=lambda c: c[0])
-    return Finding("pass", worst[1], worst[2], f"{_count(len(checks), 'test')} within bounds; closest: {worst[3]} "
+    return Finding("pass", worst[1], worst[2], f"{count(len(checks), 'test')} within bounds; closest: {worst[3]} "
                                                f"{fmt(worst[1])} (bound {fmt(worst[2])}){note}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameters (JSON-schema fragments) and `policy explain` sentences
+
+CONFORMAL_COVERAGE_PARAMS: dict[str, Any] = {
+    "description": "Split-conformal prediction sets hold the truth as often as promised: coverage >= confidence - "
+                   "tolerance overall and in every group with enough rows (of one grouping with by), and optionally "
+                   "a bound on the mean set size.",
+    "properties": {
+        "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                       "description": "The level to judge (one of the spec's evaluation.conformal_levels); default "
+                                      "every level."},
+        "tolerance": {"type": "number", "minimum": 0, "maximum": 1,
+                      "description": "Coverage may fall this far below the confidence level (default 0)."},
+        "max_mean_set_size": {"type": "number", "minimum": 1, "maximum": 2,
+                              "description": "At most this many labels per prediction set on average (2 = always "
+                                             "both)."},
+        "by": {"$ref": "#/$defs/by"},
+        "small_groups": {"$ref": "#/$defs/small_groups"},
+    },
+    "examples": [{"id": "coverage-by-sex", "kind": "conformal_coverage", "confidence": 0.9, "tolerance": 0.03,
+                  "by": "sex", "severity": "block", "checklist": "calibration"}],
+}
+
+EXPLAINABILITY_PARAMS: dict[str, Any] = {
+    "description": "Explanations exist and are faithful (contributions + base value equal the model's output); with "
+                   "top_k, no sensitive column or proxy of one (normalized mutual information above the threshold) "
+                   "among the top drivers.",
+    "properties": {
+        "max_faithfulness_error": {"type": "number", "minimum": 0, "description": "Default 1e-6."},
+        "top_k": {"type": "integer", "minimum": 1, "maximum": 1000,
+                  "description": "How many of the strongest drivers (mean |contribution| > 0) to check for sensitive "
+                                 "columns and proxies."},
+        "proxy_threshold": {"type": "number", "minimum": 0, "maximum": 1,
+                            "description": "Overrides the spec's evaluation.proxy_threshold."},
+        "allow": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
+                  "description": "Features that may be among the top drivers even if sensitive or a proxy."},
+    },
+}
+
+ROBUSTNESS_PARAMS: dict[str, Any] = {
+    "description": "Metric drop under perturbation, and the share of rows violating invariance (sensitive columns "
+                   "that are not features) and directional tests, within bounds.",
+    "anyOf": [{"required": ["max_drop"]}, {"required": ["max_invariance_violation_rate"]},
+              {"required": ["max_directional_violation_rate"]}],
+    "properties": {
+        "metric": {"enum": ["roc_auc", "accuracy"],
+                   "description": "The metric whose drop is judged (default roc_auc)."},
+        "max_drop": {"type": "number", "minimum": 0, "maximum": 1,
+                     "description": "Largest drop of the metric under each perturbation."},
+        "perturbations": {"type": "array", "items": {"enum": ["gaussian_noise", "category_swap", "missing_values"]},
+                          "minItems": 1, "uniqueItems": True, "description": "Default all three."},
+        "max_invariance_violation_rate": {"type": "number", "minimum": 0, "maximum": 1,
+                                          "description": "Share of rows whose prediction moves when a sensitive "
+                                                         "column that is not a feature is shuffled."},
+        "max_directional_violation_rate": {"type": "number", "minimum": 0, "maximum": 1,
+                                           "description": "Share of rows that move against a declared directional "
+                                                          "expectation."},
+        "sensitive_features": {"enum": ["report", "fail"],
+                               "description": "A sensitive column used as a feature: named in the message (report, "
+                                              "default) or fails the rule."},
+    },
+}
+
+
+def say_conformal_coverage(p: Params) -> str:
+    level = f"at {p['confidence']}" if "confidence" in p else "at every level of the spec"
+    size = f", mean set size at most {p['max_mean_set_size']}" if "max_mean_set_size" in p else ""
+    return (f"conformal prediction sets {level} cover the truth within {p.get('tolerance', 0)} of the level, "
+            f"overall and in each group of {by_words(p)}{size}")
+
+
+def say_explainability(p: Params) -> str:
+    top = f"; no sensitive column or proxy among the top {p['top_k']} drivers" if "top_k" in p else ""
+    return f"explanations add up to the model's output within {p.get('max_faithfulness_error', 1e-6)}{top}"
+
+
+def say_robustness(p: Params) -> str:
+    parts = [f"{LABELS[p.get('metric', 'roc_auc')]} drop under perturbation at most {p['max_drop']}"
+             if "max_drop" in p else "",
+             f"invariance violations at most {p['max_invariance_violation_rate']}"
+             if "max_invariance_violation_rate" in p else "",
+             f"directional violations at most {p['max_directional_violation_rate']}"
+             if "max_directional_violation_rate" in p else ""]
+    return "; ".join(part for part in parts if part)

@@ -13,7 +13,9 @@ from typing import Any
 
 from engine.evaluation.metrics import METRICS
 from engine.lineage import missing_fields
-from engine.policy.rules import Evidence, Finding, Params, fmt, judge_lift
+from engine.policy.finding import Evidence, Finding, Params, fmt
+from engine.policy.groups import named
+from engine.policy.rules import judge_lift
 
 MAX_FIELDS_NAMED = 4
 
@@ -46,11 +48,6 @@ def reproducible(evidence: Evidence, params: Params) -> Finding:
                    f"{fmt(bound)}); {flips}")
 
 
-def _named(items: list[str]) -> str:
-    more = f" and {len(items) - MAX_FIELDS_NAMED} more" if len(items) > MAX_FIELDS_NAMED else ""
-    return ", ".join(items[:MAX_FIELDS_NAMED]) + more
-
-
 def lineage_complete(evidence: Evidence, params: Params) -> Finding:
     """Every lineage field is recorded; with `allow_dirty: false`, uncommitted code changes fail too."""
     record = evidence.get("lineage")
@@ -58,8 +55,9 @@ def lineage_complete(evidence: Evidence, params: Params) -> Finding:
         return Finding("unknown", None, 0.0, "no lineage was recorded with this candidate")
     missing = missing_fields(record)
     if missing:
+        shown = named(missing, limit=MAX_FIELDS_NAMED, separator=", ")
         return Finding("fail", float(len(missing)), 0.0,
-                       f"{len(missing)} lineage field{'s' if len(missing) > 1 else ''} missing: {_named(missing)}")
+                       f"{len(missing)} lineage field{'s' if len(missing) > 1 else ''} missing: {shown}")
     commit = str(record["git_commit"])[:12]
     if record["git_dirty"] and not params.get("allow_dirty", True):
         return Finding("fail", 0.0, 0.0, f"the code had uncommitted changes (git tree dirty at {commit}): "
@@ -110,3 +108,53 @@ def beats_champion(evidence: Evidence, params: Params) -> Finding:
     needs = f"needs {fmt(min_lift)} better" if min_lift >= 0 else f"may be at most {fmt(-min_lift)} worse"
     message = f"{label} {fmt(abs(observed))} {side} than the champion {_champion_name(current)} ({needs})"
     return judge_lift(observed, min_lift, entry.get("p_value"), params.get("significance"), message)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameters (JSON-schema fragments); `policy explain` words these kinds from their description and parameters
+
+REPRODUCIBLE_PARAMS: dict[str, Any] = {
+    "description": "A retrain with the same data, parameters and seed reproduces the test-split probabilities: "
+                   "identical (max_abs_diff 0, the default), or within a stated tolerance; max_abs_diff_gpu applies "
+                   "to a candidate trained off the CPU.",
+    "properties": {
+        "max_abs_diff": {"type": "number", "minimum": 0,
+                         "description": "Largest absolute difference of a test probability allowed between the model "
+                                        "and its retrain (default 0: bit-identical)."},
+        "max_abs_diff_gpu": {"type": "number", "minimum": 0,
+                             "description": "The same bound for a candidate trained off the CPU (default: "
+                                            "max_abs_diff)."},
+    },
+}
+
+LINEAGE_COMPLETE_PARAMS: dict[str, Any] = {
+    "description": "Every lineage field is recorded (git commit, dirty tree, spec/policy/data hashes, Python, "
+                   "platform, CPU/GPU, library versions, seeds); allow_dirty false also fails uncommitted code "
+                   "changes.",
+    "properties": {
+        "allow_dirty": {"type": "boolean",
+                        "description": "false: uncommitted changes in the git tree fail the rule too (default true)."},
+    },
+}
+
+ROLLBACK_PARAMS: dict[str, Any] = {
+    "description": "An approved champion of this model exists (when the candidate was audited) to roll back to; a "
+                   "first model can be waived.",
+    "properties": {},
+}
+
+BEATS_CHAMPION_PARAMS: dict[str, Any] = {
+    "description": "The candidate beats the current champion, re-scored on the same test rows, by at least min_lift "
+                   "(negative: non-inferiority margin), direction-aware, optionally significant in a paired "
+                   "bootstrap.",
+    "required": ["metric", "min_lift"],
+    "properties": {
+        "metric": {"$ref": "#/$defs/metric", "description": "The metric compared on this run's test rows."},
+        "min_lift": {"type": "number",
+                     "description": "Lift over the champion required (direction-aware; negative allows a candidate "
+                                    "that much worse)."},
+        "significance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                         "description": "Also require a paired-bootstrap one-sided p-value (candidate not better) at "
+                                        "most this."},
+    },
+}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.policy.rules import Evidence, Finding, Params, fmt
+from engine.policy.finding import Evidence, Finding, Params, fmt
 
 ARTIFACT_FILES = ("model.onnx", "input_schema.json", "signature.json", "metadata.json")
 
@@ -121,3 +121,63 @@ def artifacts_packaged(evidence: Evidence, params: Params) -> Finding:
     digest = files["model.onnx"]["sha256"][:12]
     return Finding("pass", float(len(ARTIFACT_FILES)), float(len(ARTIFACT_FILES)),
                    f"model.onnx (sha256 {digest}…), input schema, signature and metadata in {artifact.get('path')}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameters (JSON-schema fragments); `policy explain` words these kinds from their description and parameters
+
+ONNX_PARITY_PARAMS: dict[str, Any] = {
+    "description": "The served ONNX artifact predicts what the trained model predicts: |ONNX - native| probability "
+                   "difference on the test rows at most max_abs_diff (the maximum, or the 99th percentile with use = "
+                   "p99), and labels disagreeing on at most max_disagreement of them.",
+    "required": ["max_abs_diff"],
+    "properties": {
+        "max_abs_diff": {"type": "number", "minimum": 0,
+                         "description": "Largest accepted |ONNX - native| difference of P(positive) on a test row."},
+        "use": {"enum": ["max", "p99"],
+                "description": "Judge the maximum difference (max, default) or its 99th percentile (p99)."},
+        "max_disagreement": {"type": "number", "minimum": 0, "maximum": 1,
+                             "description": "Largest accepted share of test rows whose label (at the spec's "
+                                            "threshold) differs."},
+    },
+}
+
+LATENCY_PARAMS: dict[str, Any] = {
+    "description": "onnxruntime single-row latency at a percentile (default p99) at most max_ms milliseconds.",
+    "required": ["max_ms"],
+    "properties": {
+        "max_ms": {"type": "number", "exclusiveMinimum": 0, "description": "Bound in milliseconds for one row."},
+        "percentile": {"enum": ["p50", "p95", "p99"],
+                       "description": "Which single-row latency percentile is judged (default p99)."},
+    },
+}
+
+THROUGHPUT_PARAMS: dict[str, Any] = {
+    "description": "Batch scoring with onnxruntime at least min_rows_per_second.",
+    "required": ["min_rows_per_second"],
+    "properties": {
+        "min_rows_per_second": {"type": "number", "exclusiveMinimum": 0,
+                                "description": "Rows per second that batch scoring must reach."},
+    },
+}
+
+MODEL_SIZE_PARAMS: dict[str, Any] = {
+    "description": "The ONNX artifact at most max_mb megabytes (10^6 bytes).",
+    "required": ["max_mb"],
+    "properties": {
+        "max_mb": {"type": "number", "exclusiveMinimum": 0,
+                   "description": "Bound on model.onnx in megabytes (10^6 bytes)."},
+    },
+}
+
+FEATURE_AVAILABILITY_PARAMS: dict[str, Any] = {
+    "description": "Every feature the candidate uses is listed in the spec's data.serving_features (unknown when the "
+                   "spec lists none).",
+    "properties": {},
+}
+
+ARTIFACTS_PACKAGED_PARAMS: dict[str, Any] = {
+    "description": "model.onnx, input schema, signature and metadata written together, each recorded with its "
+                   "SHA-256.",
+    "properties": {},
+}

@@ -1,15 +1,16 @@
 """The evidence behind a rule, each kind of evidence drawn by the view that fits it.
 
-Two tables decide what is shown, so later evidence slots in with one line each:
+Which evidence a rule kind shows is part of its record in the rule-kind registry (`RuleKind.shows` in
+`engine/policy/registry.py`); `view_for_kind` reads it there, so a new kind needs no line here. How each section
+of evidence is drawn is this module's table:
 
-- `RULE_EVIDENCE`: rule kind -> the evidence keys a reviewer needs to judge it;
 - `EVIDENCE_VIEWS`: evidence key -> the function that draws it (metrics with CIs and lift, slice tables with
-  too-small groups marked, calibration with its reliability diagram, ...).
+  too-small groups marked, calibration with its reliability diagram, ...); the other sections the registry
+  names (conformal, explanations, serving, ...) are drawn generically under their name.
 
-An evidence key with no view of its own (conformal coverage, SHAP, latency, lineage, ... as other parts of mlgate
-add them) is drawn generically: a list of records as a sortable table, a flat object as a key/value table,
-anything deeper as a tree. A rule kind with no entry shows the evidence keys its name shares, else all of them.
-Nothing here fails on evidence it does not know.
+Generic drawing: a list of records as a sortable table, a flat object as a key/value table, anything deeper as a
+tree. A rule kind that is not in the registry shows the evidence keys its name shares, else all of them. Nothing
+here fails on evidence it does not know.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static, Tree
 
+from engine.policy.groups import grouping_name
+from engine.policy.registry import RULE_KINDS
 from tui.text import NONE, interval, literal, number, signed, status
 from tui.widgets.charts import bars, reliability
 from tui.widgets.tables import SortableTable
@@ -91,7 +94,7 @@ def _wanted_grouping(ctx: Context) -> str | None:
     by = ctx.params.get("by")
     if by is None:
         return None
-    return " × ".join(by) if isinstance(by, list) else str(by)
+    return grouping_name(by) if isinstance(by, list) else str(by)
 
 
 def slices_view(slices: Any, ctx: Context) -> list[Widget]:
@@ -201,27 +204,40 @@ def _grow(node: Any, value: Any) -> None:
             _grow(node.add(literal(str(key))), child)
 
 
-EVIDENCE_VIEWS: dict[str, View] = {
+def titled(key: str) -> View:
+    """The generic view of a section under its name (a section the registry names but no view here draws)."""
+    def view(value: Any, ctx: Context) -> list[Widget]:
+        return [heading(key), *generic(value, ctx)]
+    return view
+
+
+DRAWN: dict[str, View] = {
     "metrics": metrics_view,
     "slices": slices_view,
     "calibration": calibration_view,
 }
+EVIDENCE_VIEWS: dict[str, View] = {
+    **DRAWN,
+    **{key: titled(key) for kind in RULE_KINDS.values() for key in kind.shows if key not in DRAWN},
+}
 # Keys drawn inside another key's view (metrics shows intervals and the comparison with the baseline).
 SHOWN_WITH: dict[str, str] = {"intervals": "metrics", "comparisons": "metrics", "lift_over_baseline": "metrics"}
+# The registry's choice for each kind, as a table when imported (`view_for_kind` reads the registry each time).
+RULE_EVIDENCE: dict[str, tuple[str, ...]] = {name: kind.shows for name, kind in RULE_KINDS.items()}
 
-RULE_EVIDENCE: dict[str, tuple[str, ...]] = {
-    "metric_threshold": ("metrics",),
-    "beats_baseline": ("metrics",),
-    "slice_metric": ("slices",),
-    "fairness": ("slices",),
-    "calibration": ("calibration",),
-}
+
+def view_for_kind(kind: str) -> tuple[str, ...]:
+    """The evidence sections a rule kind's record says to show; () for a kind the registry does not know."""
+    record = RULE_KINDS.get(kind)
+    return record.shows if record is not None else ()
 
 
 def keys_for_rule(kind: str, evidence: Mapping[str, Any]) -> list[str]:
-    """The evidence keys behind a rule kind: its table entry, else keys sharing a word with it, else all."""
-    if kind in RULE_EVIDENCE:
-        return [k for k in RULE_EVIDENCE[kind] if k in evidence] or list(RULE_EVIDENCE[kind])
+    """The evidence keys behind a rule kind: those its registry record shows (the ones present, else all of them
+    so the panel says which is missing), else keys sharing a word with it, else all."""
+    shows = view_for_kind(kind)
+    if shows:
+        return [k for k in shows if k in evidence] or list(shows)
     words = set(kind.split("_"))
     shared = [k for k in evidence if k in words or kind in k or set(k.split("_")) & words]
     return shared or [k for k in evidence if k not in SHOWN_WITH]
