@@ -164,13 +164,11 @@ def recommend(contenders: Iterable[Contender], *, metric: str) -> str | None:
 
     Of candidates tied on the metric, the first (in the spec's order) is recommended.
     """
+    eligible = [c for c in contenders if c.eligible]
+    if not eligible:
+        return None
     sign = 1.0 if METRICS[metric].higher_is_better else -1.0
-    best: Contender | None = None
-    for contender in contenders:
-        if contender.eligible and (best is None or sign * float(contender.value or 0.0)
-                                   > sign * float(best.value or 0.0)):
-            best = contender
-    return None if best is None else best.name
+    return max(eligible, key=lambda c: sign * float(c.value or 0.0)).name  # max keeps the first of equals
 
 
 def run_verdict(*, complete: bool, recommended: str | None) -> str:

@@ -68,15 +68,22 @@ class CandidateView:
     def blocking_failures(self) -> list[decide.Outcome]:
         return decide.blocking(self.checked(), fail_on=self.fail_on)
 
+    @property
+    def rejected_by(self) -> str | None:
+        """The reviewer whose latest sign-off rejected it, if it did."""
+        if self.decision is None or self.decision["decision"] != decide.REJECT:
+            return None
+        return str(self.decision["reviewer"])
+
     def standing(self) -> decide.Standing:
         """What signing it off or promoting it depends on (see `engine.decision.refusal`)."""
-        rejected = self.decision is not None and self.decision["decision"] == decide.REJECT
         return decide.Standing(self.name, self.is_baseline, tuple(self.checked()), self.fail_on, self.error,
-                                 self.decision["reviewer"] if rejected and self.decision else None)
+                               self.rejected_by)
 
     def contender(self, metric: str) -> decide.Contender:
-        rejected = self.decision is not None and self.decision["decision"] == decide.REJECT
-        return decide.Contender(self.name, self.metrics.get(metric), self.is_baseline, self.verdict, rejected)
+        """What the recommendation knows of it (see `engine.decision.recommend`)."""
+        return decide.Contender(self.name, self.metrics.get(metric), self.is_baseline, self.verdict,
+                                rejected=self.rejected_by is not None)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def _candidate_view(record: RunRecord, name: str, *, fail_on: str, today: date) 
         outcomes=[{**r, **o.to_json()} for r, o in zip(recorded, outcomes, strict=True)],  # in the stored key order
         fail_on=fail_on, error=error,
         verdict=decide.candidate_verdict(outcomes, fail_on=fail_on,
-                                           error=error or (None if checked else "its rules were never checked")),
+                                         error=error or (None if checked else "its rules were never checked")),
         decision=signoffs[-1] if signoffs else None, metrics=evidence.get("metrics", {}),
     )
 
