@@ -25,10 +25,13 @@ from engine.champion import ChampionError, promote, registry
 from engine.decision import (
     APPROVE,
     BLOCKING_STATUSES,
+    FAIL_ON,
     INCOMPLETE,
     PROMOTE,
     RECORD,
+    SEVERITIES,
     STATUSES,
+    VERDICTS,
     WAIVE_HINT,
     Contender,
     Outcome,
@@ -50,8 +53,6 @@ from engine.review import ReviewError, signoff, waive
 
 pytest_plugins = ["review_trail"]
 
-SEVERITIES = ("block", "warn")
-FAIL_ON = ("block", "warn")
 # Every (status, severity, fail_on) that fails its candidate, written out: a rule that was not passed (failed,
 # unknown, errored) and blocks, or any such rule when fail_on is "warn". Passed and waived rules never do.
 BLOCKING_CASES = {
@@ -79,6 +80,8 @@ def waiver(rule: str = "r", policy: str = "p", *, until: str | None = None, seq:
 def test_the_statuses_and_the_blocking_ones() -> None:
     assert STATUSES == ("pass", "fail", "unknown", "error", "waived")
     assert {"fail", "unknown", "error"} == BLOCKING_STATUSES
+    assert SEVERITIES == FAIL_ON == ("block", "warn")
+    assert VERDICTS == ("pass", "fail", "incomplete")
     assert len(BLOCKING_CASES) == 9
 
 
