@@ -6,8 +6,9 @@ the current champion and restores the one before it. The registry is never store
 those events in sequence order, as a stack (a promotion pushes, a rollback pops), so every earlier champion
 stays listed and available. A promotion is refused (exit 2) for an unknown run or candidate, an incomplete
 run, the baseline, a candidate that failed to train or was rejected, one with a blocking rule neither passed nor
-waived, and the candidate that already is the champion: there is no force flag; a reviewer waives a rule, with
-a reason, to promote a candidate that fails it (a first model's `rollback` rule, for instance).
+waived (`engine.decision.refusal`, the check an approval makes too), and the candidate that already is the
+champion: there is no force flag; a reviewer waives a rule, with a reason, to promote a candidate that fails
+it (a first model's `rollback` rule, for instance).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from engine.audit import runs
 from engine.audit.trail import LOCK_WAIT_SECONDS, Event, NewEvent, append, read_events
+from engine.decision import may_promote
 from engine.errors import MlgateError
 from engine.review import plain_text
 
@@ -98,25 +100,13 @@ def champion_evidence(audit_db: Path, model: str) -> dict[str, Any]:
 
 
 def _promotable(record: runs.RunRecord, name: str) -> runs.CandidateView:
-    """The candidate as it stands now, or the one-line reason it cannot become the champion."""
-    if record.completed is None:
-        raise ChampionError(f"run {record.run_id} is incomplete (it never finished); nothing in it can be promoted")
-    current = runs.view(record).candidate(name)
-    if current is None:
-        names = ", ".join(record.candidates)
-        raise ChampionError(f"run {record.run_id} has no candidate {name!r}; its candidates are: {names}")
-    if current.is_baseline:
-        raise ChampionError(f"{name!r} is the baseline: a reference, never a model to promote")
-    if record.candidates[name].data.get("error"):
-        raise ChampionError(f"{name!r} of run {record.run_id} failed to train; it cannot be promoted")
-    if current.decision is not None and current.decision["decision"] == "reject":
-        raise ChampionError(f"{name!r} of run {record.run_id} was rejected by {current.decision['reviewer']}; "
-                            "it cannot be promoted")
-    failures = current.blocking_failures()
-    if failures:
-        listed = ", ".join(f"{o['id']} ({o['status']})" for o in failures)
-        raise ChampionError(f"cannot promote {name!r} of run {record.run_id}: blocking rules not passed: {listed}",
-                            hint="fix the model, or waive a rule with `mlgate waive` and a reason")
+    """The candidate as it stands now, or `ChampionError` with `engine.decision`'s reason it cannot be promoted."""
+    now = runs.view(record)
+    refused = may_promote(run_id=record.run_id, complete=now.complete, name=name, candidates=now.standings())
+    if refused is not None:
+        raise ChampionError(refused.message, hint=refused.hint)
+    current = now.candidate(name)
+    assert current is not None  # refused otherwise
     return current
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.policy.checker import blocks
+from engine.decision import BLOCKING_STATUSES, WAIVED, blocks
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ NOT_COVERED = "not covered"
 def item_status(outcomes: Sequence[Mapping[str, Any]], fail_on: str = "block") -> str:
     """One checklist item's status from its rules' outcomes (waivers applied), as a reviewer reads it: `fail`
     or `unknown` when a rule that blocks under `fail_on` did not pass, `warn` when only warnings did not pass,
-    then `waived`, `pass`, or `not covered` when no rule serves the item."""
+    then `waived`, `pass`, or `not covered` when no rule serves the item. Which outcome blocks is
+    `engine.decision.blocks`; the outcomes are their JSON, as the cards and the TUI hold them."""
     if not outcomes:
         return NOT_COVERED
     blocking = [o["status"] for o in outcomes if blocks(o["severity"], o["status"], fail_on)]
@@ -57,8 +58,8 @@ def item_status(outcomes: Sequence[Mapping[str, Any]], fail_on: str = "block") -
         return "fail"
     if blocking:
         return "unknown"
-    if any(o["status"] in ("fail", "error", "unknown") for o in outcomes):
+    if any(o["status"] in BLOCKING_STATUSES for o in outcomes):
         return "warn"
-    if any(o["status"] == "waived" for o in outcomes):
-        return "waived"
+    if any(o["status"] == WAIVED for o in outcomes):
+        return WAIVED
     return "pass"

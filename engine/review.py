@@ -2,8 +2,9 @@
 
 Each is one event appended to the trail, carrying the evidence hash and policy versions it refers to, so the
 record says exactly what was approved or waived. An approval is refused while the candidate still has an
-unwaived blocking failure; a waiver covers one failed rule of one candidate until its expiry date. The
-affected model card is rendered again from the trail, so it always shows the decisions.
+unwaived blocking failure (`engine.decision.refusal`, the check a promotion makes too); a waiver covers one
+failed rule of one candidate until its expiry date. The affected model card is rendered again from the trail,
+so it always shows the decisions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from engine.audit import runs
 from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append, current_head
 from engine.cards import write_cards
+from engine.decision import APPROVE, BLOCKING_STATUSES, RECORD, Action, candidate_verdict, refusal
 from engine.errors import MlgateError
 from engine.policy.checker import check
 from engine.policy.loader import load_policies, policy_record
@@ -52,13 +54,15 @@ def plain_text(value: str, what: str, error: type[MlgateError] = ReviewError) ->
     return cleaned
 
 
-def _candidate(record: runs.RunRecord, name: str, today: date | None = None) -> runs.CandidateView:
-    if record.completed is None:
-        raise ReviewError(f"run {record.run_id} is incomplete (it never finished); nothing in it can be signed off")
-    current = runs.view(record, today=today).candidate(name)
-    if current is None:
-        names = ", ".join(record.candidates)
-        raise ReviewError(f"run {record.run_id} has no candidate {name!r}; its candidates are: {names}")
+def _candidate(record: runs.RunRecord, name: str, today: date | None = None, *,
+               action: Action = RECORD) -> runs.CandidateView:
+    """The candidate as it stands now, or `ReviewError` with `engine.decision`'s reason `action` is refused."""
+    now = runs.view(record, today=today)
+    refused = refusal(action, run_id=record.run_id, complete=now.complete, name=name, candidates=now.standings())
+    if refused is not None:
+        raise ReviewError(refused.message, hint=refused.hint)
+    current = now.candidate(name)
+    assert current is not None  # refused otherwise
     return current
 
 
@@ -92,17 +96,7 @@ def signoff(audit_db: Path, run_id: str, candidate: str, *, decision: str, revie
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     record = runs.load_run(audit_db, run_id)
-    current = _candidate(record, candidate)
-    if decision == "approve":
-        if current.is_baseline:
-            raise ReviewError(f"{candidate!r} is the baseline: a reference, never a model to approve")
-        failures = current.blocking_failures()
-        if failures:
-            listed = ", ".join(f"{o['id']} ({o['status']})" for o in failures)
-            raise ReviewError(
-                f"cannot approve {candidate!r} in run {run_id}: blocking rules not passed: {listed}",
-                hint="fix the model, or waive a rule with `mlgate waive` and a reason",
-            )
+    current = _candidate(record, candidate, action=APPROVE if decision == "approve" else RECORD)
     head = append(audit_db, [NewEvent(runs.SIGNOFF, run_id, {
         "candidate": candidate, "decision": decision, "reviewer": plain_text(reviewer, "reviewer"),
         "reason": plain_text(reason, "reason"), "verdict_at_signoff": current.verdict, **_basis(record, candidate),
@@ -129,7 +123,7 @@ def waive(audit_db: Path, run_id: str, candidate: str, rule_id: str, *, reviewer
         raise ReviewError(f"rule {rule_id!r} is in several policies ({names}); say which with --policy")
     outcome = matches[0]
     recorded = outcome.get("recorded_status", outcome["status"])  # a waived rule may be waived again (renewal)
-    if recorded not in runs.BLOCKING:
+    if recorded not in BLOCKING_STATUSES:
         raise ReviewError(f"rule {rule_id!r} of {candidate!r} is {recorded}: only a failed, unknown or "
                           "errored rule can be waived")
     head = append(audit_db, [NewEvent(runs.WAIVER, run_id, {
@@ -151,7 +145,8 @@ def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
     changes: list[Change] = []
     results: dict[str, Any] = {}
     for name, evaluated in record.candidates.items():
-        outcomes = [o.to_json() for o in check(policies, evaluated.data.get("evidence") or {})]
+        checked = check(policies, evaluated.data.get("evidence") or {})
+        outcomes = [o.to_json() for o in checked]
         recorded = record.rules[name].data["outcomes"] if name in record.rules else []
         before = {(o["policy"], o["id"]): o["status"] for o in recorded}
         after = {(o["policy"], o["id"]): o["status"] for o in outcomes}
@@ -159,7 +154,7 @@ def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
                     for policy, rule in dict.fromkeys([*before, *after])
                     if before.get((policy, rule)) != after.get((policy, rule))]
         fail_on = record.started.data["spec"]["evaluation"].get("fail_on", "block")
-        results[name] = {"outcomes": outcomes, "verdict": runs.verdict_of(outcomes, fail_on),
+        results[name] = {"outcomes": outcomes, "verdict": candidate_verdict(checked, fail_on=fail_on),
                          "is_baseline": evaluated.data["is_baseline"]}
     data = {
         "policies": [policy_record(p, with_sources=True) for p in policies],

@@ -1,23 +1,23 @@
 """Sign-offs, waivers and re-checks (engine.review) on a real audited trail: what is refused, what is recorded,
 and how every view (runs.view, list_runs, `mlgate show`, `mlgate runs`, the model card) reflects the decisions.
 
-One real audit of the Adult sample is recorded per module against a policy whose fairness rule fails for the real
-candidates; every test that writes works on its own copy of that trail (and of its cards, which the trail names by
-a path relative to the folder the audit ran in).
+One real audit of the Adult sample (tests/review_trail.py, shared with tests/test_decision.py: trained once per
+session) is recorded against a policy whose fairness rule fails for the real candidates; every test that writes
+works on its own copy of that trail (and of its cards, which the trail names by a path relative to the folder the
+audit ran in).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import run_cli
+from review_trail import CARDS, RULES, Template, Trail, copy_template, write_json
 
 from engine.audit import runs, trail
 from engine.audit.runs import RunFilter, list_runs, load_run, view
@@ -26,18 +26,10 @@ from engine.audit.verify import verify
 from engine.canonical import sha256_text
 from engine.errors import MlgateError
 from engine.review import ReviewError, recheck, signoff, waive
-from engine.service import Progress, run_audit
-from engine.spec import build_spec
 
+pytest_plugins = ["review_trail"]
 pytestmark = pytest.mark.slow
 
-RULES: list[dict[str, Any]] = [
-    {"id": "auc-floor", "kind": "metric_threshold", "metric": "roc_auc", "op": ">=", "value": 0.70,
-     "use": "ci_lower", "severity": "block", "checklist": "optimizing_metric"},
-    {"id": "dp-ratio", "kind": "fairness", "measure": "demographic_parity_ratio", "by": "sex", "min": 0.8,
-     "severity": "block", "checklist": "fairness"},
-]
-POLICY = {"name": "review-test", "version": "1.0.0", "rules": RULES}
 STRICTER = {  # the next version of the same pack: a higher AUC floor, and one new (warn) rule
     "name": "review-test", "version": "2.0.0",
     "rules": [
@@ -47,76 +39,15 @@ STRICTER = {  # the next version of the same pack: a higher AUC floor, and one n
          "severity": "warn", "checklist": "satisficing_metrics"},
     ],
 }
-CANDIDATES = [
-    {"name": "baseline", "family": "baseline"},
-    {"name": "logistic", "family": "logistic"},
-    {"name": "lightgbm", "family": "lightgbm", "params": {"n_estimators": 30}},
-]
-CARDS = Path("cards")  # relative, like the CLI's default: the trail records it as given
 REVIEWER = "[bold]Ann[/] | QA"
 REASON = "gap accepted [red]for now[/] | see |ticket| 42"
 FAR = timedelta(days=30)
 
 
-def write_json(path: Path, document: Any) -> Path:
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path
-
-
-@dataclass(frozen=True)
-class Template:
-    """The folder an audit ran in: `audit.duckdb`, `cards/`, and the policy file."""
-
-    base: Path
-    run_id: str
-    interrupted: str  # a run whose candidates were recorded but which never completed
-
-
-class Interrupted(Exception):
-    """Stands in for a kill after the candidates were recorded, before the run completed."""
-
-
 @pytest.fixture(scope="module")
-def template(adult_parquet: Path, tmp_path_factory: pytest.TempPathFactory) -> Template:
-    base = tmp_path_factory.mktemp("review")
-    policy = write_json(base / "review-test.json", POLICY)
-    spec = build_spec({
-        "name": "adult-review",
-        "data": {"path": str(adult_parquet), "target": "income", "positive": ">50K", "sensitive": ["sex"]},
-        "split": {"seed": 11},
-        "evaluation": {"bootstrap": 200},
-        "candidates": CANDIDATES,
-        "policies": [str(policy)],
-    }, source="test_review")
-
-    def stop_at_cards(step: Progress) -> None:
-        if step.stage == "cards":
-            raise Interrupted
-
-    db = base / "audit.duckdb"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(base)  # cards are recorded as `cards/RUN/NAME.md`, relative to this folder
-        with pytest.raises(Interrupted):
-            run_audit(spec, audit_db=db, cards_dir=CARDS, progress=stop_at_cards)
-        result = run_audit(spec, audit_db=db, cards_dir=CARDS)
-    interrupted = next(str(e.run_id) for e in read_events(db, kinds=[runs.RUN_STARTED]) if e.run_id != result.run_id)
-    return Template(base, result.run_id, interrupted)
-
-
-@dataclass(frozen=True)
-class Trail:
-    base: Path
-    db: Path
-    run_id: str
-    interrupted: str
-
-    def card(self, candidate: str, run_id: str | None = None) -> Path:
-        return self.base / str(load_run(self.db, run_id or self.run_id).cards[candidate].data["path"])
-
-
-def copy_template(template: Template, folder: Path) -> Trail:
-    shutil.copytree(template.base, folder)
-    return Trail(folder, folder / "audit.duckdb", template.run_id, template.interrupted)
+def template(review_template: Template) -> Template:
+    """The audited folder (tests/review_trail.py), trained once for every module that uses it."""
+    return review_template
 
 
 @pytest.fixture

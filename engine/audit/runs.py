@@ -3,7 +3,8 @@
 Everything here is derived from events, never stored twice. A run is complete when its `run_completed` event
 exists; an incomplete run is never shown as passed or recommended. A candidate's current verdict is its
 recorded rule outcomes with unexpired waivers applied (a waived failure no longer blocks), and the run's
-recommendation is the best passing, non-rejected, non-baseline candidate by the optimizing metric.
+recommendation is the best passing, non-rejected, non-baseline candidate by the optimizing metric. Those
+rules are `engine/decision.py`'s: this module gathers the events they are applied to.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from engine import decision as decide
 from engine.audit.trail import Event, query_events, read_events, reading
 from engine.errors import TrailError
-from engine.evaluation.metrics import METRICS
-from engine.policy.checker import BLOCKING_STATUSES, blocks
 
 RUN_STARTED = "run_started"
 CANDIDATE_EVALUATED = "candidate_evaluated"
@@ -28,7 +28,6 @@ RUN_COMPLETED = "run_completed"
 SIGNOFF = "signoff"
 WAIVER = "waiver"
 RECHECK = "recheck"
-BLOCKING = BLOCKING_STATUSES
 
 
 @dataclass
@@ -48,7 +47,10 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class CandidateView:
-    """One candidate as it stands now: outcomes with waivers applied, verdict, latest sign-off."""
+    """One candidate as it stands now: outcomes with waivers applied, verdict, latest sign-off.
+
+    `outcomes` are the JSON of `engine.decision.Outcome`s, as `mlgate show`, the cards and the TUI read them.
+    """
 
     name: str
     family: str
@@ -58,9 +60,30 @@ class CandidateView:
     decision: dict[str, Any] | None
     metrics: dict[str, float | None]
     fail_on: str = "block"
+    error: str | None = None  # why it failed to train, if it did
 
-    def blocking_failures(self) -> list[dict[str, Any]]:
-        return [o for o in self.outcomes if blocks(o["severity"], o["status"], self.fail_on)]
+    def checked(self) -> list[decide.Outcome]:
+        return [decide.Outcome.from_json(o) for o in self.outcomes]
+
+    def blocking_failures(self) -> list[decide.Outcome]:
+        return decide.blocking(self.checked(), fail_on=self.fail_on)
+
+    @property
+    def rejected_by(self) -> str | None:
+        """The reviewer whose latest sign-off rejected it, if it did."""
+        if self.decision is None or self.decision["decision"] != decide.REJECT:
+            return None
+        return str(self.decision["reviewer"])
+
+    def standing(self) -> decide.Standing:
+        """What signing it off or promoting it depends on (see `engine.decision.refusal`)."""
+        return decide.Standing(self.name, self.is_baseline, tuple(self.checked()), self.fail_on, self.error,
+                               self.rejected_by)
+
+    def contender(self, metric: str) -> decide.Contender:
+        """What the recommendation knows of it (see `engine.decision.recommend`)."""
+        return decide.Contender(self.name, self.metrics.get(metric), self.is_baseline, self.verdict,
+                                rejected=self.rejected_by is not None)
 
 
 @dataclass(frozen=True)
@@ -77,33 +100,31 @@ class RunView:
     def candidate(self, name: str) -> CandidateView | None:
         return next((c for c in self.candidates if c.name == name), None)
 
+    def standings(self) -> list[decide.Standing]:
+        return [c.standing() for c in self.candidates]
+
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
-def waiver_active(waiver: dict[str, Any], today: date) -> bool:
-    """A waiver holds through its `until` date (inclusive), or forever without one."""
-    until = waiver.get("until")
-    return until is None or today <= date.fromisoformat(until)
-
-
-def apply_waivers(outcomes: Sequence[dict[str, Any]], waivers: Sequence[dict[str, Any]], today: date
-                  ) -> list[dict[str, Any]]:
-    """Outcomes with each failed rule that an active waiver covers turned into `waived`."""
-    active = {(w["rule_id"], w["policy"]): w for w in waivers if waiver_active(w, today)}
-    result = []
-    for outcome in outcomes:
-        waiver = active.get((outcome["id"], outcome["policy"]))
-        if waiver is not None and outcome["status"] in BLOCKING:
-            outcome = {**outcome, "status": "waived", "recorded_status": outcome["status"],
-                       "waiver": {k: waiver[k] for k in ("reviewer", "reason", "until", "seq")}}
-        result.append(outcome)
-    return result
-
-
-def verdict_of(outcomes: Sequence[dict[str, Any]], fail_on: str = "block") -> str:
-    return "fail" if any(blocks(o["severity"], o["status"], fail_on) for o in outcomes) else "pass"
+def _candidate_view(record: RunRecord, name: str, *, fail_on: str, today: date) -> CandidateView:
+    evaluated, checked = record.candidates[name], record.rules.get(name)
+    waivers = [decide.Waiver.from_event(w.data, seq=w.seq) for w in record.waivers if w.data["candidate"] == name]
+    recorded: list[dict[str, Any]] = checked.data["outcomes"] if checked else []
+    outcomes = decide.apply_waivers([decide.Outcome.from_json(o) for o in recorded], waivers, today=today)
+    error = evaluated.data.get("error") or None
+    signoffs = [{**s.data, "seq": s.seq, "recorded_at": s.recorded_at}
+                for s in record.signoffs if s.data["candidate"] == name]
+    evidence = evaluated.data.get("evidence") or {}
+    return CandidateView(
+        name=name, family=evaluated.data["family"], is_baseline=evaluated.data["is_baseline"],
+        outcomes=[{**r, **o.to_json()} for r, o in zip(recorded, outcomes, strict=True)],  # in the stored key order
+        fail_on=fail_on, error=error,
+        verdict=decide.candidate_verdict(outcomes, fail_on=fail_on,
+                                         error=error or (None if checked else "its rules were never checked")),
+        decision=signoffs[-1] if signoffs else None, metrics=evidence.get("metrics", {}),
+    )
 
 
 def view(record: RunRecord, *, today: date | None = None) -> RunView:
@@ -112,40 +133,19 @@ def view(record: RunRecord, *, today: date | None = None) -> RunView:
     spec = record.started.data["spec"]
     metric = spec["evaluation"]["optimizing_metric"]
     fail_on = spec["evaluation"].get("fail_on", "block")
-    candidates = []
-    for name, evaluated in record.candidates.items():
-        checked = record.rules.get(name)
-        waivers = [{**w.data, "seq": w.seq} for w in record.waivers if w.data["candidate"] == name]
-        outcomes = apply_waivers(checked.data["outcomes"], waivers, today) if checked else []
-        failed = bool(evaluated.data.get("error")) or checked is None
-        decisions = [{**s.data, "seq": s.seq, "recorded_at": s.recorded_at}
-                     for s in record.signoffs if s.data["candidate"] == name]
-        evidence = evaluated.data.get("evidence") or {}
-        candidates.append(CandidateView(
-            name=name, family=evaluated.data["family"], is_baseline=evaluated.data["is_baseline"],
-            outcomes=outcomes, verdict="fail" if failed else verdict_of(outcomes, fail_on), fail_on=fail_on,
-            decision=decisions[-1] if decisions else None, metrics=evidence.get("metrics", {}),
-        ))
+    candidates = [_candidate_view(record, name, fail_on=fail_on, today=today) for name in record.candidates]
     complete = record.completed is not None
-    best = recommend([
-        (c.name, c.metrics.get(metric)) for c in candidates
-        if complete and not c.is_baseline and c.verdict == "pass"
-        and (c.decision is None or c.decision["decision"] != "reject")
-    ], metric)
+    best = decide.recommend([c.contender(metric) for c in candidates], metric=metric) if complete else None
     return RunView(
         run_id=record.run_id, name=spec["name"], started_at=record.started.recorded_at, complete=complete,
-        verdict=("pass" if best else "fail") if complete else "incomplete",
+        verdict=decide.run_verdict(complete=complete, recommended=best),
         recommended=best, optimizing_metric=metric, candidates=candidates,
     )
 
 
 def recommend(eligible: Sequence[tuple[str, float | None]], metric: str) -> str | None:
-    """The best of the eligible candidates (name, value) by the optimizing metric; None when there is none."""
-    scored = [(name, value) for name, value in eligible if value is not None]
-    if not scored:
-        return None
-    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
-    return max(scored, key=lambda pair: sign * float(pair[1] or 0.0))[0]
+    """Kept for `engine/service.py` until it calls `engine.decision.recommend`; decides nothing itself."""
+    return decide.recommend([decide.Contender(name, value) for name, value in eligible], metric=metric)
 
 
 def load_run(path: Path, run_id: str) -> RunRecord:
@@ -238,7 +238,7 @@ def _summaries(path: Path, f: RunFilter, *, limit: int | None = None) -> list[di
             current = view(load_run(path, run_id))
             verdict, recommended = current.verdict, current.recommended
         elif not complete:
-            verdict, recommended = "incomplete", None
+            verdict, recommended = decide.run_verdict(complete=False, recommended=None), None
         summary = {"run_id": run_id, "started_at": started_at, "name": name, "data_sha256": sha,
                    "candidates": candidates, "policies": policies, "complete": bool(complete),
                    "verdict": verdict, "recommended": recommended, "reviewers": sorted(set(who or []))}

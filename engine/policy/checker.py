@@ -1,36 +1,19 @@
-"""Checking a candidate's stored evidence against policies: outcomes, and the candidate's verdict.
+"""Checking a candidate's stored evidence against policies: one `Outcome` per rule.
 
 Rules run through the `RULE_KINDS` registry; a rule that raises becomes an `error` outcome instead of
-aborting the audit. A candidate passes only when none of its blocking rules failed, errored or was unknown.
+aborting the audit. What the outcomes decide (verdicts, waivers, recommendation) is in `engine/decision.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from engine.decision import Outcome, candidate_verdict
 from engine.policy.loader import Policy
 from engine.policy.registry import RULE_KINDS
-from engine.policy.rules import Status
 
-BLOCKING_STATUSES = frozenset({"fail", "unknown", "error"})
-
-
-@dataclass(frozen=True)
-class Outcome:
-    id: str
-    kind: str
-    severity: str
-    checklist: str
-    policy: str
-    status: Status
-    observed: float | None
-    threshold: float | None
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["Outcome", "check", "verdict"]  # Outcome: checked rules are made here, the type is engine.decision's
 
 
 def check(policies: Iterable[Policy], evidence: Mapping[str, Any]) -> list[Outcome]:
@@ -60,11 +43,6 @@ def check(policies: Iterable[Policy], evidence: Mapping[str, Any]) -> list[Outco
     return outcomes
 
 
-def blocks(severity: str, status: str, fail_on: str = "block") -> bool:
-    """Does this outcome fail the candidate? Blocking rules do; with `fail_on = "warn"`, warnings do too."""
-    return status in BLOCKING_STATUSES and (severity == "block" or fail_on == "warn")
-
-
 def verdict(outcomes: Iterable[Outcome], fail_on: str = "block") -> str:
-    """`pass` unless a blocking rule (or, with fail_on warn, any rule) failed, errored or lacked its evidence."""
-    return "fail" if any(blocks(o.severity, o.status, fail_on) for o in outcomes) else "pass"
+    """Kept for `engine/service.py` until it calls `engine.decision.candidate_verdict`; decides nothing itself."""
+    return candidate_verdict(outcomes, fail_on=fail_on)
