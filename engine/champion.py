@@ -112,7 +112,7 @@ def _promotable(record: runs.RunRecord, name: str) -> runs.CandidateView:
 
 def _artifact(record: runs.RunRecord, name: str) -> dict[str, Any] | None:
     """The candidate's packaged artifact as its evaluation recorded it (path and SHA-256), if it has one."""
-    evidence = record.candidates[name].data.get("evidence") or {}
+    evidence = record.evidence(name)
     artifact = (evidence.get("serving") or {}).get("artifact")
     return artifact if isinstance(artifact, dict) else None
 

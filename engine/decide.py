@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.candidates import BASELINE
+from engine.decision import Outcome, candidate_verdict
 from engine.evaluation.candidate import Evaluated
-from engine.policy.checker import Outcome, check, verdict
+from engine.policy.checker import check
 from engine.policy.loader import Policy
 
 
@@ -79,7 +80,7 @@ def decide_candidate(item: Evaluated, policies: list[Policy], *, fail_on: str) -
     candidate = item.trained.candidate
     return CandidateResult(
         name=candidate.name, family=candidate.family, is_baseline=candidate.family == BASELINE,
-        verdict="fail" if item.error else verdict(outcomes, fail_on), metrics=evidence.get("metrics", {}),
+        verdict=candidate_verdict(outcomes, fail_on=fail_on, error=item.error), metrics=evidence.get("metrics", {}),
         lift=evidence.get("lift_over_baseline", {}), outcomes=outcomes, seconds=item.trained.seconds,
         error=item.error,
     )

@@ -145,7 +145,7 @@ def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
     changes: list[Change] = []
     results: dict[str, Any] = {}
     for name, evaluated in record.candidates.items():
-        checked = check(policies, evaluated.data.get("evidence") or {})
+        checked = check(policies, record.evidence(name))
         outcomes = [o.to_json() for o in checked]
         recorded = record.rules[name].data["outcomes"] if name in record.rules else []
         before = {(o["policy"], o["id"]): o["status"] for o in recorded}

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import record
-from engine.audit import runs
 from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS
 from engine.candidates import BASELINE
 from engine.cards import DEFAULT_CARDS_DIR
 from engine.champion import champion_evidence
 from engine.decide import AuditResult, CandidateResult, decide_candidate
+from engine.decision import Contender, recommend, run_verdict
 from engine.evaluation.candidate import Evaluated, EvaluationContext, evaluate_candidate, evaluation_context
 from engine.evaluation.comparisons import compare_all
 from engine.evaluation.versus_champion import ChampionReference, champion_reference
@@ -100,11 +100,10 @@ def run_audit(
 
     card_events = render_cards(audit_db, run_id, results, cards_dir)
     progress(Progress("cards", f"wrote {len(results)} model cards under {cards_dir / run_id}"))
-    recommended = runs.recommend(
-        [(r.name, r.metrics.get(spec.optimizing_metric)) for r in results if not r.is_baseline and r.verdict == "pass"],
-        spec.optimizing_metric,
-    )
-    run_verdict = "pass" if recommended is not None else "fail"
-    head = record.complete_run(plan, run_id, card_events, results, verdict=run_verdict, recommended=recommended,
+    metric = spec.optimizing_metric
+    recommended = recommend([Contender(r.name, r.metrics.get(metric), r.is_baseline, r.verdict) for r in results],
+                            metric=metric)
+    verdict = run_verdict(complete=True, recommended=recommended)
+    head = record.complete_run(plan, run_id, card_events, results, verdict=verdict, recommended=recommended,
                                lock_timeout=lock_timeout)
-    return AuditResult(run_id, run_verdict, recommended, spec.optimizing_metric, audit_db, head, results)
+    return AuditResult(run_id, verdict, recommended, spec.optimizing_metric, audit_db, head, results)

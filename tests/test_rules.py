@@ -17,13 +17,14 @@ from conftest import ROOT
 from release_evidence import champion_entry, real_lineage, release_evidence
 
 from engine.candidates.base import Features
+from engine.decision import candidate_verdict
 from engine.evaluation.beyond import beyond_evidence
 from engine.evaluation.comparisons import compare
 from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.metrics import lift
 from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.jsonfiles import load_schema, schema_errors
-from engine.policy.checker import Outcome, check, verdict
+from engine.policy.checker import Outcome, check
 from engine.policy.groups import grouping_name
 from engine.policy.loader import Policy, Rule
 from engine.policy.registry import RULE_KINDS
@@ -304,9 +305,9 @@ def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
     }
     outcomes = check([policy], evidence)
     assert {o.status for o in outcomes} == {"pass"}
-    assert verdict(outcomes) == "pass"
+    assert candidate_verdict(outcomes) == "pass"
     assert {o.status for o in check([policy], {})} == {"unknown"}
-    assert verdict(check([policy], {})) == "fail"
+    assert candidate_verdict(check([policy], {})) == "fail"
 
 
 def _outcome(severity: str, status: str) -> Outcome:
@@ -329,7 +330,7 @@ VERDICTS = [
 
 @pytest.mark.parametrize(("outcomes", "expected"), VERDICTS)
 def test_verdict(outcomes: list[tuple[str, str]], expected: str) -> None:
-    assert verdict(_outcome(severity, status) for severity, status in outcomes) == expected
+    assert candidate_verdict([_outcome(severity, status) for severity, status in outcomes]) == expected
 
 
 # ---------------------------------------------------------------------------------------------------------------

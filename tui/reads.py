@@ -77,7 +77,7 @@ def load(path: Path, run_id: str) -> Run:
     candidates = {}
     for view in current.candidates:
         data = record.candidates[view.name].data
-        candidates[view.name] = Candidate(view, data.get("evidence") or {}, data.get("description") or {},
+        candidates[view.name] = Candidate(view, record.evidence(view.name), data.get("description") or {},
                                           data.get("error"), card_file(path, record, view.name))
     return Run(current, record, candidates, policy_rules(record.started.data.get("policies", [])))
 

@@ -10,7 +10,6 @@ rules are `engine/decision.py`'s: this module gathers the events they are applie
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from engine import decision as decide
 from engine.audit.trail import Event, query_events, read_events, reading
 from engine.errors import TrailError
+from engine.evaluation.evidence import stored_evidence
 
 RUN_STARTED = "run_started"
 CANDIDATE_EVALUATED = "candidate_evaluated"
@@ -43,6 +43,10 @@ class RunRecord:
     waivers: list[Event] = field(default_factory=list)
     signoffs: list[Event] = field(default_factory=list)
     rechecks: list[Event] = field(default_factory=list)
+
+    def evidence(self, candidate: str) -> dict[str, Any]:
+        """The candidate's recorded evidence through the versioned reader ({} when it failed before evaluation)."""
+        return stored_evidence(self.candidates[candidate].data)
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ def _candidate_view(record: RunRecord, name: str, *, fail_on: str, today: date) 
     error = evaluated.data.get("error") or None
     signoffs = [{**s.data, "seq": s.seq, "recorded_at": s.recorded_at}
                 for s in record.signoffs if s.data["candidate"] == name]
-    evidence = evaluated.data.get("evidence") or {}
+    evidence = record.evidence(name)
     return CandidateView(
         name=name, family=evaluated.data["family"], is_baseline=evaluated.data["is_baseline"],
         outcomes=[{**r, **o.to_json()} for r, o in zip(recorded, outcomes, strict=True)],  # in the stored key order
@@ -141,11 +145,6 @@ def view(record: RunRecord, *, today: date | None = None) -> RunView:
         verdict=decide.run_verdict(complete=complete, recommended=best),
         recommended=best, optimizing_metric=metric, candidates=candidates,
     )
-
-
-def recommend(eligible: Sequence[tuple[str, float | None]], metric: str) -> str | None:
-    """Kept for `engine/service.py` until it calls `engine.decision.recommend`; decides nothing itself."""
-    return decide.recommend([decide.Contender(name, value) for name, value in eligible], metric=metric)
 
 
 def load_run(path: Path, run_id: str) -> RunRecord:

@@ -119,7 +119,7 @@ def _performance_metrics(evidence: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _metric_table(record: RunRecord, evidence: dict[str, Any]) -> list[dict[str, Any]]:
     baseline = record.candidates.get(evidence.get("baseline", ""))
-    base_metrics = (baseline.data.get("evidence") or {}).get("metrics", {}) if baseline else {}
+    base_metrics = record.evidence(baseline.data["candidate"]).get("metrics", {}) if baseline else {}
     intervals = evidence.get("intervals", {}).get("metrics", {})
     comparison = evidence.get("comparisons", {}).get("baseline", {})
     return [
@@ -134,7 +134,7 @@ def _metric_table(record: RunRecord, evidence: dict[str, Any]) -> list[dict[str,
 
 def _evaluation(record: RunRecord, name: str) -> dict[str, Any]:
     evaluated = record.candidates[name].data
-    evidence = evaluated.get("evidence")
+    evidence = record.evidence(name)
     if not evidence:
         return not_evaluated(f"the candidate failed before evaluation: {evaluated.get('error') or 'no evidence'}")
     intervals = evidence.get("intervals")
@@ -272,7 +272,7 @@ def _considerations(record: RunRecord, groups: Any) -> dict[str, Any]:
 def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -> dict[str, Any]:
     """The whole card of candidate `name` of a recorded run; `trail_head` is {"seq", "hash"} when generated."""
     evaluated = record.candidates[name].data
-    evidence = evaluated.get("evidence")
+    evidence = record.evidence(name) or None
     groups = _groups(evidence)
     verdict, checklist = _verdict_and_checklist(record, name)
     document = {

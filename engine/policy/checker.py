@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.decision import Outcome, candidate_verdict
+from engine.decision import Outcome
 from engine.policy.loader import Policy
 from engine.policy.registry import RULE_KINDS
 
-__all__ = ["Outcome", "check", "verdict"]  # Outcome: checked rules are made here, the type is engine.decision's
+__all__ = ["Outcome", "check"]  # Outcome: checked rules are made here, the type is engine.decision's
 
 
 def check(policies: Iterable[Policy], evidence: Mapping[str, Any]) -> list[Outcome]:
@@ -41,8 +41,3 @@ def check(policies: Iterable[Policy], evidence: Mapping[str, Any]) -> list[Outco
                         finding.observed, finding.threshold, finding.message)
             )
     return outcomes
-
-
-def verdict(outcomes: Iterable[Outcome], fail_on: str = "block") -> str:
-    """Kept for `engine/service.py` until it calls `engine.decision.candidate_verdict`; decides nothing itself."""
-    return candidate_verdict(outcomes, fail_on=fail_on)
