@@ -20,8 +20,8 @@ from adult_scores import score_half
 from conftest import ROOT
 
 from engine.cards.markdown import SECTIONS, section_for_kind
-from engine.evaluation.evidence import EvidenceSettings, evaluate
 from engine.evaluation.groups import sensitive_groupings
+from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.jsonfiles import schema_errors
 from engine.policy.checker import check
 from engine.policy.explain import explain, explanation_json, rule_sentence
