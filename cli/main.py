@@ -14,9 +14,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from engine.cli_author import card, policy_explain, policy_init
-from engine.cli_champion import champion, promote, rollback
-from engine.cli_output import (
+from cli.author import card, policy_explain, policy_init
+from cli.champion import champion, promote, rollback
+from cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
@@ -31,8 +31,8 @@ from engine.cli_output import (
     stdout,
     trail_path,
 )
-from engine.cli_review import recheck, signoff, waive
-from engine.cli_trail import export, head, keygen, runs, show, verify, verify_export
+from cli.review import recheck, signoff, waive
+from cli.trail import export, head, keygen, runs, show, verify, verify_export
 from engine.errors import MlgateError, TrailError
 
 
@@ -47,11 +47,11 @@ def _split_list(value: str | None) -> list[str] | None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="mlgate", prog_name="mlgate")
-def cli() -> None:
+def mlgate() -> None:
     """mlgate: prove a model candidate is ready for production, and keep the record."""
 
 
-@cli.command()
+@mlgate.command()
 @click.option("--spec", "spec_path", type=click.Path(path_type=Path), help="audit spec (JSON or TOML)")
 @click.option("--data", type=click.Path(path_type=Path), help="CSV or Parquet file (quick mode, or overrides the spec)")
 @click.option("--target", help="label column")
@@ -165,7 +165,7 @@ def _print_audit(result: Any, name: str) -> None:
         stdout.print(safe_text(f"cards: {shown}", style="dim"))
 
 
-@cli.group()
+@mlgate.group()
 def policy() -> None:
     """Work with policy files."""
 
@@ -192,7 +192,7 @@ def policy_validate(files: tuple[Path, ...]) -> int:
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
-@cli.command("tui")
+@mlgate.command("tui")
 @audit_db_option
 def tui_command(audit_db: Path | None) -> int:
     """Open the reviewer's terminal UI (runs, checklists, evidence, sign-off) on the trail."""
@@ -207,7 +207,7 @@ def tui_command(audit_db: Path | None) -> int:
 
 for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card, promote,
                 rollback, champion):
-    cli.add_command(command)
+    mlgate.add_command(command)
 for command in (policy_explain, policy_init):
     policy.add_command(command)
 
@@ -215,7 +215,7 @@ for command in (policy_explain, policy_init):
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code (errors as one line on stderr)."""
     try:
-        code = cli.main(args=argv, prog_name="mlgate", standalone_mode=False)
+        code = mlgate.main(args=argv, prog_name="mlgate", standalone_mode=False)
     except click.ClickException as exc:
         stderr.print(safe_text(f"mlgate: error: {exc.format_message()}"), soft_wrap=True)
         return EXIT_BAD_INPUT
