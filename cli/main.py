@@ -143,22 +143,15 @@ def audit(
 
 
 def _print_audit(result: Any, name: str) -> None:
-    from engine.evaluation.metrics import METRICS
+    from engine.leaderboard import from_result
 
-    metric = METRICS[result.optimizing_metric]
+    board = from_result(result)
     table = Table(title=safe_text(f"mlgate audit {name} · run {result.run_id}"), title_justify="left")
-    for header in ("", "candidate", "family", metric.label, "lift", "pass/fail/unknown+error", "verdict"):
+    for header in ("", "candidate", "family", board.metric_label, "lift", "pass/fail/unknown+error", "verdict"):
         table.add_column(header, no_wrap=True)
-    for c in result.candidates:
-        counts = [sum(o.status in statuses for o in c.outcomes) for statuses in (("pass",), ("fail",),
-                                                                                 ("unknown", "error"))]
-        value = c.metrics.get(result.optimizing_metric)
-        lift = c.lift.get(result.optimizing_metric)
-        table.add_row(
-            "★" if c.name == result.recommended else "", safe_text(c.name), safe_text(c.family),
-            "—" if value is None else f"{value:.4f}", "—" if lift is None or c.is_baseline else f"{lift:+.4f}",
-            "/".join(map(str, counts)), status_text(c.verdict),
-        )
+    for row in board.rows:
+        table.add_row(row.marker, safe_text(row.name), safe_text(row.family), row.value_text(), row.lift_text(),
+                      row.counts_text(), status_text(row.verdict))
     stdout.print(table)
     stdout.print(safe_text("the baseline is the reference every candidate must beat; it is never recommended", "dim"))
     for c in result.candidates:
