@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 PACKAGES = ("engine", "cli", "tui")
@@ -31,18 +32,30 @@ def test_the_import_contracts_hold() -> None:
     assert "3 kept, 0 broken" in done.stdout
 
 
-def test_a_forbidden_import_breaks_the_headless_engine_contract(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "line", "contract", "named"),
+    [
+        ("engine/errors.py", "import click", "engine is headless: no cli, tui, click, rich or textual",
+         "engine.errors -> click"),
+        ("tui/text.py", "import cli.output", "the front ends cli and tui are independent", "tui.text -> cli.output"),
+        ("engine/audit/trail.py", "import engine.service", "trail, evaluation and policy do not import engine.service",
+         "engine.audit.trail -> engine.service"),
+    ],
+    ids=["engine-imports-click", "tui-imports-cli", "trail-imports-the-orchestrator"],
+)
+def test_a_forbidden_import_breaks_its_contract(module: str, line: str, contract: str, named: str,
+                                                tmp_path: Path) -> None:
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    errors = tmp_path / "engine" / "errors.py"
-    errors.write_text(errors.read_text(encoding="utf-8") + "\nimport click  # noqa\n", encoding="utf-8")
+    changed = tmp_path / module
+    changed.write_text(changed.read_text(encoding="utf-8") + f"\n{line}  # noqa\n", encoding="utf-8")
     done = lint_imports(tmp_path)
     assert done.returncode != 0, done.stdout
     assert "2 kept, 1 broken" in done.stdout
     broken = done.stdout.partition("Broken contracts")[2]
-    assert "engine is headless: no cli, tui, click, rich or textual" in broken, done.stdout
-    assert "engine.errors -> click" in broken
+    assert contract in broken, done.stdout
+    assert named in broken
 
 
 def project_modules() -> dict[str, Path]:
