@@ -24,8 +24,9 @@ demo: $(STAMP)
 	$(BIN)/mlgate verify
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine tui tests bench scripts
+	$(BIN)/ruff check engine cli tui tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -n 2
@@ -34,4 +35,4 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cards import md
-from engine.evaluation.metrics import METRICS
+from engine.leaderboard import from_result
 from engine.policy.rules import fmt
 
 
@@ -63,19 +63,16 @@ def junit_xml(result: Any, *, name: str) -> str:
 
 def markdown_summary(result: Any, *, name: str) -> str:
     """The audit as a Markdown job summary: verdict, leaderboard, rules that did not pass, cards."""
-    metric = METRICS[result.optimizing_metric]
+    board = from_result(result)
     verdict = f"**{result.verdict.upper()}**" + (f", recommended `{md(result.recommended)}`" if result.recommended
                                                  else ", no candidate passed its blocking rules")
     lines = [f"## mlgate audit `{md(name)}`: {verdict}", "", f"Run `{result.run_id}`, trail head "
              f"`{result.chain_head[:16]}`.", "",
-             f"| | candidate | family | {metric.label} | lift | verdict | card |", "| --- " * 7 + "|"]
-    for c in result.candidates:
-        value = c.metrics.get(result.optimizing_metric)
-        lift = c.lift.get(result.optimizing_metric)
+             f"| | candidate | family | {board.metric_label} | lift | verdict | card |", "| --- " * 7 + "|"]
+    for row in board.rows:
         lines.append(" | ".join([
-            "|" + (" ★" if c.name == result.recommended else ""), f"`{md(c.name)}`", c.family,
-            "—" if value is None else f"{value:.4f}", "—" if lift is None or c.is_baseline else f"{lift:+.4f}",
-            c.verdict.upper(), f"[card]({md(c.card)})" if c.card else "—",
+            "|" + (f" {row.marker}" if row.marker else ""), f"`{md(row.name)}`", row.family, row.value_text(),
+            row.lift_text(), row.verdict.upper(), f"[card]({md(row.card)})" if row.card else "—",
         ]) + " |")
     problems = [(c, o) for c in result.candidates if not c.is_baseline for o in c.outcomes if o.status != "pass"]
     if problems:

@@ -55,6 +55,6 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
     """The real `mlgate` command in a subprocess."""
     env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "engine", *map(str, args)],
+        [sys.executable, "-m", "cli", *map(str, args)],
         capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600, check=False,
     )

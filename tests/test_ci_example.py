@@ -30,7 +30,7 @@ def gate(tmp_path: Path, adult_parquet: Path, auc_floor: float) -> tuple[subproc
         "candidates": [{"name": "baseline", "family": "baseline"}, {"name": "logistic", "family": "logistic"}],
     }), encoding="utf-8")
     out = tmp_path / "mlgate-out"
-    env = {**os.environ, "MLGATE_SPEC": str(spec), "MLGATE_OUT": str(out), "MLGATE": f"{sys.executable} -m engine",
+    env = {**os.environ, "MLGATE_SPEC": str(spec), "MLGATE_OUT": str(out), "MLGATE": f"{sys.executable} -m cli",
            "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")}
     done = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
                           check=False)

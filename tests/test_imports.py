@@ -26,7 +26,7 @@ def matching(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
 
 
 def test_the_headless_engine_never_imports_textual_or_the_tui() -> None:
-    modules = loaded_after("import engine.cli, engine.service, engine.audit.verify, engine.policy.loader")
+    modules = loaded_after("import cli.main, engine.service, engine.audit.verify, engine.policy.loader")
     assert "engine.service" in modules, "the probe really imported the engine"
     assert matching(modules, ("textual", "tui")) == []
 
@@ -34,12 +34,12 @@ def test_the_headless_engine_never_imports_textual_or_the_tui() -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        pytest.param("import engine.cli", id="import-engine.cli"),
-        pytest.param(f"from engine.cli import main\nassert main(['policy', 'validate', {str(DEFAULT_POLICY)!r}]) == 0",
+        pytest.param("import cli.main", id="import-cli.main"),
+        pytest.param(f"from cli.main import main\nassert main(['policy', 'validate', {str(DEFAULT_POLICY)!r}]) == 0",
                      id="policy-validate"),
     ],
 )
 def test_the_cli_starts_without_lightgbm_or_torch(code: str) -> None:
     modules = loaded_after(code)
-    assert "engine.cli" in modules
+    assert "cli.main" in modules
     assert matching(modules, ("lightgbm", "torch")) == []

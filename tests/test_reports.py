@@ -101,3 +101,26 @@ def test_fail_on_warn_makes_a_failed_warning_fail_the_candidate(adult_parquet: P
         assert current.verdict == result.verdict  # the view recomputed from the trail agrees
         verdicts[fail_on] = result.verdict
     assert verdicts == {"block": "pass", "warn": "fail"}  # the recall warning (>= 0.99) fails only with warn
+
+
+def test_the_summary_and_the_trail_read_back_show_one_leaderboard(audited: AuditResult) -> None:
+    from engine.audit.runs import load_run, view
+    from engine.leaderboard import from_result, from_view
+
+    board = from_result(audited)
+    record = load_run(audited.audit_db, audited.run_id)
+    evidence = {name: event.data.get("evidence") or {} for name, event in record.candidates.items()}
+    errors = {name: event.data.get("error") for name, event in record.candidates.items()}
+    again = from_view(view(record), evidence=evidence, errors=errors)
+    assert [r.name for r in board.rows] == [r.name for r in again.rows] == [c.name for c in audited.candidates]
+    assert (board.metric, board.metric_label, board.recommended) == ("roc_auc", "ROC AUC", audited.recommended)
+    for row, read_back in zip(board.rows, again.rows, strict=True):
+        assert (row.value_text(), row.lift_text(), row.counts, row.verdict, row.marker) == (
+            read_back.value_text(), read_back.lift_text(), read_back.counts, read_back.verdict, read_back.marker)
+        assert row.interval is None, "a finished audit's result holds no intervals"
+        assert row.signoff is None and read_back.signoff is None, "nobody has signed off yet"
+        assert read_back.interval is not None or row.is_baseline, "the trail holds the bootstrap interval"
+    logistic = board.row("logistic")
+    assert logistic is not None and logistic.lift is not None and board.row("baseline").lift_text() == "—"
+    summary = markdown_summary(audited, name="x")
+    assert f"| `logistic` | logistic | {logistic.value_text()} | {logistic.lift_text()} | FAIL |" in summary

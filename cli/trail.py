@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from engine.cli_output import (
+from cli.output import (
     EXIT_FAILED,
     EXIT_OK,
     audit_db_option,

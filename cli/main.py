@@ -3,20 +3,23 @@
 Results go to stdout (text or `--format json`), progress and errors to stderr. Exit codes: 0 ready (or
 intact), 1 a blocking rule failed (or the trail is broken), 2 the input was unusable. A user's mistake is
 one line on stderr, never a traceback. Every untrusted string is rendered as rich `Text`, never as markup.
+`mlgate audit --progress jsonl` makes stderr a machine-readable stream instead (JSON Lines, for the TUI and
+other programs); its format is documented in cli/progress.py.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from engine.cli_author import card, policy_explain, policy_init
-from engine.cli_champion import champion, promote, rollback
-from engine.cli_output import (
+from cli.author import card, policy_explain, policy_init
+from cli.champion import champion, promote, rollback
+from cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
@@ -31,8 +34,9 @@ from engine.cli_output import (
     stdout,
     trail_path,
 )
-from engine.cli_review import recheck, signoff, waive
-from engine.cli_trail import export, head, keygen, runs, show, verify, verify_export
+from cli.progress import FORMATS, Failure, JsonLines, jsonl_stderr, stream_format
+from cli.review import recheck, signoff, waive
+from cli.trail import export, head, keygen, runs, show, verify, verify_export
 from engine.errors import MlgateError, TrailError
 
 
@@ -47,11 +51,11 @@ def _split_list(value: str | None) -> list[str] | None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="mlgate", prog_name="mlgate")
-def cli() -> None:
+def mlgate() -> None:
     """mlgate: prove a model candidate is ready for production, and keep the record."""
 
 
-@cli.command()
+@mlgate.command()
 @click.option("--spec", "spec_path", type=click.Path(path_type=Path), help="audit spec (JSON or TOML)")
 @click.option("--data", type=click.Path(path_type=Path), help="CSV or Parquet file (quick mode, or overrides the spec)")
 @click.option("--target", help="label column")
@@ -76,11 +80,14 @@ def cli() -> None:
 @click.option("--fail-on", type=click.Choice(["block", "warn"]), default=None,
               help="warn: failed warnings fail candidates too (default: only blocking rules)")
 @format_option
+@click.option("--progress", "progress_format", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="stderr for people (text), or JSON Lines for programs (jsonl; format in cli/progress.py)")
 def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
     artifacts_dir: Path | None, seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None,
     fail_on: str | None, output_format: str, model: Path | None = None, train_data: Path | None = None,
+    progress_format: str = "text",
 ) -> int:
     """Train, evaluate and check candidates (or audit a model trained elsewhere: --model); record; write cards."""
     from engine import service, spec
@@ -104,8 +111,13 @@ def audit(
         source = f"{spec_path}{spec.FLAGS_SUFFIX}"
     audit_spec = spec.build_spec(spec.merge_documents(document, overrides), source=source, source_text=source_text)
 
+    stream = click.get_current_context().obj if progress_format == "jsonl" else None
+
     def show(progress: service.Progress) -> None:
-        stderr.print(safe_text(f"• {progress.message}", style="dim"))
+        if isinstance(stream, JsonLines):
+            stream.progress(stage=progress.stage, message=progress.message, candidate=progress.candidate)
+        else:
+            stderr.print(safe_text(f"• {progress.message}", style="dim"))
 
     result = service.run_audit(
         audit_spec,
@@ -123,26 +135,23 @@ def audit(
         write_reports(result, name=audit_spec.name, junit=junit, summary=summary)
     except OSError as exc:
         raise MlgateError(f"{exc.filename}: cannot write the report: {exc.strerror}") from None
-    return EXIT_OK if result.verdict == "pass" else EXIT_FAILED
+    code = EXIT_OK if result.verdict == "pass" else EXIT_FAILED
+    if isinstance(stream, JsonLines):
+        stream.keep_result(exit_code=code, run_id=result.run_id, verdict=result.verdict,
+                           recommended=result.recommended)
+    return code
 
 
 def _print_audit(result: Any, name: str) -> None:
-    from engine.evaluation.metrics import METRICS
+    from engine.leaderboard import from_result
 
-    metric = METRICS[result.optimizing_metric]
+    board = from_result(result)
     table = Table(title=safe_text(f"mlgate audit {name} · run {result.run_id}"), title_justify="left")
-    for header in ("", "candidate", "family", metric.label, "lift", "pass/fail/unknown+error", "verdict"):
+    for header in ("", "candidate", "family", board.metric_label, "lift", "pass/fail/unknown+error", "verdict"):
         table.add_column(header, no_wrap=True)
-    for c in result.candidates:
-        counts = [sum(o.status in statuses for o in c.outcomes) for statuses in (("pass",), ("fail",),
-                                                                                 ("unknown", "error"))]
-        value = c.metrics.get(result.optimizing_metric)
-        lift = c.lift.get(result.optimizing_metric)
-        table.add_row(
-            "★" if c.name == result.recommended else "", safe_text(c.name), safe_text(c.family),
-            "—" if value is None else f"{value:.4f}", "—" if lift is None or c.is_baseline else f"{lift:+.4f}",
-            "/".join(map(str, counts)), status_text(c.verdict),
-        )
+    for row in board.rows:
+        table.add_row(row.marker, safe_text(row.name), safe_text(row.family), row.value_text(), row.lift_text(),
+                      row.counts_text(), status_text(row.verdict))
     stdout.print(table)
     stdout.print(safe_text("the baseline is the reference every candidate must beat; it is never recommended", "dim"))
     for c in result.candidates:
@@ -165,7 +174,7 @@ def _print_audit(result: Any, name: str) -> None:
         stdout.print(safe_text(f"cards: {shown}", style="dim"))
 
 
-@cli.group()
+@mlgate.group()
 def policy() -> None:
     """Work with policy files."""
 
@@ -192,7 +201,7 @@ def policy_validate(files: tuple[Path, ...]) -> int:
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
-@cli.command("tui")
+@mlgate.command("tui")
 @audit_db_option
 def tui_command(audit_db: Path | None) -> int:
     """Open the reviewer's terminal UI (runs, checklists, evidence, sign-off) on the trail."""
@@ -207,24 +216,45 @@ def tui_command(audit_db: Path | None) -> int:
 
 for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card, promote,
                 rollback, champion):
-    cli.add_command(command)
+    mlgate.add_command(command)
 for command in (policy_explain, policy_init):
     policy.add_command(command)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line and return its exit code (errors as one line on stderr)."""
+def invoke(args: list[str], *, stream: JsonLines | None) -> tuple[int, Failure | None]:
+    """Run the command line; return its exit code and, when it stopped on an error, why."""
     try:
-        code = cli.main(args=argv, prog_name="mlgate", standalone_mode=False)
+        code = mlgate.main(args=args, prog_name="mlgate", standalone_mode=False, obj=stream)
     except click.ClickException as exc:
-        stderr.print(safe_text(f"mlgate: error: {exc.format_message()}"), soft_wrap=True)
-        return EXIT_BAD_INPUT
+        message = exc.format_message()
+        return EXIT_BAD_INPUT, Failure(line=message, message=message, hint=None, exit_code=EXIT_BAD_INPUT)
     except click.Abort:
-        return 130
+        return 130, Failure(line=None, message="interrupted", hint=None, exit_code=130)
     except MlgateError as exc:
-        stderr.print(safe_text(f"mlgate: error: {exc.one_line()}"), soft_wrap=True)
-        return exc.exit_code
-    return code if isinstance(code, int) else EXIT_OK
+        return exc.exit_code, Failure(line=exc.one_line(), message=" ".join(exc.message.split()),
+                                      hint=" ".join(exc.hint.split()) if exc.hint else None, exit_code=exc.exit_code)
+    except Exception as exc:
+        if stream is None:
+            raise  # a bug keeps its traceback
+        traceback.print_exc()  # onto the stream, as "stderr" lines
+        return EXIT_FAILED, Failure(line=None, message=f"unexpected {type(exc).__name__}: {exc}",
+                                    hint="a bug in mlgate: the lines before this one hold its traceback",
+                                    exit_code=EXIT_FAILED)
+    return (code if isinstance(code, int) else EXIT_OK), None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code (errors as one line on stderr, or JSON Lines when asked)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if stream_format(args) != "jsonl":
+        code, failure = invoke(args, stream=None)
+        if failure is not None and failure.line is not None:
+            stderr.print(safe_text(f"mlgate: error: {failure.line}"), soft_wrap=True)
+        return code
+    with jsonl_stderr() as stream:
+        code, failure = invoke(args, stream=stream)
+    stream.finish(failure)
+    return code
 
 
 def run() -> None:

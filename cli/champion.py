@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from engine.cli_output import (
+from cli.output import (
     EXIT_OK,
     audit_db_option,
     format_option,

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from engine.cli_output import EXIT_OK, audit_db_option, format_option, print_json, safe_text, stdout, trail_path
+from cli.output import EXIT_OK, audit_db_option, format_option, print_json, safe_text, stdout, trail_path
 from engine.errors import MlgateError, PolicyError
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli_output import (
+from cli.output import (
     EXIT_FAILED,
     EXIT_OK,
     audit_db_option,
