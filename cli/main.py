@@ -9,6 +9,7 @@ other programs); its format is documented in cli/progress.py.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -205,13 +206,11 @@ def policy_validate(files: tuple[Path, ...]) -> int:
 @audit_db_option
 def tui_command(audit_db: Path | None) -> int:
     """Open the reviewer's terminal UI (runs, checklists, evidence, sign-off) on the trail."""
-    from tui.app import run as run_tui  # the only place the engine's CLI reaches the TUI, and only when asked
-
     path = trail_path(audit_db)
     if path.is_dir():
         raise TrailError(f"{path}: --audit-db names a folder; give the trail file, such as {path / 'audit.duckdb'}")
-    run_tui(path)
-    return EXIT_OK
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "tui", str(path)])  # the front ends never import each other
 
 
 for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card, promote,

@@ -66,7 +66,7 @@ def inputs(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
 
 
 def audit_argv(inputs: Inputs, db: Path, cards: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "engine", "audit", "--spec", str(inputs.spec), "--data", str(inputs.csv),
+    return [sys.executable, "-m", "cli", "audit", "--spec", str(inputs.spec), "--data", str(inputs.csv),
             "--target", "income", "--positive", ">50K", "--policy", str(inputs.policy), "--audit-db", str(db),
             "--cards-dir", str(cards), "--format", "json", *extra]
 

@@ -215,3 +215,10 @@ def test_the_tui_refuses_a_folder_as_the_trail_with_one_line_and_exit_2(tmp_path
     assert done.returncode == 2
     assert done.stderr.strip() == (f"mlgate: error: {tmp_path}: --audit-db names a folder; give the trail file, "
                                    f"such as {tmp_path / 'audit.duckdb'}")
+
+
+def test_the_tui_module_needs_exactly_the_trail_file() -> None:
+    done = subprocess.run([sys.executable, "-m", "tui"], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          check=False)
+    assert done.returncode == 1
+    assert "usage: python -m tui AUDIT_DB" in done.stderr
