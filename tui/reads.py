@@ -52,10 +52,6 @@ class Run:
     candidates: dict[str, Candidate]
     rules: dict[tuple[str, str], dict[str, Any]]
 
-    def lift(self, name: str) -> float | None:
-        value = self.candidates[name].evidence.get("lift_over_baseline", {}).get(self.view.optimizing_metric)
-        return None if value is None else float(value)
-
     def card(self, name: str) -> Path | None:
         """The file of the candidate's model card, if the run wrote one."""
         found = self.candidates.get(name)

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
+from engine.leaderboard import Leaderboard, Row, from_view
 from tui import reads
 from tui.messages import CandidateChosen, CardChosen, SignoffChosen
 from tui.screens.base import MlgateScreen
@@ -18,21 +19,22 @@ from tui.widgets.tables import SortableTable
 COUNTED = ("pass", "fail", "unknown", "waived")
 
 
-def leaderboard_row(run: reads.Run, name: str) -> list[Text]:
-    c = run.candidates[name]
-    metric = run.view.optimizing_metric
-    intervals = c.evidence.get("intervals", {}).get("metrics", {})
-    counts = {s: sum(o["status"] == s or (s == "unknown" and o["status"] == "error") for o in c.view.outcomes)
-              for s in COUNTED}
-    decision = c.view.decision
+def leaderboard(run: reads.Run) -> Leaderboard:
+    """The run's leaderboard model (engine.leaderboard), the one the CLI and the CI reports show too."""
+    return from_view(run.view, evidence={n: c.evidence for n, c in run.candidates.items()},
+                     errors={n: c.error for n, c in run.candidates.items()})
+
+
+def leaderboard_row(row: Row) -> list[Text]:
+    counts = (row.counts.passed, row.counts.failed, row.counts.unknown, row.counts.waived)
     return [
-        Text("★", style="bold yellow") if name == run.view.recommended else Text(""),
-        literal(name), literal(c.view.family + (" (baseline)" if c.view.is_baseline else "")),
-        Text(number(c.view.metrics.get(metric))), Text(interval(intervals.get(metric))),
-        Text("—" if c.view.is_baseline else signed(run.lift(name))),
-        status("error" if c.error else c.view.verdict),
-        *(Text(str(counts[s])) for s in COUNTED),
-        status(decision["decision"]) if decision else Text("—", style="dim"),
+        Text(row.marker, style="bold yellow"),
+        literal(row.name), literal(row.family + (" (baseline)" if row.is_baseline else "")),
+        Text(number(row.value)), Text(interval(row.interval)),
+        Text("—" if row.is_baseline else signed(row.lift)),
+        status("error" if row.error else row.verdict),
+        *(Text(str(n)) for n in counts),
+        status(row.signoff) if row.signoff else Text("—", style="dim"),
     ]
 
 
@@ -79,8 +81,9 @@ class RunScreen(MlgateScreen):
         selected = self.selected()
         if table.ordered_columns[3].label.plain != v.optimizing_metric:
             table.set_headers(leaderboard_headers(v.optimizing_metric))
-        names = [c.name for c in v.candidates]
-        table.fill([leaderboard_row(run, n) for n in names], keys=names)
+        board = leaderboard(run)
+        names = [row.name for row in board.rows]
+        table.fill([leaderboard_row(row) for row in board.rows], keys=names)
         if selected in names:
             table.move_cursor(row=names.index(selected))
         summary = Text.assemble(literal(f"run {v.run_id} · {v.name} · started {v.started_at[:19]} · verdict "),
