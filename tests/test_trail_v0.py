@@ -88,3 +88,5 @@ def test_an_old_candidate_card_is_rendered_from_the_trail(trail: Path, tmp_path:
     text = out.read_text(encoding="utf-8")
     assert "lightgbm" in text and RUN in text
     assert "Dana Reviewer" in text, "the card shows the recorded sign-off"
+    latency = next(line for line in text.splitlines() if line.startswith("| `latency-p99`"))
+    assert latency.endswith("| serving |"), "each rule names the card section its kind's record shows"

@@ -149,14 +149,15 @@ def _verdict(card: dict[str, Any]) -> list[str]:
     policies = ", ".join(f"{md(p['name'])} {md(p['version'])}" for p in verdict["policies"])
     rows = ([code(r["id"]), code(r["checklist"]), r["severity"],
              f"**{r['status']}**" + (f" (was {r['recorded_status']})" if "recorded_status" in r else ""),
-             number(r["observed"]), number(r["threshold"]), md(r["message"])]
+             number(r["observed"]), number(r["threshold"]), md(r["message"]), section_for_kind(r["kind"]) or "—"]
             for r in verdict["rules"])
     checklist = ([code(item["id"]), f"**{item['status']}**", ", ".join(code(r) for r in item["rules"]) or "—"]
                  for item in card["mlgate"]["checklist"])
     return [
         f"## Policy verdict: **{verdict['status'].upper()}**", "",
         f"Policies: {policies}", "",
-        *table(["rule", "checklist", "severity", "status", "observed", "threshold", "message"], rows), "",
+        *table(["rule", "checklist", "severity", "status", "observed", "threshold", "message", "evidence in"], rows),
+        "",
         "### Production-readiness checklist", "",
         *table(["item", "status", "rules"], checklist), "",
     ]
