@@ -1,8 +1,9 @@
 """Turning untrusted and numeric values into Rich `Text` for the screens, never into markup.
 
 Every model, column, group, reviewer name and reason shown by the TUI passes through `literal`: it becomes a
-`Text` (which Textual never parses as markup) with control characters shown as visible escapes, so a name like
-`[bold red]x[/]` or one carrying a terminal escape sequence is displayed as the characters it is made of.
+`Text` (which Textual never parses as markup) with control characters shown as visible escapes (the screen
+variant of the engine's one rule set, `engine.safe_text.screen_text`), so a name like `[bold red]x[/]` or one
+carrying a terminal escape sequence is displayed as the characters it is made of.
 Statuses are always written as a word; colour only repeats what the word says.
 """
 
