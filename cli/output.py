@@ -16,6 +16,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from engine.safe_text import terminal_text
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FORMAT = click.Choice(["text", "json"])
 STATUS_STYLES = {"pass": "bold green", "fail": "bold red", "unknown": "yellow", "error": "bold magenta",
@@ -28,17 +30,14 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-_CONTROL = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)], "�")
-
-
 def safe(text: object) -> str:
     """Untrusted text with control characters (terminal escape sequences among them) made visible and inert."""
-    return str(text).translate(_CONTROL)
+    return terminal_text(text)
 
 
 def safe_text(text: object, style: str = "") -> Text:
     """Rich text from untrusted content: never parsed as markup, control characters made inert."""
-    return Text(safe(text), style=style)
+    return Text(terminal_text(text), style=style)
 
 
 def print_json(document: Any) -> None:

@@ -1,7 +1,10 @@
-"""One canonical JSON encoding for everything mlgate hashes, and the conversion of evidence to plain JSON.
+"""One canonical JSON encoding for everything mlgate hashes, the conversion of evidence to plain JSON, and the
+one SHA-256 helper (of bytes, text, a file streamed in chunks, or the canonical JSON of a value).
 
 The trail hashes the exact canonical text it stores, so the encoding must be deterministic: sorted keys, no
-whitespace, UTF-8, and no NaN or infinity (JSON has none; an undefined number is stored as null).
+whitespace, UTF-8, and no NaN or infinity (JSON has none; an undefined number is stored as null). Every SHA-256
+mlgate records (trail rows, data fingerprints, card files, packaged models, policies, exports) is computed here
+and written the same way: 64 lower-case hex digits.
 """
 
 from __future__ import annotations
@@ -40,8 +43,27 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+CHUNK_BYTES = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    """The SHA-256 of `data`, as 64 lower-case hex digits (the form every hash in the trail takes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The SHA-256 of `text` encoded as UTF-8."""
+    return sha256_bytes(text.encode("utf-8"))
+
+
+def sha256_file(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> str:
+    """The SHA-256 of a file's bytes, read in chunks of `chunk_bytes` so a large data or model file is never held
+    in memory whole. An unreadable file raises `OSError`; callers say what the file was."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_bytes), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def digest(value: Any) -> str:

@@ -9,7 +9,6 @@ Which rows train and which test is decided in `engine.split`.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from engine.candidates import Features
+from engine.canonical import sha256_file
 from engine.errors import DataError
 from engine.spec import DataSpec
 
@@ -44,14 +44,6 @@ class Dataset:
     fingerprint: dict[str, Any]
     schema: list[dict[str, Any]]
     notes: list[str]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _quote(name: str) -> str:

@@ -13,9 +13,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from engine.cards import md
 from engine.leaderboard import from_result
 from engine.policy.rules import fmt
+from engine.safe_text import markdown_text as md
 
 
 def _case(suite: ET.Element, candidate: str, outcome: Any) -> tuple[int, int, int]:

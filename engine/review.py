@@ -22,6 +22,7 @@ from engine.decision import APPROVE, BLOCKING_STATUSES, RECORD, Action, candidat
 from engine.errors import MlgateError
 from engine.policy.checker import check
 from engine.policy.loader import load_policies, policy_record
+from engine.safe_text import has_control_characters
 
 DECISIONS = ("approve", "reject")
 MAX_TEXT = 2000
@@ -45,7 +46,7 @@ class Change:
 def plain_text(value: str, what: str, error: type[MlgateError] = ReviewError) -> str:
     """A reviewer's name or reason as recorded: one line, not empty, bounded, no control characters."""
     cleaned = " ".join(value.split())
-    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in cleaned):
+    if has_control_characters(cleaned):
         raise error(f"{what} contains control characters (a terminal escape sequence?); use plain text")
     if not cleaned:
         raise error(f"{what} must not be empty")

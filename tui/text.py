@@ -1,8 +1,9 @@
 """Turning untrusted and numeric values into Rich `Text` for the screens, never into markup.
 
 Every model, column, group, reviewer name and reason shown by the TUI passes through `literal`: it becomes a
-`Text` (which Textual never parses as markup) with control characters shown as visible escapes, so a name like
-`[bold red]x[/]` or one carrying a terminal escape sequence is displayed as the characters it is made of.
+`Text` (which Textual never parses as markup) with control characters shown as visible escapes (the screen
+variant of the engine's one rule set, `engine.safe_text.screen_text`), so a name like `[bold red]x[/]` or one
+carrying a terminal escape sequence is displayed as the characters it is made of.
 Statuses are always written as a word; colour only repeats what the word says.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 
 from rich.text import Text
 
+from engine.safe_text import screen_text
+
 STATUS_STYLES = {"pass": "bold green", "fail": "bold red", "warn": "bold yellow", "unknown": "yellow",
                  "error": "bold magenta", "waived": "cyan", "incomplete": "yellow", "not covered": "dim",
                  "approve": "bold green", "reject": "bold red", "intact": "bold green", "broken": "bold red"}
@@ -21,13 +24,12 @@ NONE = "—"
 
 def visible(value: object) -> str:
     """`value` as text with every control character written as an escape (`\\x1b`), so none reaches the terminal."""
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-                   for ch in str(value))
+    return screen_text(value)
 
 
 def literal(value: object, style: str = "") -> Text:
     """Untrusted text shown exactly as written: never markup, control characters made visible."""
-    return Text(visible(value), style=style)
+    return Text(screen_text(value), style=style)
 
 
 def status(value: str) -> Text:

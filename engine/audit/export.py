@@ -9,7 +9,6 @@ an existing file is kept unless `force`, and every file is written beside its fi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -23,12 +22,13 @@ import pandas as pd
 from engine.audit import runs
 from engine.audit.trail import read_events
 from engine.audit.verify import verify
+from engine.canonical import sha256_file
 from engine.errors import MlgateError
+from engine.safe_text import csv_cell
 
 FORMATS = ("csv", "parquet", "jsonl")
 TABLES = ("events", "runs", "outcomes", "decisions")
 MANIFEST = "manifest.json"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(MlgateError):
@@ -46,9 +46,7 @@ class ExportFilter:
 
 def neutralise(value: Any) -> Any:
     """A text cell a spreadsheet would evaluate, made inert with a leading apostrophe (OWASP's advice)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return csv_cell(value)
 
 
 def _safe_folder(out: Path) -> Path:
@@ -121,10 +119,6 @@ def _fresh(path: Path) -> Path:
     return path
 
 
-def sha256_path(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter | None = None,
            force: bool = False) -> dict[str, Any]:
     """Write the filtered trail to `out` and return the manifest."""
@@ -149,7 +143,7 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
         partial = _fresh(folder / f".{name}.{fmt}.partial")
         WRITERS[fmt](frame, partial)
         os.replace(partial, final)
-        files[final.name] = {"rows": len(frame), "sha256": sha256_path(final)}
+        files[final.name] = {"rows": len(frame), "sha256": sha256_file(final)}
     manifest = {
         "format": fmt,
         "filter": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(f).items()},
@@ -193,7 +187,7 @@ def verify_export(folder: Path) -> list[str]:
         if Path(name).name != name or not path.is_file():
             problems.append(f"{name}: missing")
             continue
-        if sha256_path(path) != expected["sha256"]:
+        if sha256_file(path) != expected["sha256"]:
             problems.append(f"{name}: SHA-256 differs from the manifest (the file was changed)")
         elif _rows(path, fmt) != expected["rows"]:
             problems.append(f"{name}: {_rows(path, fmt)} rows, the manifest says {expected['rows']}")

@@ -10,7 +10,6 @@ bytes that were audited. Every problem with the file is a `ModelError` naming it
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from numpy.typing import NDArray
 
 from engine.candidates.base import TrainingData
 from engine.candidates.external_formats import FORMATS, LoadedModel, Resolved, detect_format
+from engine.canonical import sha256_file
 from engine.errors import ModelError
 
 EXTERNAL = "external"
@@ -33,8 +33,7 @@ NOT_APPLICABLE = {
 def sha256_of(path: Path) -> str:
     """The file's SHA-256 (or a `ModelError` when it cannot be read)."""
     try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return sha256_file(path)
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model file: {exc.strerror}") from None
 

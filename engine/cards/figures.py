@@ -11,13 +11,14 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from engine.safe_text import figure_label
+
 INK, ACCENT, MUTED, GRID = "#1f2933", "#1f6feb", "#9aa5b1", "#e4e7eb"
-_CONTROL = dict.fromkeys([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)], "\ufffd")
 
 
 def label(text: object) -> str:
     """Recorded text as a figure label: control characters made visible, `$` never starting mathtext."""
-    return str(text).translate(_CONTROL).replace("$", r"\$")
+    return figure_label(text)
 
 
 def _pyplot() -> Any:

@@ -7,7 +7,6 @@ figures that fit it. Nothing is loaded from anywhere when the file is opened.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from markdown_it import MarkdownIt
 import engine.cards.figures as figures
 from engine.cards.markdown import SECTIONS, summary
 from engine.cards.markup import code, md, missing
+from engine.safe_text import html_text
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; max-width: 1100px;
@@ -39,7 +39,7 @@ figcaption { font-size: 12px; color: #52606d; }
 
 
 def _figure(svg: str, caption: str) -> str:
-    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+    return f"<figure>{svg}<figcaption>{html_text(caption)}</figcaption></figure>"
 
 
 def _metric_figures(card: dict[str, Any]) -> list[str]:
@@ -108,6 +108,6 @@ def render_html(card: dict[str, Any]) -> str:
             body.append('<div class="figures">' + "".join(drawn) + "</div>")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        f"<title>{html_text(title)}</title><style>{STYLE}</style></head>\n<body>\n"
         + "\n".join(body) + "\n</body></html>\n"
     )

@@ -7,27 +7,26 @@ not computed reads "not evaluated" or "undefined", never `None`. Shared by the c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from engine.cards.document import NOT_EVALUATED
 from engine.evaluation.metrics import METRICS
+from engine.safe_text import markdown_code, markdown_text
 
 METRIC_LABELS = {name: metric.label for name, metric in METRICS.items()}
 
 UNDEFINED = "undefined"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
 def md(text: object) -> str:
     """Untrusted text made inert in Markdown (and kept on one line, for table cells)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return markdown_text(text)
 
 
 def code(text: object) -> str:
     """An identifier (column, parameter, rule id) as an inline code span: inert, and read as a name."""
-    return "`" + " ".join(str(text).split()).replace("`", "'").replace("|", "\\|") + "`"
+    return markdown_code(text)
 
 
 def number(value: float | None, missing: str = NOT_EVALUATED) -> str:

@@ -11,7 +11,6 @@ recorded, the file is gone or changed, this data lacks a column it needs) the re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from engine.canonical import jsonable
+from engine.canonical import jsonable, sha256_bytes
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.groups import Grouping
 from engine.evaluation.performance import EvidenceSettings, evaluate
@@ -54,7 +53,7 @@ def _verified(folder: Path, name: str, files: Mapping[str, Any]) -> bytes:
     expected = (files.get(name) or {}).get("sha256")
     if expected is None:
         raise NotRescored(f"no SHA-256 of its {name} was recorded")
-    if hashlib.sha256(data).hexdigest() != expected:
+    if sha256_bytes(data) != expected:
         raise NotRescored(f"its {name} at {path} no longer matches the SHA-256 recorded at promotion")
     return data
 

@@ -9,12 +9,12 @@ the audit trail.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import sha256_text
 from engine.errors import PolicyError
 from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
 
@@ -94,7 +94,7 @@ def _read_document(path: Path) -> tuple[dict[str, Any], PolicySource]:
         ]
     if problems:
         raise PolicyProblems(problems)
-    source = PolicySource(str(path), hashlib.sha256(text.encode("utf-8")).hexdigest(), text)
+    source = PolicySource(str(path), sha256_text(text), text)
     return document, source
 
 

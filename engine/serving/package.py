@@ -9,16 +9,13 @@ written to a temporary name and renamed, so a folder never holds a half-written 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import sha256_bytes
+
 FILES = ("model.onnx", "input_schema.json", "signature.json", "metadata.json")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _json_bytes(document: dict[str, Any]) -> bytes:
