@@ -1,5 +1,5 @@
 """The project's shape: the import-linter contracts hold (and catch a forbidden import), no import cycle among the
-modules of engine, cli and tui, and no module of theirs over 400 lines."""
+modules of engine, cli and tui, no module of theirs over 400 lines, and no private helper imported across modules."""
 
 from __future__ import annotations
 
@@ -193,3 +193,25 @@ def test_no_module_is_over_400_lines() -> None:
     assert lengths["cli.main"] > 0
     over = {name: count for name, count in sorted(lengths.items()) if count > MAX_LINES}
     assert over == {}, f"modules over {MAX_LINES} lines: {over}"
+
+
+def private_imports(modules: dict[str, Path]) -> list[str]:
+    """Every `from module import _name` (or `import module._name`) of one project module from another."""
+    found = []
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES:
+                found += [f"{module}: from {node.module} import {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+            elif isinstance(node, ast.Import):
+                found += [f"{module}: import {a.name}" for a in node.names
+                          if a.name.split(".")[0] in PACKAGES and any(p.startswith("_") and not p.startswith("__")
+                                                                      for p in a.name.split("."))]
+    return found
+
+
+def test_no_private_helper_is_imported_from_another_module(tmp_path: Path) -> None:
+    assert private_imports(project_modules()) == []
+    bad = tmp_path / "bad.py"
+    bad.write_text("from engine.policy.rules import _bound\n", encoding="utf-8")
+    assert private_imports({"bad": bad}) == ["bad: from engine.policy.rules import _bound"], "the check can fail"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.audit.trail import COLUMNS, Event, _event, event_filter, query_events, reading
+from engine.audit.trail import COLUMNS, Event, event_filter, event_of, query_events, reading
 
 MAX_EVENTS = 100_000
 
@@ -21,4 +21,4 @@ def recent_events(path: Path, *, limit: int = 1000, run_id: str | None = None, k
     params.append(max(0, min(int(limit), MAX_EVENTS)))
     with reading(path) as con:
         rows = query_events(con, path, f"SELECT {COLUMNS} FROM events {clause} ORDER BY seq DESC LIMIT ?", params)
-    return [_event(row) for row in rows]
+    return [event_of(row) for row in rows]

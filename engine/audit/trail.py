@@ -177,7 +177,8 @@ def _append_locked(path: Path, events: Sequence[NewEvent], wait: float) -> str:
         con.close()
 
 
-def _event(row: tuple[Any, ...]) -> Event:
+def event_of(row: tuple[Any, ...]) -> Event:
+    """An `Event` from a row of the trail read in `COLUMNS` order."""
     seq, recorded_at, run_id, kind, body, prev_hash, digest = row
     return Event(int(seq), recorded_at, run_id, kind, json.loads(body)["data"], prev_hash, digest)
 
@@ -200,7 +201,7 @@ def read_events(path: Path, *, run_id: str | None = None, kinds: Sequence[str] =
     clause, params = event_filter(run_id, kinds)
     with reading(path) as con:
         rows = query_events(con, path, f"SELECT {COLUMNS} FROM events {clause} ORDER BY seq", params)
-    return [_event(row) for row in rows]
+    return [event_of(row) for row in rows]
 
 
 def query_events(con: duckdb.DuckDBPyConnection, path: Path, sql: str, params: Sequence[Any] = ()) -> list[Any]:
