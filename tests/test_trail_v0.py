@@ -8,6 +8,7 @@ evidence through the versioned reader as evidence that follows evidence-v1.schem
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -90,3 +91,25 @@ def test_an_old_candidate_card_is_rendered_from_the_trail(trail: Path, tmp_path:
     assert "Dana Reviewer" in text, "the card shows the recorded sign-off"
     latency = next(line for line in text.splitlines() if line.startswith("| `latency-p99`"))
     assert latency.endswith("| serving |"), "each rule names the card section its kind's record shows"
+
+
+def test_the_tui_walks_the_old_trail_to_a_candidate_checklist(trail: Path) -> None:
+    from test_tui import column, open_candidate, rows
+    from tui_trail import settle
+
+    from tui.app import MlgateApp
+    from tui.widgets.tables import SortableTable
+
+    async def walk() -> None:
+        app = MlgateApp(trail)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot, lambda: "INTACT" in app.sub_title)
+            screen = await open_candidate(pilot, app, "lightgbm")
+            checklist = dict(rows(screen.query_one("#checklist", SortableTable)))
+            assert checklist["Optimizing metric"] == "WARN", "a warning rule (no champion to compare with) is unknown"
+            assert checklist["Calibration"] == "PASS" and checklist["Fairness"] == "NOT COVERED"
+            assert checklist["Rollback"] == "WAIVED", "the old trail's waiver still applies"
+            assert screen.run is not None and screen.run.view.recommended == "lightgbm"
+            assert "auc-floor" in column(screen.query_one("#rules", SortableTable), 0)
+
+    asyncio.run(walk())
