@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from serving_helpers import adult_data, fit, serve
 
 from engine.candidates import Candidate
@@ -282,3 +285,28 @@ def test_the_cli_writes_artifacts_where_asked_and_gates_on_serving_features(
     assert sorted(p.name for p in folder.iterdir()) == ["input_schema.json", "metadata.json", "model.onnx",
                                                         "signature.json"]
     assert not (tmp_path / "cards" / ".." / "artifacts").exists(), "--artifacts-dir replaces the default place"
+
+
+EXPORT_IN_A_NEW_PROCESS = """
+import sys
+from pathlib import Path
+from serving_helpers import adult_data, fit
+from engine.canonical import sha256_bytes
+from engine.serving.onnx_export import export_onnx
+from engine.serving.package import onnx_bytes
+dataset, splits = adult_data(Path(sys.argv[1]))
+candidate = fit("logistic", dataset, splits)
+print(sha256_bytes(onnx_bytes(export_onnx(candidate, dataset.features), {"mlgate.family": "logistic"})))
+"""
+
+
+def test_the_same_model_has_the_same_artifact_bytes_in_every_process(adult_parquet: Path) -> None:
+    """Converters list opset imports in set order, which hash randomisation changes from process to process."""
+    digests = set()
+    for seed in ("1", "2", "3"):
+        done = subprocess.run([sys.executable, "-c", EXPORT_IN_A_NEW_PROCESS, str(adult_parquet)],
+                              capture_output=True, text=True, cwd=Path(__file__).parent, timeout=300, check=False,
+                              env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.split()[-1])
+    assert len(digests) == 1

@@ -30,10 +30,17 @@ def _write(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def onnx_bytes(model: Any, properties: dict[str, str]) -> bytes:
-    """The serialised graph with `properties` stored in its metadata (nothing run-specific, see above)."""
+    """The serialised graph with `properties` stored in its metadata (nothing run-specific, see above).
+
+    The opset imports are sorted by domain: converters list them in set order, which differs between
+    processes, and the same fitted model must have the same bytes (and SHA-256) in every run.
+    """
     from onnx import helper
 
     helper.set_model_props(model, properties)
+    opsets = sorted(((o.domain, o.version) for o in model.opset_import))
+    del model.opset_import[:]
+    model.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
     data: bytes = model.SerializeToString()
     return data
 
