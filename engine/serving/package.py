@@ -38,7 +38,7 @@ def onnx_bytes(model: Any, properties: dict[str, str]) -> bytes:
     from onnx import helper
 
     helper.set_model_props(model, properties)
-    opsets = sorted(((o.domain, o.version) for o in model.opset_import))
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
     del model.opset_import[:]
     model.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
     data: bytes = model.SerializeToString()
