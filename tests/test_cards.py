@@ -1,4 +1,5 @@
-"""engine.cards: the Markdown, HTML and JSON cards of a real audit, regenerated from the trail by `mlgate card`."""
+"""engine.cards: every format of the cards of a real audit of every family (Markdown, HTML, JSON; Model Card
+Toolkit, Hugging Face, CycloneDX checked by their own validators), regenerated from the trail by `mlgate card`."""
 
 from __future__ import annotations
 
