@@ -421,3 +421,18 @@ def test_the_export_manifest_lists_every_card_file_with_its_hash(audited: AuditR
             entry = listed[(audited.run_id, name)]["files"][fmt]
             assert entry["path"] == str(path)
             assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_trail_written_before_the_evidence_contract_gives_valid_cards_in_every_new_format(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import ROOT
+
+    trail = tmp_path / "audit.duckdb"
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "trail_v0" / "audit.duckdb", trail)
+    record = load_run(trail, "20261204T163008Z-942e4d")
+    head = current_head(trail)
+    for name in record.candidates:
+        assert mct_problems(json.loads(render_card(record, name, "mct", trail_head=head))) == [], name
+        assert hf_card(render_card(record, name, "hf", trail_head=head)).data.model_name == name
+        assert cyclonedx_problem(render_card(record, name, "cyclonedx", trail_head=head)) is None, name
