@@ -108,7 +108,7 @@ def summary(card: dict[str, Any]) -> str:
         judged = f"Verdict: {NOT_EVALUATED} ({verdict['reason']})."
     else:
         policies = ", ".join(f"{p['name']} {p['version']}" for p in verdict["policies"])
-        judged = f"Verdict: {verdict['status']} (a rule of severity {verdict['fail_on']} fails it) under {policies}."
+        judged = f"Verdict: {verdict['status']} (fail_on {verdict['fail_on']}) under {policies}."
     checklist = "; ".join(f"{item['id']} {item['status']}" for item in mlgate["checklist"]) or NOT_EVALUATED
     trail = mlgate["trail"]
     return (f"Audited by mlgate {mlgate['lineage'].get('mlgate_version')} in run {mlgate['run_id']} "
