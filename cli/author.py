@@ -14,6 +14,10 @@ from rich.text import Text
 from cli.output import EXIT_OK, audit_db_option, format_option, print_json, safe_text, stdout, trail_path
 from engine.errors import MlgateError, PolicyError
 
+# engine.cards.FORMATS, spelled out so the CLI starts without importing the card renderers (tested equal).
+CARD_FORMATS = ("md", "html", "json", "mct", "hf", "cyclonedx")
+SUFFIXES = {"mct": "mct.json", "hf": "README.md", "cyclonedx": "cdx.json"}
+
 
 class CardError(MlgateError):
     """A card was asked for a run or candidate the trail does not hold, or cannot be written where asked."""
@@ -23,7 +27,9 @@ class CardError(MlgateError):
 @click.argument("run_id")
 @click.argument("candidate")
 @audit_db_option
-@click.option("--format", "card_format", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--format", "card_format", type=click.Choice(CARD_FORMATS), default="md", show_default=True,
+              help="md, html, json: mlgate's cards; mct: Model Card Toolkit JSON; hf: Hugging Face README.md; "
+                   "cyclonedx: CycloneDX 1.6 ML BOM")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="file to write (default: stdout)")
 def card(run_id: str, candidate: str, audit_db: Path | None, card_format: str, out: Path | None) -> int:
     """Generate the model card of CANDIDATE of run RUN_ID again, from the trail alone."""
@@ -38,7 +44,9 @@ def card(run_id: str, candidate: str, audit_db: Path | None, card_format: str, o
         raise CardError(f"{path}: run {run_id} has no candidate {candidate!r} "
                         f"(it has {', '.join(sorted(record.candidates)) or 'none'})")
     if out is not None and out.is_dir():
-        raise CardError(f"{out}: --out names a folder; give a file such as {out / f'{candidate}.{card_format}'}")
+        suffix = SUFFIXES.get(card_format, card_format)
+        example = out / (suffix if card_format == "hf" else f"{candidate}.{suffix}")
+        raise CardError(f"{out}: --out names a folder; give a file such as {example}")
     text = render_card(record, candidate, card_format, trail_head=current_head(path))
     if out is None:
         click.echo(text, nl=False)

@@ -1,4 +1,5 @@
-"""engine.cards: the Markdown, HTML and JSON cards of a real audit, regenerated from the trail by `mlgate card`."""
+"""engine.cards: every format of the cards of a real audit of every family (Markdown, HTML, JSON; Model Card
+Toolkit, Hugging Face, CycloneDX checked by their own validators), regenerated from the trail by `mlgate card`."""
 
 from __future__ import annotations
 
@@ -6,21 +7,34 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from card_validators import cyclonedx_problem, hf_card, hf_file, mct_problems
 from conftest import run_cli
 
+from engine.audit.export import export, verify_export
 from engine.audit.runs import load_run
 from engine.audit.trail import current_head
-from engine.cards import render_card
+from engine.cards import FORMATS, render_card
 from engine.cards.document import card_document
+from engine.cards.files import card_path
+from engine.cards.mct import mct_document, mct_errors
 from engine.jsonfiles import load_schema, schema_errors
 from engine.service import AuditResult, run_audit
 from engine.spec import build_spec
 
 pytestmark = pytest.mark.slow
 HOSTILE_COLUMN = "<img src=x onerror=alert(1)> *cap|gain*"
+# One candidate of every family, small enough to train in seconds: every card format is checked for each.
+CANDIDATES = [
+    {"name": "baseline", "family": "baseline"},
+    {"name": "logistic", "family": "logistic"},
+    {"name": "lightgbm", "family": "lightgbm", "params": {"n_estimators": 20}},
+    {"name": "mlp", "family": "torch_mlp", "params": {"hidden_sizes": [8], "epochs": 2, "batch_size": 256}},
+]
+NAMES = [c["name"] for c in CANDIDATES]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +48,8 @@ def audited(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
                  "intended_use": "Teaching.", "out_of_scope_uses": "Decisions about people."},
         "data": {"path": str(folder / "adult.parquet"), "target": "income", "positive": ">50K",
                  "sensitive": ["sex", "race"]},
-        "evaluation": {"bootstrap": 200},
-        "candidates": [{"name": "baseline", "family": "baseline"}, {"name": "logistic", "family": "logistic"}],
+        "evaluation": {"bootstrap": 50, "shap_rows": 10, "shap_background": 10, "robustness_rows": 200},
+        "candidates": CANDIDATES,
     }, source="test_cards")
     return run_audit(spec, audit_db=folder / "audit.duckdb", cards_dir=folder / "cards")
 
@@ -49,9 +63,9 @@ def test_every_candidate_gets_md_html_and_json_recorded_with_their_hashes(audite
     import hashlib
 
     record = load_run(audited.audit_db, audited.run_id)
-    for candidate in ("baseline", "logistic"):
+    for candidate in NAMES:
         written = record.cards[candidate].data
-        assert set(written["files"]) == {"md", "html", "json"}
+        assert set(written["files"]) == {"md", "html", "json"} | {"mct", "hf", "cyclonedx"}
         for entry in written["files"].values():
             assert hashlib.sha256(Path(entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
         assert written["trail_head"]["seq"] < record.cards[candidate].seq
@@ -209,3 +223,216 @@ def test_cards_show_the_artifact_latency_reproducibility_and_lineage(audited: Au
     assert "- Retrain with the same data, parameters and seed on cpu: identical" in markdown
     assert "none promoted yet" in markdown
     assert f"CPU {evidence['lineage']['cpu']['model']}" in markdown
+
+
+# The cards other tools read: Model Card Toolkit JSON, the Hugging Face README, the CycloneDX 1.6 ML BOM.
+
+
+def recorded_overall(audited: AuditResult, candidate: str) -> dict[str, Any]:
+    return load_run(audited.audit_db, audited.run_id).candidates[candidate].data["evidence"]
+
+
+def test_every_format_lives_in_its_own_place_and_the_cli_offers_them_all(audited: AuditResult) -> None:
+    from cli.author import CARD_FORMATS
+
+    assert CARD_FORMATS == FORMATS
+    paths = files(audited, "lightgbm")
+    run = paths["md"].parent
+    assert {fmt: str(path.relative_to(run)) for fmt, path in paths.items()} == {
+        "md": "lightgbm.md", "html": "lightgbm.html", "json": "lightgbm.json", "mct": "mct/lightgbm.json",
+        "hf": "hf/lightgbm/README.md", "cyclonedx": "cyclonedx/lightgbm.cdx.json"}
+    with pytest.raises(ValueError):
+        card_path(run.parent, audited.run_id, "../x", "hf")
+
+
+@pytest.mark.parametrize("candidate", NAMES)
+def test_mct_card_of_every_family_validates_against_the_published_schema(audited: AuditResult,
+                                                                         candidate: str) -> None:
+    card = json.loads(files(audited, candidate)["mct"].read_text(encoding="utf-8"))
+    assert mct_problems(card) == [] and mct_errors(card) == []
+    evidence = recorded_overall(audited, candidate)
+    overall = {m["type"]: m for m in card["quantitative_analysis"]["performance_metrics"] if m["slice"] == "overall"}
+    for name, value in evidence["metrics"].items():
+        if value is None:
+            continue
+        assert isinstance(overall[name]["value"], str) and float(overall[name]["value"]) == value
+        low, high = evidence["intervals"]["metrics"][name]
+        assert float(overall[name]["confidence_interval"]["lower_bound"]) == low
+        assert float(overall[name]["confidence_interval"]["upper_bound"]) == high
+    record = load_run(audited.audit_db, audited.run_id)
+    sha256 = record.started.data["data"]["fingerprint"]["sha256"]
+    assert [d["name"].endswith(("split of the data)", "(test split)")) for d in card["model_parameters"]["data"]] \
+        == [True, True]
+    assert all(sha256 in d["description"] for d in card["model_parameters"]["data"])
+    documentation = card["model_details"]["documentation"]
+    head = record.cards[candidate].data["trail_head"]
+    assert f"Verdict: {card_document(record, candidate, trail_head=head)['mlgate']['verdict']['status']}" \
+        in documentation
+    assert head["hash"] in documentation and f"{candidate}.json" in documentation
+    assert {"key": HOSTILE_COLUMN, "value": "numeric"} in card["model_parameters"]["input_format_map"]
+
+
+def test_a_broken_mct_card_fails_the_schema_and_so_does_mlgates_own_json_card(audited: AuditResult) -> None:
+    card = json.loads(files(audited, "logistic")["mct"].read_text(encoding="utf-8"))
+    metrics = card["quantitative_analysis"]["performance_metrics"]
+    numbers = {**card, "quantitative_analysis": {"performance_metrics": [{**metrics[0], "value": 0.9}]}}
+    extra = {**card, "mlgate": {"verdict": "pass"}}
+    keyed = {**card, "model_parameters": {**card["model_parameters"], "data": {"train": {}}}}
+    bad_date = {**card, "model_details": {**card["model_details"], "version": {"name": "1", "date": "someday"}}}
+    for broken in (numbers, extra, keyed, bad_date):
+        assert mct_problems(broken) and mct_errors(broken)
+    own = json.loads(files(audited, "logistic")["json"].read_text(encoding="utf-8"))
+    assert mct_problems(own), "the issue's finding: mlgate's own JSON card is not an MCT card"
+
+
+@pytest.mark.parametrize("candidate", NAMES)
+def test_hf_card_of_every_family_loads_and_validates_with_huggingface_hub(
+        audited: AuditResult, candidate: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = files(audited, candidate)["hf"]
+    card = hf_file(path)
+    assert card.data.model_name == candidate
+    assert card.data.license == "mit" and "mlgate" in card.data.tags  # the spec's "MIT" is a Hub license id
+    assert card.data.pipeline_tag == "tabular-classification"
+    evidence = recorded_overall(audited, candidate)
+    expected = {k: v for k, v in evidence["metrics"].items() if v is not None}
+    results = {r.metric_type: r for r in card.data.eval_results}
+    assert {k: r.metric_value for k, r in results.items()} == expected
+    low, high = evidence["intervals"]["metrics"]["roc_auc"]
+    assert (results["roc_auc"].metric_args["lower_bound"], results["roc_auc"].metric_args["upper_bound"]) == (low, high)
+    assert f"{low:.4f} to {high:.4f}" in results["roc_auc"].metric_name
+    assert results["roc_auc"].dataset_split == "test" and results["roc_auc"].task_type == "tabular-classification"
+    text = path.read_text(encoding="utf-8")
+    assert card.text.lstrip().startswith(f"# Model card: {candidate}")
+    assert card.text.lstrip() == render_card(load_run(audited.audit_db, audited.run_id), candidate, "md",
+                                             trail_head=load_run(audited.audit_db, audited.run_id)
+                                             .cards[candidate].data["trail_head"])
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert hf_card(card.content).data.to_dict()["model-index"] == front["model-index"], "round-trips through the hub"
+
+
+def test_a_broken_hf_card_fails_to_load(audited: AuditResult) -> None:
+    import yaml
+
+    text = files(audited, "logistic")["hf"].read_text(encoding="utf-8")
+    assert hf_card(text).data.eval_results
+    broken_value = re.sub(r"(?m)^      value: .*\n", "", text, count=1)
+    broken_list = "---\n- license: mit\n- tags: [mlgate]\n---\n\n# Model card\n"
+    for broken in (broken_value, broken_list):
+        with pytest.raises(ValueError):
+            hf_card(broken)
+    with pytest.raises(yaml.YAMLError):
+        hf_card(text.replace("license:", "license: [", 1))
+
+
+def test_recorded_text_cannot_end_the_hf_front_matter(audited: AuditResult) -> None:
+    from engine.cards.hf import render_hf
+
+    record = load_run(audited.audit_db, audited.run_id)
+    document = card_document(record, "logistic", trail_head={"seq": 1, "hash": "0" * 64})
+    evil = "x\n---\nlicense: mit\n# owned"
+    for part in ("train", "eval"):
+        document["model_parameters"]["data"][part]["link"] = evil
+    document["model_details"]["licenses"] = [{"custom_text": "Model: MIT.\n---\nData: CC BY 4.0."}]
+    card = hf_card(render_hf(document))
+    assert card.data.license == "other" and card.data.datasets == [evil.replace("\n", "\ufffd")]
+    assert card.text.lstrip().startswith("# Model card: logistic")
+
+
+@pytest.mark.parametrize("candidate", NAMES)
+def test_cyclonedx_bom_of_every_family_is_valid_and_names_the_artifact_and_data_by_hash(
+        audited: AuditResult, candidate: str) -> None:
+    text = files(audited, candidate)["cyclonedx"].read_text(encoding="utf-8")
+    assert cyclonedx_problem(text) is None
+    bom = json.loads(text)
+    assert bom["specVersion"] == "1.6" and bom["bomFormat"] == "CycloneDX"
+    model, train, test = bom["components"]
+    evidence = recorded_overall(audited, candidate)
+    onnx = evidence["serving"]["artifact"]["files"]["model.onnx"]["sha256"]
+    assert model["type"] == "machine-learning-model" and model["hashes"] == [{"alg": "SHA-256", "content": onnx}]
+    assert {c["name"] for c in model["components"]} == set(evidence["serving"]["artifact"]["files"])
+    sha256 = load_run(audited.audit_db, audited.run_id).started.data["data"]["fingerprint"]["sha256"]
+    assert train["type"] == test["type"] == "data" and train["hashes"][0]["content"] == sha256
+    analysis = {(m["type"], m["slice"]): m for m in model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]}
+    assert float(analysis[("roc_auc", "overall")]["value"]) == evidence["metrics"]["roc_auc"]
+    assert float(analysis[("roc_auc", "overall")]["confidenceInterval"]["lowerBound"]) == \
+        evidence["intervals"]["metrics"]["roc_auc"][0]
+    properties = {p["name"]: p["value"] for p in model["properties"]}
+    written = load_run(audited.audit_db, audited.run_id).cards[candidate].data
+    assert properties["mlgate:trail:head_hash"] == written["trail_head"]["hash"]
+    assert properties["mlgate:verdict"] in ("pass", "fail", "warn")
+    refs = [c["bom-ref"] for c in bom["components"]] + [c["bom-ref"] for c in model["components"]]
+    assert len(refs) == len(set(refs)), "bom-refs are unique"
+    assert {d["ref"] for d in bom["dependencies"]} <= {*refs, bom["metadata"]["component"]["bom-ref"]}
+
+
+def test_a_broken_bom_fails_the_cyclonedx_validator(audited: AuditResult) -> None:
+    bom = json.loads(files(audited, "logistic")["cyclonedx"].read_text(encoding="utf-8"))
+    model = bom["components"][0]
+    metrics = model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
+    numeric = json.loads(json.dumps(bom))
+    numeric["components"][0]["modelCard"]["quantitativeAnalysis"]["performanceMetrics"] = [
+        {**metrics[0], "value": 0.9}]
+    unknown_type = json.loads(json.dumps(bom))
+    unknown_type["components"][0]["type"] = "ml-model"
+    bad_hash = json.loads(json.dumps(bom))
+    bad_hash["components"][0]["hashes"] = [{"alg": "SHA-256", "content": "not a hash"}]
+    for broken in (numeric, unknown_type, bad_hash):
+        assert cyclonedx_problem(json.dumps(broken)) is not None
+
+
+def test_cards_of_a_failed_candidate_are_still_valid_in_every_format(audited: AuditResult) -> None:
+    record = load_run(audited.audit_db, audited.run_id)
+    failed = dataclasses.replace(record.candidates["mlp"], data={
+        **record.candidates["mlp"].data, "evidence": None, "error": "RuntimeError: out of memory"})
+    broken = dataclasses.replace(record, candidates={**record.candidates, "mlp": failed}, rules={})
+    head = {"seq": 1, "hash": "0" * 64}
+    assert mct_problems(mct_document(card_document(broken, "mlp", trail_head=head))) == []
+    assert hf_card(render_card(broken, "mlp", "hf", trail_head=head)).data.eval_results is None
+    assert cyclonedx_problem(render_card(broken, "mlp", "cyclonedx", trail_head=head)) is None
+
+
+def test_the_card_command_makes_every_new_format_again_from_the_trail(audited: AuditResult, tmp_path: Path) -> None:
+    record = load_run(audited.audit_db, audited.run_id)
+    recorded_head = record.cards["lightgbm"].data["trail_head"]
+    for fmt in ("mct", "hf", "cyclonedx"):
+        original = files(audited, "lightgbm")[fmt].read_text(encoding="utf-8")
+        assert render_card(record, "lightgbm", fmt, trail_head=recorded_head) == original, fmt
+        out = tmp_path / f"card.{fmt}"
+        done = run_cli("card", audited.run_id, "lightgbm", "--format", fmt, "--out", out,
+                       "--audit-db", audited.audit_db)
+        assert done.returncode == 0, done.stderr
+        now = current_head(audited.audit_db)
+        assert out.read_text(encoding="utf-8") == render_card(record, "lightgbm", fmt, trail_head=now)
+
+
+def test_the_export_manifest_lists_every_card_file_with_its_hash(audited: AuditResult, tmp_path: Path) -> None:
+    import hashlib
+
+    manifest = export(audited.audit_db, tmp_path / "export", fmt="jsonl")
+    assert verify_export(tmp_path / "export") == []
+    listed = {(c["run_id"], c["candidate"]): c for c in manifest["cards"]}
+    assert set(listed) == {(audited.run_id, name) for name in NAMES}
+    for name in NAMES:
+        assert set(listed[(audited.run_id, name)]["files"]) == set(FORMATS)
+        for fmt, path in files(audited, name).items():
+            entry = listed[(audited.run_id, name)]["files"][fmt]
+            assert entry["path"] == str(path)
+            assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_trail_written_before_the_evidence_contract_gives_valid_cards_in_every_new_format(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import ROOT
+
+    trail = tmp_path / "audit.duckdb"
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "trail_v0" / "audit.duckdb", trail)
+    record = load_run(trail, "20261204T163008Z-942e4d")
+    head = current_head(trail)
+    for name in record.candidates:
+        assert mct_problems(json.loads(render_card(record, name, "mct", trail_head=head))) == [], name
+        assert hf_card(render_card(record, name, "hf", trail_head=head)).data.model_name == name
+        assert cyclonedx_problem(render_card(record, name, "cyclonedx", trail_head=head)) is None, name

@@ -203,7 +203,7 @@ def test_a_model_trained_elsewhere_is_audited_on_held_out_rows(outside: Outside,
     baseline = record.candidates["baseline"].data["description"]
     assert baseline["prior"] == pytest.approx(float(np.mean(y_validation)))
     written = record.cards[name].data["files"]
-    assert set(written) == {"md", "html", "json"}
+    assert set(written) == {"md", "html", "json", "mct", "hf", "cyclonedx"}
     card = json.loads(Path(written["json"]["path"]).read_text(encoding="utf-8"))
     assert schema_errors(card, load_schema("engine.cards", "model-card-v1.schema.json")) == []
     assert sha256 in json.dumps(card), "the card names the audited file by its hash"

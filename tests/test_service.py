@@ -20,6 +20,7 @@ from engine.audit.trail import NewEvent, append, read_events
 from engine.audit.verify import verify
 from engine.candidates import FAMILIES, TrainingData
 from engine.canonical import digest
+from engine.cards.files import FORMATS, card_path
 from engine.data import load_dataset
 from engine.errors import MlgateError
 from engine.service import AuditResult, Progress, run_audit
@@ -199,11 +200,16 @@ def test_cards_exist_with_the_recorded_sha256(audited: Audited) -> None:
         assert Path(written["path"]) == Path(c.card or "") == audited.cards / audited.result.run_id / f"{c.name}.md"
         for fmt, entry in written["files"].items():
             path = Path(entry["path"])
-            assert path == audited.cards / audited.result.run_id / f"{c.name}.{fmt}"
+            assert path == card_path(audited.cards, audited.result.run_id, c.name, fmt)
             assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
-    assert sorted(p.name for p in (audited.cards / audited.result.run_id).iterdir()) == [
+        assert set(written["files"]) == set(FORMATS)
+    run_folder = audited.cards / audited.result.run_id
+    assert sorted(p.name for p in run_folder.iterdir()) == sorted([
         f"{name}.{fmt}" for name in ("baseline", "lightgbm", "logistic") for fmt in ("html", "json", "md")
-    ], "no temporary files left behind"
+    ] + ["cyclonedx", "hf", "mct"]), "no temporary files left behind"
+    assert sorted(str(p.relative_to(run_folder)) for p in run_folder.rglob("*") if p.is_file()) == sorted(
+        str(card_path(audited.cards, audited.result.run_id, name, fmt).relative_to(run_folder.resolve()))
+        for name in ("baseline", "lightgbm", "logistic") for fmt in FORMATS)
 
 
 def test_a_card_shows_the_metrics_table_and_every_rule(audited: Audited) -> None:

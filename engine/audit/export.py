@@ -1,10 +1,12 @@
 """Exporting the trail for compliance: events and flat tables, a manifest that proves what was exported.
 
 An export writes `events`, `runs`, `outcomes` and `decisions` (sign-offs and waivers) as CSV, Parquet or JSON
-Lines, and `manifest.json` with each file's row count and SHA-256, the filter, and the chain head at export
-time; `verify_export` checks a folder against its manifest. Exports are safe to open: CSV cells a spreadsheet
-would run as a formula are neutralised, nothing is written outside the folder given (no `..`, no symlinks),
-an existing file is kept unless `force`, and every file is written beside its final name and renamed last.
+Lines, and `manifest.json` with each file's row count and SHA-256, the filter, the chain head at export
+time, and the model cards of the exported runs as the trail recorded them (each candidate's newest
+`card_written`: every format's file and SHA-256, mlgate's own and those other tools read); `verify_export`
+checks a folder against its manifest. Exports are safe to open: CSV cells a spreadsheet would run as a formula
+are neutralised, nothing is written outside the folder given (no `..`, no symlinks), an existing file is kept
+unless `force`, and every file is written beside its final name and renamed last.
 """
 
 from __future__ import annotations
@@ -112,6 +114,19 @@ WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
 }
 
 
+def card_files(events: pd.DataFrame) -> list[dict[str, Any]]:
+    """The newest recorded card files of each exported candidate: run, candidate, event seq, {format: path, sha256}."""
+    if events.empty:
+        return []
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in events[events["kind"] == runs.CARD_WRITTEN].sort_values("seq").itertuples():
+        data = json.loads(str(row.data))
+        files = {fmt: {"path": entry["path"], "sha256": entry["sha256"]} for fmt, entry in data["files"].items()}
+        newest[(str(row.run_id), data["candidate"])] = {"run_id": row.run_id, "candidate": data["candidate"],
+                                                        "seq": int(str(row.seq)), "files": files}
+    return list(newest.values())
+
+
 def _fresh(path: Path) -> Path:
     """A scratch path with nothing at it: a leftover file or a planted symlink is removed, never written through."""
     if path.is_symlink() or path.exists():
@@ -149,6 +164,7 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
         "filter": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(f).items()},
         "head": {"log_id": head.log_id, "seq": head.head_seq, "hash": head.head_hash},
         "files": files,
+        "cards": card_files(tables["events"]),
     }
     partial = _fresh(folder / f".{MANIFEST}.partial")
     partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

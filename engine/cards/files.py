@@ -1,9 +1,11 @@
 """Writing cards: every format of one candidate's card, each file written beside its final name and renamed.
 
-A card lives at CARDS_DIR/RUN/CANDIDATE.{md,html,json} and nowhere else (run ids and candidate names are
-checked, so a recorded name cannot steer a write outside the folder). The `card_written` event records each
-file's SHA-256, the trail head the card was generated at, and the cards folder relative to the trail's folder,
-so a trail and its cards can move together.
+A card lives under CARDS_DIR/RUN/ and nowhere else (run ids and candidate names are checked, so a recorded
+name cannot steer a write outside the folder): mlgate's own cards as CANDIDATE.{md,html,json}, the cards other
+tools read (Model Card Toolkit JSON, Hugging Face README, CycloneDX BOM) in a folder per format (`LAYOUT`), so
+no candidate's name can collide with another's file. The `card_written` event records each file's SHA-256, the
+trail head the card was generated at, and the cards folder relative to the trail's folder, so a trail and its
+cards can move together.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import Any
 
 from engine.audit.runs import RunRecord
 from engine.canonical import sha256_text
+from engine.cards.cyclonedx import render_cyclonedx
 from engine.cards.document import card_document
+from engine.cards.hf import render_hf
 from engine.cards.html import render_html
 from engine.cards.markdown import render_markdown
+from engine.cards.mct import render_mct
 
 DEFAULT_CARDS_DIR = Path("model_cards")
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
@@ -34,15 +39,27 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "md": render_markdown,
     "html": render_html,
     "json": render_json,
+    "mct": render_mct,
+    "hf": render_hf,
+    "cyclonedx": render_cyclonedx,
 }
 FORMATS = tuple(RENDERERS)
+# Where each format of a candidate's card lives in its run's folder.
+LAYOUT = {
+    "md": "{candidate}.md",
+    "html": "{candidate}.html",
+    "json": "{candidate}.json",
+    "mct": "mct/{candidate}.json",
+    "hf": "hf/{candidate}/README.md",
+    "cyclonedx": "cyclonedx/{candidate}.cdx.json",
+}
 
 
 def card_path(cards_dir: Path, run_id: str, candidate: str, fmt: str = "md") -> Path:
     """Where one format of the card of a candidate of a run lives."""
     if not RUN_ID.match(run_id) or not CANDIDATE_NAME.match(candidate) or candidate in (".", ".."):
         raise ValueError(f"not a run id and candidate name a card can be written for: {run_id!r}, {candidate!r}")
-    return cards_dir.resolve() / run_id / f"{candidate}.{fmt}"
+    return cards_dir.resolve() / run_id / LAYOUT[fmt].format(candidate=candidate)
 
 
 def render_card(record: RunRecord, candidate: str, fmt: str, *, trail_head: dict[str, Any]) -> str:
