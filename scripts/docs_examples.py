@@ -158,30 +158,30 @@ def refresh(folder: Path) -> list[str]:
     changed."""
     changed = []
     for number, pages in enumerate(SESSIONS):
-        changed += _refresh_session(sandbox(folder / f"sandbox{number}"), pages)
+        session = sandbox(folder / f"sandbox{number}")
+        for page in pages:
+            path = DOCS / page
+            text = path.read_text(encoding="utf-8")
+            updated = BLOCK.sub(lambda block: _refreshed(session, page, block.group(0)), text)
+            if updated != text:
+                path.write_text(updated, encoding="utf-8")
+                changed.append(page)
     return changed
 
 
-def _refresh_session(session: Session, pages: tuple[str, ...]) -> list[str]:
-    changed = []
-    for page in pages:
-        path = DOCS / page
-        text = path.read_text(encoding="utf-8")
-        updated = text
-        for example in examples(page, text):
-            printed = run(session, example)
-            if not matches(example.expected, printed):
-                old = _block_text(example.command, example.expected)
-                updated = updated.replace(old, _block_text(example.command, printed), 1)
-        if updated != text:
-            path.write_text(updated, encoding="utf-8")
-            changed.append(page)
-    return changed
-
-
-def _block_text(command: str, output: str) -> str:
-    lines = [f"$ {line}" if index == 0 else line for index, line in enumerate(command.splitlines())]
-    return "\n".join([*lines, output] if output else lines) + "\n"
+def _refreshed(session: Session, page: str, block: str) -> str:
+    """One console block with each command's output kept when it matches, else replaced by what it printed."""
+    parts = []
+    for example in examples(page, block):
+        printed = run(session, example)
+        if matches(example.expected, printed):
+            output = example.expected
+        else:
+            documented = {actual: doc for doc, actual in session.run_ids.items()}
+            output = RUN_ID.sub(lambda m: documented.get(m.group(0), m.group(0)), printed)
+        lines = [f"$ {line}" if index == 0 else line for index, line in enumerate(example.command.splitlines())]
+        parts.append("\n".join([*lines, output] if output else lines))
+    return "```console\n" + "\n".join(parts) + "\n```\n"
 
 
 if __name__ == "__main__":
