@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -165,26 +166,33 @@ def refresh(folder: Path) -> list[str]:
         for page in pages:
             path = DOCS / page
             text = path.read_text(encoding="utf-8")
-            updated = BLOCK.sub(lambda block: _refreshed(session, page, block.group(0)), text)
+            updated = refreshed_page(session, page, text)
             if updated != text:
                 path.write_text(updated, encoding="utf-8")
                 changed.append(page)
     return changed
 
 
-def _refreshed(session: Session, page: str, block: str) -> str:
+def refreshed_page(session: Session, page: str, text: str) -> str:
+    """`text` (the page) with its console blocks run in the session, each stale output replaced."""
+    return BLOCK.sub(partial(_refreshed, session, page), text)
+
+
+def _refreshed(session: Session, page: str, block: re.Match[str]) -> str:
     """One console block with each command's output kept when it matches, else replaced by what it printed."""
     parts = []
-    for example in examples(page, block):
+    for example in examples(page, block.group(0)):
         printed = run(session, example)
-        if matches(example.expected, printed):
-            output = example.expected
-        else:
-            documented = {actual: doc for doc, actual in session.run_ids.items()}
-            output = RUN_ID.sub(lambda m: documented.get(m.group(0), m.group(0)), printed)
+        output = example.expected if matches(example.expected, printed) else _as_documented(session, printed)
         lines = [f"$ {line}" if index == 0 else line for index, line in enumerate(example.command.splitlines())]
         parts.append("\n".join([*lines, output] if output else lines))
     return "```console\n" + "\n".join(parts) + "\n```\n"
+
+
+def _as_documented(session: Session, printed: str) -> str:
+    """`printed` with each run id the session knows written as the page documents it."""
+    documented = {actual: doc for doc, actual in session.run_ids.items()}
+    return RUN_ID.sub(lambda m: documented.get(m.group(0), m.group(0)), printed)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ mlgate prints fails the suite. The README stays short and links into the site.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.checklist import CHECKLIST
-from scripts.docs_examples import GUIDES, SESSIONS, Example, examples, matches, run, sandbox
+from scripts.docs_examples import GUIDES, SESSIONS, Example, examples, matches, refreshed_page, run, sandbox
 from scripts.docs_reference import pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,6 +131,17 @@ def test_an_example_block_is_read_as_commands_and_outputs() -> None:
 ])
 def test_documented_outputs_leave_open_only_what_varies(expected: str, printed: str, same: bool) -> None:
     assert matches(expected, printed) is same
+
+
+def test_refreshing_a_page_keeps_matching_outputs_and_rewrites_stale_ones(tmp_path: Path) -> None:
+    session = sandbox(tmp_path / "sandbox")
+    pack = json.loads((ROOT / "policies" / "default.json").read_text(encoding="utf-8"))
+    page = ("Text.\n\n```console\n$ echo kept; echo line\nkept\n…\n$ ls policies\nstale.json\n```\n\n"
+            "```console\n$ echo $?\n7\n$ mlgate policy validate policies/default.json\n```\n")
+    assert refreshed_page(session, "x.md", page) == (
+        "Text.\n\n```console\n$ echo kept; echo line\nkept\n…\n$ ls policies\ndefault.json\nhigh-risk.json\n```\n\n"
+        "```console\n$ echo $?\n0\n$ mlgate policy validate policies/default.json\n"
+        f"policies/default.json: valid (default {pack['version']}, {len(pack['rules'])} rules)\n```\n")
 
 
 @pytest.mark.slow
