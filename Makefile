@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test test-fast lint docs clean
 
 # torch is installed pinned first: torch==2.13.0 resolves to a CPU build here, where an unpinned resolve could
-# pull a multi-GB CUDA build; pyproject's range (>=2.13,<2.14) is then already satisfied (README: CUDA build).
+# pull a multi-GB CUDA build; pyproject's range (>=2.13,<2.14) is then already satisfied (docs/audit-your-data.md: CUDA build).
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; Python 3.11+ is required (PYTHON=python3 make ...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
