@@ -1,13 +1,14 @@
 # The two commands of the README: `make demo` and `make test`. Both create .venv on first use.
+# `make docs` builds the documentation site into site/ (strict: a broken link or a missing page fails it).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint clean
+.PHONY: demo test test-fast lint docs clean
 
 # torch is installed pinned first: torch==2.13.0 resolves to a CPU build here, where an unpinned resolve could
-# pull a multi-GB CUDA build; pyproject's range (>=2.13,<2.14) is then already satisfied (README: CUDA build).
+# pull a multi-GB CUDA build; pyproject's range (>=2.13,<2.14) is then already satisfied (docs/audit-your-data.md: CUDA build).
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; Python 3.11+ is required (PYTHON=python3 make ...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+docs: $(STAMP)
+	$(BIN)/python -m scripts.docs_reference
+	$(BIN)/mkdocs build --strict
+
 test: lint
 	$(BIN)/pytest -n 2
 
@@ -35,4 +40,4 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -10,7 +10,7 @@ from conftest import ROOT, run_cli
 from engine.checklist import CHECKLIST_IDS
 from engine.policy.explain import explain, rule_sentence, starter
 from engine.policy.loader import POLICIES_DIR, load_policy
-from engine.policy.reference import END, example, reference_markdown
+from engine.policy.reference import END, PAGE, START, example, reference_markdown, replace_section
 from engine.policy.registry import RULE_KINDS
 
 
@@ -65,13 +65,21 @@ def test_policy_init_writes_a_valid_self_contained_pack_and_never_overwrites(tmp
     assert json.loads(out.read_text(encoding="utf-8"))["rules"] == starter("default")["rules"]
 
 
-def test_readme_rule_reference_is_generated_from_the_registry() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_rule_reference_is_generated_from_the_registry() -> None:
+    page = (ROOT / PAGE).read_text(encoding="utf-8")
     generated = reference_markdown()
-    assert generated in readme, "README is out of date: run `python -m engine.policy.reference README.md`"
-    assert readme.count(END) == 1
+    assert generated in page, f"{PAGE} is out of date: run `python -m scripts.docs_reference`"
+    assert page.count(END) == 1
+    assert END not in (ROOT / "README.md").read_text(encoding="utf-8")  # the reference moved to the site
     for kind in RULE_KINDS:
         assert f"### `{kind}`" in generated
         shown = example(kind)
         assert shown is not None, f"rule kind {kind} has no example (schema `examples` or a shipped pack)"
         assert shown["kind"] == kind
+
+
+def test_the_reference_section_of_a_page_is_rewritten_between_its_markers() -> None:
+    stale = f"# Rule kinds\n\nbefore\n\n{START}\n\n### `old_kind`\n\n{END}\n\nafter\n"
+    rewritten = replace_section(stale)
+    assert rewritten == f"# Rule kinds\n\nbefore\n\n{reference_markdown()}\n\nafter\n"
+    assert replace_section(rewritten) == rewritten

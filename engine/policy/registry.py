@@ -12,11 +12,11 @@ A record is everything mlgate knows about a kind, and every reader of kinds read
   card (`engine.cards.markdown.section_for_kind`) show for a rule of the kind;
 - `task_types`, the task types it applies to.
 
-The README's rule reference (`engine.policy.reference`) lists the kinds in this order. Adding a kind: a module
+The docs site's rule reference (`engine.policy.reference`) lists the kinds in this order. Adding a kind: a module
 with its check function, its `*_PARAMS` fragment (and a `say_*` sentence), and one record here; then regenerate
-the shipped schema and the README section (`python -m engine.policy.schema`, `python -m engine.policy.reference
-README.md`). The checklist item a rule serves is the policy author's choice (any item, any kind), so it is not
-part of the record.
+the shipped schema and the reference pages (`python -m engine.policy.schema`, `python -m scripts.docs_reference`).
+The checklist item a rule serves is the policy author's choice (any item, any kind), so it is not part of the
+record.
 """
 
 from __future__ import annotations
