@@ -43,9 +43,8 @@ RUN_ID = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{6}\b")
 VARIABLE = ((re.compile(r"\b[0-9a-f]{12,64}\b"), "<sha>"),
             (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)?"), "<time>"))
 ANY = "…"
-# `mlgate` as `python -m cli` runs it, less one import: jsonschema loads rfc3987_syntax (about 2 s a process) for
-# its `iri` format, which no mlgate schema uses; the guides run about 25 commands.
-CLI = "import sys; sys.modules['rfc3987_syntax'] = None; from cli.main import run; run()"
+# `mlgate` exactly as `python -m cli` runs it.
+CLI = "from cli.main import run; run()"
 
 
 @dataclass(frozen=True)
