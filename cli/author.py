@@ -11,8 +11,18 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from cli.output import EXIT_OK, audit_db_option, format_option, print_json, safe_text, stdout, trail_path
+from cli.output import (
+    EXIT_OK,
+    audit_db_option,
+    format_option,
+    print_json,
+    read_lock_timeout_option,
+    safe_text,
+    stdout,
+    trail_path,
+)
 from engine.errors import MlgateError, PolicyError
+from engine.safe_text import json_document, terminal_text
 
 
 class CardError(MlgateError):
@@ -23,6 +33,7 @@ class CardError(MlgateError):
 @click.argument("run_id")
 @click.argument("candidate")
 @audit_db_option
+@read_lock_timeout_option
 @click.option("--format", "card_format", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="file to write (default: stdout)")
 def card(run_id: str, candidate: str, audit_db: Path | None, card_format: str, out: Path | None) -> int:
@@ -40,8 +51,8 @@ def card(run_id: str, candidate: str, audit_db: Path | None, card_format: str, o
     if out is not None and out.is_dir():
         raise CardError(f"{out}: --out names a folder; give a file such as {out / f'{candidate}.{card_format}'}")
     text = render_card(record, candidate, card_format, trail_head=current_head(path))
-    if out is None:
-        click.echo(text, nl=False)
+    if out is None:  # a terminal never receives a recorded escape sequence or bidi control
+        click.echo(json_document(text) if card_format == "json" else terminal_text(text), nl=False)
         return EXIT_OK
     try:
         write_file(out, text)

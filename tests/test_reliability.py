@@ -7,7 +7,15 @@ N-th write, and the smaller refusals. Kept small (a few seconds each) so it runs
 from __future__ import annotations
 
 import functools
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +27,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from cli.main import main as mlgate
+from engine.audit.locks import lock_timeout
+from engine.audit.runs import list_runs
+from engine.audit.trail import NewEvent, append, current_head, read_events
+from engine.audit.verify import verify
 from engine.candidates.external_formats import load_skops
-from engine.errors import ModelError
+from engine.errors import EXIT_BUSY, ModelError, TrailBusyError
+from engine.service import Progress, run_audit
+from engine.spec import build_spec
 
 TARGET, POSITIVE = "income", ">50K"
 NUMERIC = ["age", "education-num", "hours-per-week"]
@@ -79,3 +94,147 @@ def test_the_audit_refuses_a_hostile_skops_file_with_exit_2(adult_sample: pd.Dat
     assert done.returncode == 2, done.stderr
     assert WRITER in done.stderr and "Traceback" not in done.stderr
     assert not victim.exists()
+
+
+# --- a trail held busy: one lock timeout for every access, exit 3, the holder named ----------------------------------
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, duckdb
+    from filelock import FileLock
+    path, what = sys.argv[1], sys.argv[2]
+    lock = FileLock(path + ".lock")
+    if what == "sidecar":
+        lock.acquire()
+    con = duckdb.connect(path) if what == "duckdb" else None
+    print("holding", flush=True)
+    sys.stdin.read()  # hold until the test closes our stdin
+    """
+)
+FAKE_RUN = "20260101T000000Z-abcdef"
+
+
+@contextmanager
+def holding(db: Path, what: str) -> Iterator[int]:
+    """Another process holding the trail (DuckDB's read-write lock, or the writers' sidecar lock); its PID."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), what], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        yield holder.pid
+    finally:
+        holder.communicate(timeout=60)
+
+
+def _trail(folder: Path) -> Path:
+    db = folder / "audit.duckdb"
+    append(db, [NewEvent("note", None, {"before": True})])
+    return db
+
+
+def test_every_reader_takes_a_lock_timeout_and_exits_3_naming_the_holder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _trail(tmp_path)
+    commands = [["runs"], ["show", FAKE_RUN], ["verify"], ["card", FAKE_RUN, "baseline"], ["champion"],
+                ["export", "--format", "jsonl", "--out", str(tmp_path / "export")], ["head", "--out",
+                str(tmp_path / "head.json")]]
+    with holding(db, "duckdb") as pid:
+        for command in commands:
+            started = time.monotonic()
+            code = mlgate([*command, "--audit-db", str(db), "--lock-timeout", "0.5"])
+            waited = time.monotonic() - started
+            err = capsys.readouterr().err
+            assert code == EXIT_BUSY, (command, err)
+            assert "mlgate: error:" in err and "locked" in err and f"PID {pid}" in err, (command, err)
+            assert waited < 10, (command, waited)
+    assert verify(db).intact
+
+
+def test_a_writer_names_the_process_holding_its_turn(tmp_path: Path) -> None:
+    db = _trail(tmp_path)
+    with holding(db, "sidecar") as pid, lock_timeout(0.3), pytest.raises(TrailBusyError) as busy:
+        append(db, [NewEvent("note", None, {"after": True})])
+    assert busy.value.exit_code == EXIT_BUSY and f"PID {pid}" in busy.value.one_line()
+    assert "--lock-timeout" in busy.value.one_line()
+    assert verify(db).intact and verify(db).events == 2
+
+
+def test_an_audit_mid_run_reads_within_its_lock_timeout(adult_sample: pd.DataFrame, tmp_path: Path) -> None:
+    data = tmp_path / "data.parquet"
+    adult_sample.iloc[:600].to_parquet(data, index=False)
+    db = _trail(tmp_path)
+    spec = build_spec({"name": "held", "data": {"path": str(data), "target": TARGET, "positive": POSITIVE},
+                       "candidates": [{"name": "baseline", "family": "baseline"}]}, source="test")
+    holders: list[Any] = []
+
+    def take_the_lock_after_the_run_started(step: Progress) -> None:
+        if step.stage == "train" and not holders:  # the run is recorded as started; now the champion lookup
+            holders.append(holding(db, "duckdb"))
+            holders[0].__enter__()
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(TrailBusyError, match="PID"):
+            run_audit(spec, audit_db=db, cards_dir=tmp_path / "cards", progress=take_the_lock_after_the_run_started,
+                      lock_timeout=1.0)
+    finally:
+        for holder in holders:
+            holder.__exit__(None, None, None)
+    assert time.monotonic() - started < 60, "the mid-run read gave up after the run's timeout, not 120 s"
+    assert holders, "the lock was taken mid-run"
+    [run] = list_runs(db)
+    assert (run["complete"], run["verdict"]) == (False, "incomplete")
+    assert verify(db).intact
+
+
+def test_the_lock_timeout_of_a_block_bounds_every_read(tmp_path: Path) -> None:
+    db = _trail(tmp_path)
+    with holding(db, "duckdb"), lock_timeout(0.3), pytest.raises(TrailBusyError):
+        current_head(db)  # what an audit's cards name, read mid-run
+
+
+def test_the_progress_stream_reports_a_busy_trail_with_exit_code_3(adult_csv: Path, tmp_path: Path) -> None:
+    db = _trail(tmp_path)
+    with holding(db, "duckdb"):
+        done = run_cli("audit", "--data", adult_csv, "--target", TARGET, "--positive", POSITIVE, "--audit-db", db,
+                       "--cards-dir", tmp_path / "cards", "--lock-timeout", "0.5", "--progress", "jsonl")
+    assert done.returncode == EXIT_BUSY, done.stderr
+    last = json.loads(done.stderr.strip().splitlines()[-1])
+    assert last["type"] == "error" and last["exit_code"] == EXIT_BUSY and "locked" in last["message"]
+    assert verify(db).events == 2
+
+
+# --- escapes in every output ------------------------------------------------------------------------------------------
+
+HOSTILE = "White\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil\u2066"
+DANGEROUS = ("\x1b", "\x07", "\x9b", "\u202e", "\u2066")
+
+
+def test_control_and_bidi_characters_never_reach_an_output(
+    adult_sample: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = adult_sample.iloc[:600].copy()
+    frame["race"] = frame["race"].where(frame["race"] != "White", HOSTILE)
+    data = tmp_path / "data.parquet"
+    frame.to_parquet(data, index=False)
+    db, cards = tmp_path / "audit.duckdb", tmp_path / "cards"
+    spec = build_spec({"name": "escapes", "data": {"path": str(data), "target": TARGET, "positive": POSITIVE,
+                                                   "sensitive": ["race"]},
+                       "candidates": [{"name": "baseline", "family": "baseline"}]}, source="test")
+    result = run_audit(spec, audit_db=db, cards_dir=cards)
+    written = [p for p in (cards / result.run_id).iterdir() if p.suffix in (".md", ".html", ".json")]
+    assert {p.suffix for p in written} >= {".md", ".html", ".json"}
+    outputs = {str(p): p.read_text(encoding="utf-8") for p in written}
+    for argv in (["show", result.run_id], ["show", result.run_id, "--format", "json"], ["runs", "--format", "json"],
+                 *(["card", result.run_id, "baseline", "--format", fmt] for fmt in ("md", "html", "json"))):
+        code = mlgate([*argv, "--audit-db", str(db)])
+        outputs[" ".join(argv)] = capsys.readouterr().out
+        assert code == 0, argv
+    for where, text in outputs.items():
+        assert not [ch for ch in DANGEROUS if ch in text], where
+    recorded = json.dumps([e.data for e in read_events(db)], ensure_ascii=False)
+    encoded = json.dumps(HOSTILE, ensure_ascii=False)[1:-1]
+    assert encoded in recorded, "the trail records the value as it is"
+    shown = json.loads(outputs[f"card {result.run_id} baseline --format json"])
+    assert encoded in json.dumps(shown, ensure_ascii=False), "a JSON output keeps the recorded value, escaped"

@@ -20,6 +20,7 @@ from engine.canonical import sha256_text
 from engine.cards.document import card_document
 from engine.cards.html import render_html
 from engine.cards.markdown import render_markdown
+from engine.safe_text import json_document
 
 DEFAULT_CARDS_DIR = Path("model_cards")
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
@@ -27,7 +28,8 @@ CANDIDATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def render_json(card: dict[str, Any]) -> str:
-    return json.dumps(card, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The card as JSON; a recorded control or bidi character is kept, escaped (`\\u202e`), never raw."""
+    return json_document(json.dumps(card, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
