@@ -38,7 +38,7 @@ from cli.output import (
 from cli.progress import FORMATS, Failure, JsonLines, jsonl_stderr, stream_format
 from cli.review import recheck, signoff, waive
 from cli.trail import export, head, keygen, runs, show, verify, verify_export
-from engine.errors import MlgateError, TrailError
+from engine.errors import EXIT_WRITE_FAILED, MlgateError, TrailError, WriteError
 
 
 def _split_list(value: str | None) -> list[str] | None:
@@ -135,7 +135,7 @@ def audit(
     try:
         write_reports(result, name=audit_spec.name, junit=junit, summary=summary)
     except OSError as exc:
-        raise MlgateError(f"{exc.filename}: cannot write the report: {exc.strerror}") from None
+        raise WriteError.of(exc.filename, exc, "report") from None
     code = EXIT_OK if result.verdict == "pass" else EXIT_FAILED
     if isinstance(stream, JsonLines):
         stream.keep_result(exit_code=code, run_id=result.run_id, verdict=result.verdict,
@@ -233,6 +233,9 @@ def invoke(args: list[str], *, stream: JsonLines | None) -> tuple[int, Failure |
     except MlgateError as exc:
         return exc.exit_code, Failure(line=exc.one_line(), message=" ".join(exc.message.split()),
                                       hint=" ".join(exc.hint.split()) if exc.hint else None, exit_code=exc.exit_code)
+    except OSError as exc:  # any other I/O error (a full disk, a vanished folder): one line, its own exit code
+        line = f"{exc.filename or 'a file'}: {exc.strerror or exc}"
+        return EXIT_WRITE_FAILED, Failure(line=line, message=line, hint=None, exit_code=EXIT_WRITE_FAILED)
     except Exception as exc:
         if stream is None:
             raise  # a bug keeps its traceback

@@ -49,6 +49,18 @@ class ModelError(MlgateError):
     """A model file to audit is missing, unreadable, a pickle, or unfit for the audited data."""
 
 
+class WriteError(MlgateError):
+    """A file mlgate writes (a card, an artifact, an export, a report) could not be written: a full disk, a
+    read-only folder, no permission. Nothing half-written is left at its name."""
+
+    exit_code = EXIT_WRITE_FAILED
+
+    @classmethod
+    def of(cls, path: object, exc: OSError, what: str = "file") -> WriteError:
+        """One line naming the path and the operating system's cause."""
+        return cls(f"{path}: cannot write the {what}: {exc.strerror or type(exc).__name__}")
+
+
 class TrailBusyError(TrailError):
     """Another process held the trail's lock for longer than the lock timeout: nothing is wrong, try again."""
 

@@ -6,8 +6,10 @@ N-th write, and the smaller refusals. Kept small (a few seconds each) so it runs
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -33,7 +35,7 @@ from engine.audit.runs import list_runs
 from engine.audit.trail import NewEvent, append, current_head, read_events
 from engine.audit.verify import verify
 from engine.candidates.external_formats import load_skops
-from engine.errors import EXIT_BUSY, ModelError, TrailBusyError
+from engine.errors import EXIT_BUSY, EXIT_WRITE_FAILED, ModelError, TrailBusyError
 from engine.service import Progress, run_audit
 from engine.spec import build_spec
 
@@ -238,3 +240,65 @@ def test_control_and_bidi_characters_never_reach_an_output(
     assert encoded in recorded, "the trail records the value as it is"
     shown = json.loads(outputs[f"card {result.run_id} baseline --format json"])
     assert encoded in json.dumps(shown, ensure_ascii=False), "a JSON output keeps the recorded value, escaped"
+
+
+# --- a full disk: one line naming the path and the cause, exit 4, no leftovers, the run left incomplete ---------------
+
+def _full_disk_at(monkeypatch: pytest.MonkeyPatch, method: str, nth: int, suffix: str) -> list[str]:
+    """Make the `nth` call of `Path.<method>` on a scratch file (`suffix`) write half and fail as a full disk would."""
+    original = getattr(Path, method)
+    calls: list[str] = []
+
+    def failing(self: Path, data: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.name.endswith(suffix):
+            return original(self, data, *args, **kwargs)
+        calls.append(str(self))
+        if len(calls) == nth:
+            original(self, data[: len(data) // 2], *args, **kwargs)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, method, failing)
+    return calls
+
+
+def _small_audit_argv(adult_sample: pd.DataFrame, folder: Path) -> list[str]:
+    data = folder / "data.parquet"
+    adult_sample.iloc[:600].to_parquet(data, index=False)
+    return ["audit", "--data", str(data), "--target", TARGET, "--positive", POSITIVE, "--audit-db",
+            str(folder / "audit.duckdb"), "--cards-dir", str(folder / "cards")]
+
+
+@pytest.mark.parametrize(("method", "nth", "suffix", "what"), [
+    ("write_text", 2, ".tmp", "card"), ("write_bytes", 1, ".partial", "artifact")])
+def test_a_full_disk_while_writing_is_exit_4_with_no_leftovers_and_an_incomplete_run(
+    method: str, nth: int, suffix: str, what: str, adult_sample: pd.DataFrame, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = _small_audit_argv(adult_sample, tmp_path)
+    calls = _full_disk_at(monkeypatch, method, nth, suffix)
+    code = mlgate(argv)
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == EXIT_WRITE_FAILED, err
+    [line] = [x for x in err.splitlines() if x.strip()][-1:]
+    assert line.startswith("mlgate: error:") and "No space left on device" in line and what in line, err
+    assert "Traceback" not in err and len(calls) >= nth
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".partial"))]
+    db = tmp_path / "audit.duckdb"
+    [run] = list_runs(db)
+    assert (run["complete"], run["verdict"]) == (False, "incomplete")
+    assert verify(db).intact
+
+
+def test_a_full_disk_while_exporting_is_exit_4_with_no_leftovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _trail(tmp_path)
+    out = tmp_path / "export"
+    _full_disk_at(monkeypatch, "write_text", 1, ".partial")  # the manifest, after every table was written
+    code = mlgate(["export", "--format", "csv", "--out", str(out), "--audit-db", str(db)])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == EXIT_WRITE_FAILED and "manifest.json" in err and "No space left on device" in err, err
+    assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".partial"))]

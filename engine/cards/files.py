@@ -20,6 +20,7 @@ from engine.canonical import sha256_text
 from engine.cards.document import card_document
 from engine.cards.html import render_html
 from engine.cards.markdown import render_markdown
+from engine.errors import WriteError
 from engine.safe_text import json_document
 
 DEFAULT_CARDS_DIR = Path("model_cards")
@@ -52,12 +53,17 @@ def render_card(record: RunRecord, candidate: str, fmt: str, *, trail_head: dict
     return RENDERERS[fmt](card_document(record, candidate, trail_head=trail_head))
 
 
-def write_file(path: Path, text: str) -> None:
-    """Write beside the final name, then rename: a reader never sees half a card."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_file(path: Path, text: str, *, what: str = "file") -> None:
+    """Write beside the final name, then rename: a reader never sees half a card. On an I/O error (a full disk)
+    the scratch file is removed and a `WriteError` names the path and the cause."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise WriteError.of(path, exc, what) from None
 
 
 def write_cards(record: RunRecord, candidate: str, cards_dir: Path, audit_db: Path, *,
@@ -68,7 +74,7 @@ def write_cards(record: RunRecord, candidate: str, cards_dir: Path, audit_db: Pa
     for fmt, render in RENDERERS.items():
         path = card_path(cards_dir, record.run_id, candidate, fmt)
         text = render(document)
-        write_file(path, text)
+        write_file(path, text, what="card")
         files[fmt] = {"path": str(path), "sha256": sha256_text(text)}
     relative = os.path.relpath(cards_dir.resolve(), audit_db.resolve().parent)
     return {"candidate": candidate, "path": files["md"]["path"], "files": files, "cards_dir": relative,
