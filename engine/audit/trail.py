@@ -78,6 +78,34 @@ def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: What a file that is not a DuckDB database is, from its first bytes (said when --audit-db names one).
+FILE_KINDS = (
+    (b"SQLite format 3\0", "a SQLite database"), (b"PAR1", "a Parquet file"), (b"PK\x03\x04", "a zip archive"),
+    (b"\x80", "a Python pickle"), (b"{", "a JSON document"), (b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF"),
+)
+DUCKDB_MAGIC = b"DUCK"
+
+
+def file_kind(path: Path) -> str | None:
+    """What `path` is when its first bytes say it is not a DuckDB database ("a SQLite database"), else None."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if not head or head[8:12] == DUCKDB_MAGIC:
+        return None
+    kind = next((name for magic, name in FILE_KINDS if head.startswith(magic)), None)
+    if kind is None:
+        kind = "a text file" if all(32 <= b < 127 or b in b"\t\r\n" for b in head) else "not a known format"
+    return kind
+
+
+def not_a_trail(path: Path, kind: str) -> TrailError:
+    return TrailError(f"{path}: not an audit trail: it is {kind}, not a DuckDB database",
+                      hint="--audit-db names the trail's DuckDB file")
+
+
 def _is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in str(exc).lower()
 
@@ -97,6 +125,9 @@ def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConn
             return duckdb.connect(str(path))
         except duckdb.Error as exc:
             creating = time.monotonic() < started + min(wait, CREATION_WAIT_SECONDS)
+            kind = None if _is_lock_error(exc) else file_kind(path)
+            if kind is not None:
+                raise not_a_trail(path, kind) from None
             if not _is_lock_error(exc) and not creating:
                 raise TrailError(f"{path}: cannot open the audit trail: {str(exc).splitlines()[0]}") from None
             holder = holder_from_message(str(exc)) or holder
@@ -157,6 +188,9 @@ def append(path: Path, events: Sequence[NewEvent], *, wait: float | None = None)
 
 
 def _append_locked(path: Path, events: Sequence[NewEvent], wait: float) -> str:
+    kind = file_kind(path) if path.exists() else None  # checked in our turn: no mlgate process is creating it
+    if kind is not None:
+        raise not_a_trail(path, kind)
     con = _connect(path, read_only=False, wait=wait)
     try:
         con.execute("BEGIN TRANSACTION")
