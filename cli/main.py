@@ -1,8 +1,9 @@
 """The `mlgate` command: a thin front end over `engine.service`, `engine.audit` and `engine.policy`.
 
 Results go to stdout (text or `--format json`), progress and errors to stderr. Exit codes: 0 ready (or
-intact), 1 a blocking rule failed (or the trail is broken), 2 the input was unusable. A user's mistake is
-one line on stderr, never a traceback. Every untrusted string is rendered as rich `Text`, never as markup.
+intact), 1 a blocking rule failed (or the trail is broken), 2 the input was unusable, 3 the trail stayed busy
+past --lock-timeout, 4 a file could not be written (engine/errors.py). A user's mistake is one line on stderr,
+never a traceback. Every untrusted string is rendered as rich `Text`, never as markup.
 `mlgate audit --progress jsonl` makes stderr a machine-readable stream instead (JSON Lines, for the TUI and
 other programs); its format is documented in cli/progress.py.
 """
