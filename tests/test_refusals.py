@@ -73,6 +73,7 @@ class Stop(Exception):
     """Stands for a process that stopped after its cards were written, before its run was completed."""
 
 
+@pytest.mark.slow
 def test_cards_of_an_incomplete_run_say_so_first_and_card_out_needs_force(
     adult_sample: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

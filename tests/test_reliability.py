@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from sklearn.datasets import dump_svmlight_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -61,6 +61,7 @@ def _hostile(adult_sample: pd.DataFrame, folder: Path, name: str, **step: object
     return path
 
 
+@pytest.mark.slow
 def test_a_skops_file_holding_a_function_is_refused_naming_it(adult_sample: pd.DataFrame, tmp_path: Path) -> None:
     victim = tmp_path / "audit.duckdb"
     victim.write_bytes(b"the trail")
@@ -85,6 +86,7 @@ def test_a_skops_file_holding_a_function_is_refused_naming_it(adult_sample: pd.D
     assert load_skops(identity).facts["estimator"] == "Pipeline"
 
 
+@pytest.mark.slow
 def test_the_audit_refuses_a_hostile_skops_file_with_exit_2(adult_sample: pd.DataFrame, tmp_path: Path) -> None:
     victim = tmp_path / "audit.duckdb"
     data = tmp_path / "data.csv"
@@ -162,6 +164,7 @@ def test_a_writer_names_the_process_holding_its_turn(tmp_path: Path) -> None:
     assert verify(db).intact and verify(db).events == 2
 
 
+@pytest.mark.slow
 def test_an_audit_mid_run_reads_within_its_lock_timeout(adult_sample: pd.DataFrame, tmp_path: Path) -> None:
     data = tmp_path / "data.parquet"
     adult_sample.iloc[:600].to_parquet(data, index=False)
@@ -196,6 +199,7 @@ def test_the_lock_timeout_of_a_block_bounds_every_read(tmp_path: Path) -> None:
         current_head(db)  # what an audit's cards name, read mid-run
 
 
+@pytest.mark.slow
 def test_the_progress_stream_reports_a_busy_trail_with_exit_code_3(adult_csv: Path, tmp_path: Path) -> None:
     db = _trail(tmp_path)
     with holding(db, "duckdb"):
@@ -213,6 +217,7 @@ HOSTILE = "White\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil\u2066"
 DANGEROUS = ("\x1b", "\x07", "\x9b", "\u202e", "\u2066")
 
 
+@pytest.mark.slow
 def test_control_and_bidi_characters_never_reach_an_output(
     adult_sample: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -269,6 +274,7 @@ def _small_audit_argv(adult_sample: pd.DataFrame, folder: Path) -> list[str]:
             str(folder / "audit.duckdb"), "--cards-dir", str(folder / "cards")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "nth", "suffix", "what"), [
     ("write_text", 2, ".tmp", "card"), ("write_bytes", 1, ".partial", "artifact")])
 def test_a_full_disk_while_writing_is_exit_4_with_no_leftovers_and_an_incomplete_run(
@@ -302,3 +308,35 @@ def test_a_full_disk_while_exporting_is_exit_4_with_no_leftovers(
     err = capsys.readouterr().err
     assert code == EXIT_WRITE_FAILED and "manifest.json" in err and "No space left on device" in err, err
     assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".partial"))]
+
+
+# --- concurrent writers, some killed at a random moment ---------------------------------------------------------------
+
+APPENDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from engine.audit.trail import NewEvent, append
+    for n in range(int(sys.argv[2])):
+        append(Path(sys.argv[1]), [NewEvent("note", None, {"writer": sys.argv[3], "n": n}),
+                                   NewEvent("note", None, {"writer": sys.argv[3], "n": n, "pair": True})])
+    """
+)
+
+
+@pytest.mark.slow
+def test_concurrent_writers_killed_at_random_moments_leave_an_intact_trail(tmp_path: Path) -> None:
+    db = _trail(tmp_path)
+    rng = np.random.default_rng(12)
+    writers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(db), "15", str(i)], cwd=ROOT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}) for i in range(4)]
+    for victim in writers[:2]:  # a bounded number of kills, at a random moment of each victim's appends
+        time.sleep(float(rng.uniform(0.5, 2.0)))
+        victim.kill()
+    codes = [w.wait(timeout=120) for w in writers]
+    assert codes[2:] == [0, 0]
+    checked = verify(db)
+    assert checked.intact, checked.problem
+    notes = [e.data for e in read_events(db, kinds=["note"]) if "writer" in e.data]
+    assert len(notes) % 2 == 0, "each append is whole: both events of a pair, or neither"
+    assert sum(1 for n in notes if n["writer"] in ("2", "3")) == 2 * 2 * 15
