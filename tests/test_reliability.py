@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from engine.audit.trail import NewEvent, append, current_head, read_events
 from engine.audit.verify import verify
 from engine.candidates.external_formats import load_skops
 from engine.errors import EXIT_BUSY, EXIT_WRITE_FAILED, ModelError, TrailBusyError
+from engine.reports import junit_xml, write_reports
 from engine.service import Progress, run_audit
 from engine.spec import build_spec
 
@@ -230,7 +232,9 @@ def test_control_and_bidi_characters_never_reach_an_output(
                                                    "sensitive": ["race"]},
                        "candidates": [{"name": "baseline", "family": "baseline"}]}, source="test")
     result = run_audit(spec, audit_db=db, cards_dir=cards)
+    write_reports(result, name="escapes", junit=tmp_path / "junit.xml", summary=tmp_path / "summary.md")
     written = [p for p in (cards / result.run_id).iterdir() if p.suffix in (".md", ".html", ".json")]
+    written += [tmp_path / "junit.xml", tmp_path / "summary.md"]
     assert {p.suffix for p in written} >= {".md", ".html", ".json"}
     outputs = {str(p): p.read_text(encoding="utf-8") for p in written}
     for argv in (["show", result.run_id], ["show", result.run_id, "--format", "json"], ["runs", "--format", "json"],
@@ -340,3 +344,9 @@ def test_concurrent_writers_killed_at_random_moments_leave_an_intact_trail(tmp_p
     notes = [e.data for e in read_events(db, kinds=["note"]) if "writer" in e.data]
     assert len(notes) % 2 == 0, "each append is whole: both events of a pair, or neither"
     assert sum(1 for n in notes if n["writer"] in ("2", "3")) == 2 * 2 * 15
+
+
+def test_junit_xml_carries_no_control_or_bidi_character() -> None:
+    result = SimpleNamespace(candidates=[SimpleNamespace(name="gbm", outcomes=[], error=f"failed on {HOSTILE}")])
+    xml = junit_xml(result, name=HOSTILE)
+    assert not [ch for ch in DANGEROUS if ch in xml] and "owned" in xml
