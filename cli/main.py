@@ -136,7 +136,7 @@ def audit(
     try:
         write_reports(result, name=audit_spec.name, junit=junit, summary=summary)
     except OSError as exc:
-        raise WriteError.of(exc.filename, exc, "report") from None
+        raise WriteError.of(exc.filename or junit or summary, exc, "report") from None
     code = EXIT_OK if result.verdict == "pass" else EXIT_FAILED
     if isinstance(stream, JsonLines):
         stream.keep_result(exit_code=code, run_id=result.run_id, verdict=result.verdict,
