@@ -6,32 +6,59 @@ A card is regenerated from the trail alone (the run's recorded events), in any f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.text import Text
 
-from cli.output import EXIT_OK, audit_db_option, format_option, print_json, safe_text, stdout, trail_path
+from cli.output import (
+    EXIT_OK,
+    audit_db_option,
+    format_option,
+    print_json,
+    read_lock_timeout_option,
+    safe_text,
+    stdout,
+    trail_path,
+)
 from engine.errors import MlgateError, PolicyError
+from engine.safe_text import json_document, terminal_text
 
 # engine.cards.FORMATS, spelled out so the CLI starts without importing the card renderers (tested equal).
 CARD_FORMATS = ("md", "html", "json", "mct", "hf", "cyclonedx")
 SUFFIXES = {"mct": "mct.json", "hf": "README.md", "cyclonedx": "cdx.json"}
+JSON_FORMATS = frozenset({"json", "mct", "cyclonedx"})  # escaped as JSON on a terminal (same value read back)
 
 
 class CardError(MlgateError):
     """A card was asked for a run or candidate the trail does not hold, or cannot be written where asked."""
 
 
+INCOMPLETE = "Incomplete run: run {run} never completed (it has no run_completed event), so this card shows only " \
+             "what was recorded before it stopped; its candidates are neither passed nor recommended."
+#: How each text format says so first (the JSON card keeps its schema; `show` and `runs` say it there).
+INCOMPLETE_MARKS: dict[str, Callable[[str, str], str]] = {"md": lambda text, note: f"> **{note}**\n\n{text}",
+                    "html": lambda text, note: text.replace("<body>\n", f"<body>\n<p><strong>{note}</strong></p>\n", 1)}
+
+
+def _marked(text: str, card_format: str, *, run_id: str) -> str:
+    mark = INCOMPLETE_MARKS.get(card_format)
+    return mark(text, INCOMPLETE.format(run=run_id)) if mark else text
+
+
 @click.command()
 @click.argument("run_id")
 @click.argument("candidate")
 @audit_db_option
+@read_lock_timeout_option
 @click.option("--format", "card_format", type=click.Choice(CARD_FORMATS), default="md", show_default=True,
               help="md, html, json: mlgate's cards; mct: Model Card Toolkit JSON; hf: Hugging Face README.md; "
                    "cyclonedx: CycloneDX 1.6 ML BOM")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="file to write (default: stdout)")
-def card(run_id: str, candidate: str, audit_db: Path | None, card_format: str, out: Path | None) -> int:
+@click.option("--force", is_flag=True, help="overwrite an existing --out file")
+def card(run_id: str, candidate: str, audit_db: Path | None, card_format: str, out: Path | None,
+         force: bool = False) -> int:
     """Generate the model card of CANDIDATE of run RUN_ID again, from the trail alone."""
     from engine.audit.runs import load_run
     from engine.audit.trail import current_head
@@ -47,14 +74,15 @@ def card(run_id: str, candidate: str, audit_db: Path | None, card_format: str, o
         suffix = SUFFIXES.get(card_format, card_format)
         example = out / (suffix if card_format == "hf" else f"{candidate}.{suffix}")
         raise CardError(f"{out}: --out names a folder; give a file such as {example}")
+    if out is not None and (out.exists() or out.is_symlink()) and not force:
+        raise CardError(f"{out}: exists; not overwritten without --force")
     text = render_card(record, candidate, card_format, trail_head=current_head(path))
-    if out is None:
-        click.echo(text, nl=False)
+    if record.completed is None:
+        text = _marked(text, card_format, run_id=run_id)
+    if out is None:  # a terminal never receives a recorded escape sequence or bidi control
+        click.echo(json_document(text) if card_format in JSON_FORMATS else terminal_text(text), nl=False)
         return EXIT_OK
-    try:
-        write_file(out, text)
-    except OSError as exc:
-        raise CardError(f"{out}: cannot write the card: {exc.strerror}") from None
+    write_file(out, text, what="card")  # a WriteError (exit 4) names the file and the cause
     stdout.print(safe_text(f"wrote {out}"))
     return EXIT_OK
 

@@ -14,6 +14,7 @@ from cli.output import (
     format_option,
     lock_timeout_option,
     print_json,
+    read_lock_timeout_option,
     safe_text,
     status_text,
     stdout,
@@ -64,6 +65,7 @@ def rollback(model: str | None, reviewer: str, reason: str, audit_db: Path | Non
 @click.command()
 @click.option("--model", help="only this model (its spec's name)")
 @audit_db_option
+@read_lock_timeout_option
 @format_option
 def champion(model: str | None, audit_db: Path | None, output_format: str) -> int:
     """The champion of each model and every earlier one (available to roll back to, or rolled back)."""

@@ -1,8 +1,9 @@
 """The `mlgate` command: a thin front end over `engine.service`, `engine.audit` and `engine.policy`.
 
 Results go to stdout (text or `--format json`), progress and errors to stderr. Exit codes: 0 ready (or
-intact), 1 a blocking rule failed (or the trail is broken), 2 the input was unusable. A user's mistake is
-one line on stderr, never a traceback. Every untrusted string is rendered as rich `Text`, never as markup.
+intact), 1 a blocking rule failed (or the trail is broken), 2 the input was unusable, 3 the trail stayed busy
+past --lock-timeout, 4 a file could not be written (engine/errors.py). A user's mistake is one line on stderr,
+never a traceback. Every untrusted string is rendered as rich `Text`, never as markup.
 `mlgate audit --progress jsonl` makes stderr a machine-readable stream instead (JSON Lines, for the TUI and
 other programs); its format is documented in cli/progress.py.
 """
@@ -38,7 +39,7 @@ from cli.output import (
 from cli.progress import FORMATS, Failure, JsonLines, jsonl_stderr, stream_format
 from cli.review import recheck, signoff, waive
 from cli.trail import export, head, keygen, runs, show, verify, verify_export
-from engine.errors import MlgateError, TrailError
+from engine.errors import EXIT_WRITE_FAILED, MlgateError, TrailError, WriteError
 
 
 def _split_list(value: str | None) -> list[str] | None:
@@ -135,7 +136,7 @@ def audit(
     try:
         write_reports(result, name=audit_spec.name, junit=junit, summary=summary)
     except OSError as exc:
-        raise MlgateError(f"{exc.filename}: cannot write the report: {exc.strerror}") from None
+        raise WriteError.of(exc.filename or junit or summary, exc, "report") from None
     code = EXIT_OK if result.verdict == "pass" else EXIT_FAILED
     if isinstance(stream, JsonLines):
         stream.keep_result(exit_code=code, run_id=result.run_id, verdict=result.verdict,
@@ -233,6 +234,9 @@ def invoke(args: list[str], *, stream: JsonLines | None) -> tuple[int, Failure |
     except MlgateError as exc:
         return exc.exit_code, Failure(line=exc.one_line(), message=" ".join(exc.message.split()),
                                       hint=" ".join(exc.hint.split()) if exc.hint else None, exit_code=exc.exit_code)
+    except OSError as exc:  # any other I/O error (a full disk, a vanished folder): one line, its own exit code
+        line = f"{exc.filename or 'a file'}: {exc.strerror or exc}"
+        return EXIT_WRITE_FAILED, Failure(line=line, message=line, hint=None, exit_code=EXIT_WRITE_FAILED)
     except Exception as exc:
         if stream is None:
             raise  # a bug keeps its traceback

@@ -16,9 +16,14 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from engine.safe_text import terminal_text
+from engine.audit.locks import LOCK_WAIT_SECONDS, lock_timeout
+from engine.errors import EXIT_BAD_INPUT as EXIT_BAD_INPUT
+from engine.errors import EXIT_BUSY as EXIT_BUSY
+from engine.errors import EXIT_FAILED as EXIT_FAILED
+from engine.errors import EXIT_OK as EXIT_OK
+from engine.errors import EXIT_WRITE_FAILED as EXIT_WRITE_FAILED
+from engine.safe_text import json_document, terminal_text
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FORMAT = click.Choice(["text", "json"])
 STATUS_STYLES = {"pass": "bold green", "fail": "bold red", "unknown": "yellow", "error": "bold magenta",
                  "waived": "cyan", "incomplete": "yellow",
@@ -41,7 +46,8 @@ def safe_text(text: object, style: str = "") -> Text:
 
 
 def print_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    """A JSON document on stdout: non-ASCII kept, but no character that acts on a terminal (escaped as JSON)."""
+    click.echo(json_document(json.dumps(document, indent=2, ensure_ascii=False)))
 
 
 def status_text(value: str) -> Text:
@@ -57,9 +63,27 @@ def format_option(function: F) -> F:
     return click.option("--format", "output_format", type=FORMAT, default="text", show_default=True)(function)
 
 
+def _patience(ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    """Every trail access of the command (reads and writes) waits at most `value` seconds, until it ends."""
+    ctx.with_resource(lock_timeout(value))
+    return value
+
+
+def _lock_timeout(*, expose: bool) -> Callable[[F], F]:
+    return click.option("--lock-timeout", type=click.FloatRange(0.1, 86400), default=LOCK_WAIT_SECONDS,
+                        show_default=True, callback=_patience, expose_value=expose,
+                        help="seconds any access to the trail waits while another process holds it "
+                             f"(then exit {EXIT_BUSY}: try again)")
+
+
 def lock_timeout_option(function: F) -> F:
-    return click.option("--lock-timeout", type=click.FloatRange(0.1, 86400), default=120.0, show_default=True,
-                        help="seconds to wait while other processes write to the trail")(function)
+    """--lock-timeout for a command that writes (its value is passed on, and bounds every trail access)."""
+    return _lock_timeout(expose=True)(function)
+
+
+def read_lock_timeout_option(function: F) -> F:
+    """--lock-timeout for a command that only reads: it bounds every trail access; the command never sees it."""
+    return _lock_timeout(expose=False)(function)
 
 
 def trail_path(audit_db: Path | None) -> Path:

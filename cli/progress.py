@@ -12,8 +12,10 @@ JSON Lines: one JSON object per line, ASCII only (non-ASCII characters and contr
         as a progress object with stage "stderr", one per line of text.
     {"type": "error", "message": str, "hint": str | null, "exit_code": int}
         the audit stopped; written instead of the `mlgate: error: ...` line. `exit_code` is the process's exit
-        code: 2 for an input mlgate cannot use (a spec, policy, data or model file, or a flag), 130 when
-        interrupted, 1 for an unexpected failure (a bug: its traceback comes first, as "stderr" lines).
+        code: 2 for an input mlgate cannot use (a spec, policy, data or model file, or a flag), 3 when the
+        trail stayed busy past --lock-timeout (another process held it: retry), 4 when a file could not be
+        written (a full disk, no permission: the message names the file and the cause), 130 when interrupted,
+        1 for an unexpected failure (a bug: its traceback comes first, as "stderr" lines).
     {"type": "result", "exit_code": int, "run_id": str, "verdict": str, "recommended": str | null}
         the last line of a finished audit: `exit_code` 0 when the run's verdict is pass, 1 when a blocking rule
         failed; `run_id` names the run in the trail.

@@ -19,6 +19,7 @@ from cli.output import (
     audit_db_option,
     format_option,
     print_json,
+    read_lock_timeout_option,
     safe,
     safe_text,
     status_text,
@@ -31,6 +32,7 @@ DATE = click.DateTime(["%Y-%m-%d"])
 
 @click.command()
 @audit_db_option
+@read_lock_timeout_option
 @click.option("--expect-head", type=click.Path(path_type=Path), help="a published head the trail must still extend")
 @click.option("--pubkey", type=click.Path(path_type=Path), help="Ed25519 public key the head must be signed with")
 @format_option
@@ -65,6 +67,7 @@ def verify(audit_db: Path | None, expect_head: Path | None, pubkey: Path | None,
 
 @click.command()
 @audit_db_option
+@read_lock_timeout_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="head file to write (JSON)")
 @click.option("--sign-key", type=click.Path(path_type=Path), help="Ed25519 private key (PEM) to sign it with")
 @click.option("--force", is_flag=True, help="overwrite an existing file")
@@ -92,6 +95,7 @@ def keygen(out: Path, force: bool) -> int:
 
 @click.command()
 @audit_db_option
+@read_lock_timeout_option
 @click.option("--since", type=DATE, help="runs started on or after this date")
 @click.option("--until", type=DATE, help="runs started on or before this date")
 @click.option("--candidate", help="runs that trained a candidate of this name")
@@ -129,6 +133,7 @@ def _candidate_json(c: Any) -> dict[str, Any]:
 @click.argument("run_id")
 @click.argument("candidate", required=False)
 @audit_db_option
+@read_lock_timeout_option
 @format_option
 def show(run_id: str, candidate: str | None, audit_db: Path | None, output_format: str) -> int:
     """Show a run (or one candidate of it) as it stands now: verdicts, rules, waivers, sign-offs."""
@@ -167,6 +172,7 @@ def show(run_id: str, candidate: str | None, audit_db: Path | None, output_forma
 
 @click.command()
 @audit_db_option
+@read_lock_timeout_option
 @click.option("--format", "export_format", type=click.Choice(["csv", "parquet", "jsonl"]), required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="folder to write into")
 @click.option("--since", type=DATE, help="runs started on or after this date")

@@ -148,6 +148,8 @@ def _features(frame: pd.DataFrame, spec: DataSpec, where: str) -> tuple[Features
 def load_dataset(spec: DataSpec) -> Dataset:
     """Read, check and label the data file named by the spec, or raise `DataError`."""
     path = spec.path
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not a data file; give a CSV or Parquet file")
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     if path.stat().st_size == 0:

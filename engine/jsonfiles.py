@@ -26,6 +26,8 @@ ErrorFactory = Callable[..., Exception]
 
 def read_text(path: Path, *, error: ErrorFactory, what: str) -> str:
     """Return the UTF-8 text of `path`, refusing missing, oversized or binary files with `error`."""
+    if path.is_dir():
+        raise error(f"{path}: a folder, not a {what} file")
     if not path.is_file():
         raise error(f"{path}: {what} file not found")
     size = path.stat().st_size
@@ -37,8 +39,34 @@ def read_text(path: Path, *, error: ErrorFactory, what: str) -> str:
         raise error(f"{path}: {what} file is not UTF-8 text (byte {exc.start})") from None
 
 
+MAX_DEPTH = 64  # no spec or policy needs more; a deeper document would crash recursive readers
+
+
+def nesting_depth(document: Any) -> int:
+    """How many arrays and objects deep `document` goes (walked without recursion)."""
+    deepest, stack = 0, [(document, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def parse_document(text: str, path: Path, *, error: ErrorFactory) -> Any:
-    """Parse JSON, or TOML when the file name ends in `.toml`; errors name the line and column."""
+    """Parse JSON, or TOML when the file name ends in `.toml`; errors name the line and column. A document
+    nested more than `MAX_DEPTH` levels deep is refused with one line (never a RecursionError)."""
+    try:
+        document = _parse(text, path, error=error)
+    except RecursionError:
+        document = None
+    else:
+        if nesting_depth(document) <= MAX_DEPTH:
+            return document
+    raise error(f"{path}: nested more than {MAX_DEPTH} levels deep; mlgate reads documents up to {MAX_DEPTH}")
+
+
+def _parse(text: str, path: Path, *, error: ErrorFactory) -> Any:
     def finite(token: str) -> float:
         value = float(token)
         if not math.isfinite(value):

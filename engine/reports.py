@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.leaderboard import from_result
 from engine.policy.rules import fmt
+from engine.safe_text import inert
 from engine.safe_text import markdown_text as md
 
 
@@ -58,7 +59,7 @@ def junit_xml(result: Any, *, name: str) -> str:
         totals = [totals[0] + tests, *(t + c for t, c in zip(totals[1:], counts, strict=True))]
     for key, value in zip(("tests", "failures", "errors", "skipped"), totals, strict=True):
         root.set(key, str(value))
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return inert(ET.tostring(root, encoding="unicode", xml_declaration=True), keep_layout=True) + "\n"
 
 
 def markdown_summary(result: Any, *, name: str) -> str:

@@ -20,8 +20,13 @@ from typing import Any
 #: The one table of what is dangerous in untrusted text: the code points that act on whatever shows the text
 #: instead of being shown. C0 controls (ESC starts every terminal escape sequence, among them OSC 8 hyperlinks
 #: and title changes; CR and BS overwrite what was written; BEL rings), DEL, and C1 controls (CSI, OSC, ST: the
-#: eight-bit forms of the same escape sequences).
-CONTROL_CHARACTERS: frozenset[str] = frozenset(chr(c) for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)))
+#: eight-bit forms of the same escape sequences), and the bidirectional embedding, override and isolate controls
+#: (U+202A-U+202E, U+2066-U+2069: they reorder what follows them, so `show` or a card could display text in an
+#: order other than the one recorded, the "Trojan Source" trick).
+BIDI_CONTROLS: frozenset[str] = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+CONTROL_CHARACTERS: frozenset[str] = frozenset(
+    chr(c) for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))
+) | BIDI_CONTROLS
 #: The controls that only lay text out (tab and line feed), kept by the targets that show several lines.
 LAYOUT: frozenset[str] = frozenset("\t\n")
 #: What a dangerous character becomes where it is replaced rather than spelled out.
@@ -35,6 +40,7 @@ MATHTEXT = "$"
 
 _INERT = {ord(ch): REPLACEMENT for ch in CONTROL_CHARACTERS}
 _INERT_KEEPING_LAYOUT = {code: to for code, to in _INERT.items() if chr(code) not in LAYOUT}
+_JSON_ESCAPES = {ord(ch): f"\\u{ord(ch):04x}" for ch in CONTROL_CHARACTERS - LAYOUT}
 _MARKDOWN = re.compile("([" + re.escape("".join(sorted(MARKDOWN_SPECIAL))) + "])")
 
 
@@ -65,6 +71,13 @@ def screen_text(text: object) -> str:
     (`\\x1b`, `\\n`, `\\u202e`), so the text is shown as the characters it is made of and nothing is lost."""
     return "".join(ch if ch == " " or (ch not in CONTROL_CHARACTERS and ch.isprintable())
                    else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+
+
+def json_document(text: str) -> str:
+    """For a JSON document shown on a terminal (`--format json`, a JSON card to stdout): every dangerous character
+    JSON leaves raw (DEL, C1 and bidi controls; it already escapes C0 inside strings) written as its `\\uXXXX`
+    escape, which a JSON reader turns back into the same character: the document means exactly the same."""
+    return text.translate(_JSON_ESCAPES)
 
 
 def markdown_text(text: object) -> str:

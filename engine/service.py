@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import record
+from engine.audit.locks import lock_timeout as trail_lock_timeout
 from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS
 from engine.candidates import BASELINE
 from engine.cards import DEFAULT_CARDS_DIR
@@ -77,33 +78,35 @@ def run_audit(
 ) -> AuditResult:
     """Train, evaluate, check, record and card every candidate of `spec`; raises `MlgateError` on bad input.
 
-    Artifacts go under `artifacts_dir` (default: `artifacts/` beside the cards folder).
+    Artifacts go under `artifacts_dir` (default: `artifacts/` beside the cards folder). Every trail access of the
+    run (writes, the champion lookup, the head its cards name) waits at most `lock_timeout` seconds.
     """
-    plan = prepare(spec, Outputs(audit_db, cards_dir, artifacts_dir or cards_dir.parent / DEFAULT_ARTIFACTS_DIR))
-    sizes = ", ".join(f"{k} {v}" for k, v in plan.splits.sizes().items())
-    progress(Progress("data", f"read {len(plan.dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
+    with trail_lock_timeout(lock_timeout):  # one patience for every trail access of the run
+        plan = prepare(spec, Outputs(audit_db, cards_dir, artifacts_dir or cards_dir.parent / DEFAULT_ARTIFACTS_DIR))
+        sizes = ", ".join(f"{k} {v}" for k, v in plan.splits.sizes().items())
+        progress(Progress("data", f"read {len(plan.dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
 
-    run_id = new_run_id()
-    started = record.start_run(plan, run_id, lock_timeout=lock_timeout)
-    context = evaluation_context(plan, run_id=run_id, run_lineage=started["lineage"])
-    evaluated = _train_and_evaluate(plan, context, progress)
-    baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
-    evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(plan, progress),
-                            confidence=plan.settings.confidence)
+        run_id = new_run_id()
+        started = record.start_run(plan, run_id, lock_timeout=lock_timeout)
+        context = evaluation_context(plan, run_id=run_id, run_lineage=started["lineage"])
+        evaluated = _train_and_evaluate(plan, context, progress)
+        baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
+        evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(plan, progress),
+                                confidence=plan.settings.confidence)
 
-    results = []
-    for item in evaluated:
-        progress(Progress("check", f"checking {item.name} against the policies", item.name))
-        results.append(decide_candidate(item, plan.policies, fail_on=plan.settings.fail_on))
-    progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))
-    record.record_candidates(plan, run_id, evaluated, results, lock_timeout=lock_timeout)
+        results = []
+        for item in evaluated:
+            progress(Progress("check", f"checking {item.name} against the policies", item.name))
+            results.append(decide_candidate(item, plan.policies, fail_on=plan.settings.fail_on))
+        progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))
+        record.record_candidates(plan, run_id, evaluated, results, lock_timeout=lock_timeout)
 
-    card_events = render_cards(audit_db, run_id, results, cards_dir)
-    progress(Progress("cards", f"wrote {len(results)} model cards under {cards_dir / run_id}"))
-    metric = spec.optimizing_metric
-    recommended = recommend([Contender(r.name, r.metrics.get(metric), r.is_baseline, r.verdict) for r in results],
-                            metric=metric)
-    verdict = run_verdict(complete=True, recommended=recommended)
-    head = record.complete_run(plan, run_id, card_events, results, verdict=verdict, recommended=recommended,
-                               lock_timeout=lock_timeout)
-    return AuditResult(run_id, verdict, recommended, spec.optimizing_metric, audit_db, head, results)
+        card_events = render_cards(audit_db, run_id, results, cards_dir)
+        progress(Progress("cards", f"wrote {len(results)} model cards under {cards_dir / run_id}"))
+        metric = spec.optimizing_metric
+        recommended = recommend([Contender(r.name, r.metrics.get(metric), r.is_baseline, r.verdict) for r in results],
+                                metric=metric)
+        verdict = run_verdict(complete=True, recommended=recommended)
+        head = record.complete_run(plan, run_id, card_events, results, verdict=verdict, recommended=recommended,
+                                   lock_timeout=lock_timeout)
+        return AuditResult(run_id, verdict, recommended, spec.optimizing_metric, audit_db, head, results)

@@ -199,7 +199,7 @@ def event_rows(db: Path) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("what", ["both", "sidecar", "duckdb"])
-def test_a_writer_that_cannot_get_the_file_in_time_exits_2_and_writes_nothing(
+def test_a_writer_that_cannot_get_the_file_in_time_exits_3_and_writes_nothing(
     what: str, inputs: Inputs, tmp_path: Path
 ) -> None:
     db = tmp_path / "audit.duckdb"
@@ -211,7 +211,7 @@ def test_a_writer_that_cannot_get_the_file_in_time_exits_2_and_writes_nothing(
         done = subprocess.run(audit_argv(inputs, db, cards, "--lock-timeout", "1"), cwd=ROOT, text=True,
                               capture_output=True, timeout=120, check=False)
         waited = time.monotonic() - started
-    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.returncode == 3, done.stdout + done.stderr  # "the trail is busy": CI may retry
     assert "Traceback" not in done.stderr
     [line] = error_lines(done.stderr)
     assert line.startswith("mlgate: error:") and str(db) in line

@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 
 from engine.canonical import CHUNK_BYTES, digest, sha256_bytes, sha256_file, sha256_text
 from engine.safe_text import (
+    BIDI_CONTROLS,
     CONTROL_CHARACTERS,
     LAYOUT,
     csv_cell,
@@ -26,6 +27,7 @@ from engine.safe_text import (
     has_control_characters,
     html_text,
     inert,
+    json_document,
     markdown_code,
     markdown_text,
     screen_text,
@@ -41,15 +43,17 @@ MARKUP = "[bold red]x[/]"
 SCRIPT = "<script>alert(1)</script>"
 
 
-def test_the_table_is_c0_del_and_c1() -> None:
-    assert {chr(c) for c in range(0x20)} | {"\x7f"} | {chr(c) for c in range(0x80, 0xA0)} == CONTROL_CHARACTERS
+def test_the_table_is_c0_del_c1_and_the_bidi_controls() -> None:
+    bidi = {chr(c) for c in range(0x202A, 0x202F)} | {chr(c) for c in range(0x2066, 0x206A)}
+    assert bidi == BIDI_CONTROLS and len(bidi) == 9
+    assert {chr(c) for c in range(0x20)} | {"\x7f"} | {chr(c) for c in range(0x80, 0xA0)} | bidi == CONTROL_CHARACTERS
     assert {"\t", "\n"} == LAYOUT and LAYOUT <= CONTROL_CHARACTERS
     assert " " not in CONTROL_CHARACTERS and "\xa0" not in CONTROL_CHARACTERS
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("ann\x1b[31m", True), (C1_CSI, True), ("a\x7fb", True), ("a\tb", True), ("a\rb", True), ("bell\x07", True),
-    ("Ann O'Neil, naïve 名前 [x]", False), ("", False), ("\u202e", False),
+    ("Ann O'Neil, naïve 名前 [x]", False), ("", False), ("\u202e", True), ("\u2069", True),
 ])
 def test_has_control_characters_checks_the_same_table(text: str, expected: bool) -> None:
     assert has_control_characters(text) is expected
@@ -178,6 +182,7 @@ VARIANTS: dict[str, tuple[Callable[[object], str], frozenset[str]]] = {
     "html": (html_text, LAYOUT),
     "figure": (figure_label, frozenset()),
     "inert": (inert, frozenset()),
+    "json document": (json_document, LAYOUT),
 }
 
 

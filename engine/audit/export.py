@@ -25,7 +25,7 @@ from engine.audit import runs
 from engine.audit.trail import read_events
 from engine.audit.verify import verify
 from engine.canonical import sha256_file
-from engine.errors import MlgateError
+from engine.errors import MlgateError, WriteError
 from engine.safe_text import csv_cell
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -156,8 +156,12 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
     for name, frame in tables.items():
         final = folder / f"{name}.{fmt}"
         partial = _fresh(folder / f".{name}.{fmt}.partial")
-        WRITERS[fmt](frame, partial)
-        os.replace(partial, final)
+        try:
+            WRITERS[fmt](frame, partial)
+            os.replace(partial, final)
+        except OSError as exc:  # a full disk: no half-written file is left, one line names it
+            partial.unlink(missing_ok=True)
+            raise WriteError.of(final, exc, "export") from None
         files[final.name] = {"rows": len(frame), "sha256": sha256_file(final)}
     manifest = {
         "format": fmt,
@@ -167,8 +171,12 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
         "cards": card_files(tables["events"]),
     }
     partial = _fresh(folder / f".{MANIFEST}.partial")
-    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, folder / MANIFEST)
+    try:
+        partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, folder / MANIFEST)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise WriteError.of(folder / MANIFEST, exc, "export manifest") from None
     return manifest
 
 

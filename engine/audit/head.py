@@ -96,6 +96,8 @@ def write_head(audit_db: Path, out: Path, *, sign_key: Path | None = None, force
     result = verify(audit_db)
     if not result.intact:
         raise HeadError(f"{audit_db}: the trail is broken at sequence {result.bad_seq}; no head to publish")
+    if out.is_symlink():  # a planted link would send the head (with --force, over) wherever it points
+        raise HeadError(f"{out}: a symbolic link; the head is never written through one (remove it or choose --out)")
     if out.exists() and not force:
         raise HeadError(f"{out}: exists; not overwritten without --force")
     head = head_document(result)

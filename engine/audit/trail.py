@@ -6,6 +6,8 @@ can never fork the chain: each appends inside one transaction that reads the hea
 DuckDB locks the file against every other process while it is open read-write (readers included), so writers
 queue on a sidecar lock file (`audit.duckdb.lock`) with a timeout, with DuckDB's own lock as the backstop, and
 readers open read-only per query, with file-system access switched off, close at once and retry on the lock.
+Every wait is bounded by the command's one lock timeout (engine.audit.locks); running out of it raises
+`TrailBusyError`, naming the holder when the operating system says.
 There is no update or delete path in this code.
 """
 
@@ -26,12 +28,13 @@ import duckdb
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 
+from engine.audit.locks import LOCK_WAIT_SECONDS as LOCK_WAIT_SECONDS
+from engine.audit.locks import file_lock_holder, held_by, holder_from_message, lock_wait
 from engine.canonical import canonical_json, jsonable, sha256_text
-from engine.errors import TrailError
+from engine.errors import TrailBusyError, TrailError
 
 DEFAULT_AUDIT_DB = Path("audit_log") / "audit.duckdb"
 GENESIS_HASH = "0" * 64
-LOCK_WAIT_SECONDS = 120.0
 CREATION_WAIT_SECONDS = 2.0  # another process may be creating the file at this moment: brief retries
 TRAIL_CREATED = "trail_created"
 
@@ -75,6 +78,34 @@ def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: What a file that is not a DuckDB database is, from its first bytes (said when --audit-db names one).
+FILE_KINDS = (
+    (b"SQLite format 3\0", "a SQLite database"), (b"PAR1", "a Parquet file"), (b"PK\x03\x04", "a zip archive"),
+    (b"\x80", "a Python pickle"), (b"{", "a JSON document"), (b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF"),
+)
+DUCKDB_MAGIC = b"DUCK"
+
+
+def file_kind(path: Path) -> str | None:
+    """What `path` is when its first bytes say it is not a DuckDB database ("a SQLite database"), else None."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if not head or head[8:12] == DUCKDB_MAGIC:
+        return None
+    kind = next((name for magic, name in FILE_KINDS if head.startswith(magic)), None)
+    if kind is None:
+        kind = "a text file" if all(32 <= b < 127 or b in b"\t\r\n" for b in head) else "not a known format"
+    return kind
+
+
+def not_a_trail(path: Path, kind: str) -> TrailError:
+    return TrailError(f"{path}: not an audit trail: it is {kind}, not a DuckDB database",
+                      hint="--audit-db names the trail's DuckDB file")
+
+
 def _is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in str(exc).lower()
 
@@ -84,6 +115,7 @@ def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConn
     started = time.monotonic()
     deadline = started + wait
     delay = 0.02
+    holder = None
     while True:
         try:
             if read_only:  # queries and exports never reach other files through SQL
@@ -93,23 +125,27 @@ def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConn
             return duckdb.connect(str(path))
         except duckdb.Error as exc:
             creating = time.monotonic() < started + min(wait, CREATION_WAIT_SECONDS)
+            kind = None if _is_lock_error(exc) else file_kind(path)
+            if kind is not None:
+                raise not_a_trail(path, kind) from None
             if not _is_lock_error(exc) and not creating:
                 raise TrailError(f"{path}: cannot open the audit trail: {str(exc).splitlines()[0]}") from None
+            holder = holder_from_message(str(exc)) or holder
             if time.monotonic() >= deadline:
-                raise TrailError(
-                    f"{path}: the audit trail stayed locked by another process for {wait:.0f}s",
-                    hint="another mlgate process is writing; try again",
+                raise TrailBusyError(
+                    f"{path}: the audit trail stayed locked by another process for {wait:g}s{held_by(holder)}",
+                    hint="another mlgate process is writing; try again, or allow longer with --lock-timeout",
                 ) from None
         time.sleep(delay * (1 + random.random()))  # noqa: S311 (jitter, not security)
         delay = min(delay * 2, 1.0)
 
 
 @contextmanager
-def reading(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection for one query, closed at once."""
+def reading(path: Path, *, wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for one query, closed at once (waiting at most the command's lock timeout)."""
     if not path.is_file():
         raise TrailError(f"{path}: no audit trail here", hint="run `mlgate audit` first or pass --audit-db")
-    con = _connect(path, read_only=True, wait=wait)
+    con = _connect(path, read_only=True, wait=lock_wait(wait))
     try:
         yield con
     finally:
@@ -137,20 +173,24 @@ def _writer_turn(path: Path, wait: float) -> Iterator[float]:
         with FileLock(f"{path}.lock", timeout=wait):
             yield max(wait - (time.monotonic() - started), 1.0)
     except FileLockTimeout:
-        raise TrailError(
-            f"{path}: another mlgate process kept the audit trail busy for {wait:.0f}s",
+        holder = file_lock_holder(Path(f"{path}.lock"))
+        raise TrailBusyError(
+            f"{path}: another mlgate process kept the audit trail busy for {wait:g}s{held_by(holder)}",
             hint="try again, or allow longer with --lock-timeout",
         ) from None
 
 
-def append(path: Path, events: Sequence[NewEvent], *, wait: float = LOCK_WAIT_SECONDS) -> str:
+def append(path: Path, events: Sequence[NewEvent], *, wait: float | None = None) -> str:
     """Append `events` in one transaction after the current head; return the new head hash."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _writer_turn(path, wait) as patience:
+    with _writer_turn(path, lock_wait(wait)) as patience:
         return _append_locked(path, events, patience)
 
 
 def _append_locked(path: Path, events: Sequence[NewEvent], wait: float) -> str:
+    kind = file_kind(path) if path.exists() else None  # checked in our turn: no mlgate process is creating it
+    if kind is not None:
+        raise not_a_trail(path, kind)
     con = _connect(path, read_only=False, wait=wait)
     try:
         con.execute("BEGIN TRANSACTION")

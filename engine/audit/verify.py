@@ -59,4 +59,7 @@ def verify(path: Path) -> Verification:
         if index == 0 and row[3] == TRAIL_CREATED:
             log_id = json.loads(str(row[4]))["data"].get("log_id")
         prev_hash = str(row[6])
+    if not rows or rows[0][3] != TRAIL_CREATED:  # every event deleted, or the first ones: not the trail it was
+        return Verification(False, len(rows), 0, GENESIS_HASH, None, bad_seq=1,
+                            problem="the trail's creation event (sequence 1, trail_created) is missing")
     return Verification(True, len(rows), len(rows), prev_hash, log_id)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from engine.candidates.skops_trust import ALLOWED_CLASSES, ALLOWED_TYPES, untrusted_types
 from engine.errors import ModelError
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
@@ -42,7 +43,6 @@ WIDE_INPUT = (
     "{path}: input {name!r} takes {width} columns at once; mlgate feeds one input per data column, named like the "
     "column (with skl2onnx: initial_types=[(column, FloatTensorType([None, 1])), ...])"
 )
-SKOPS_ALLOWED = ("sklearn.", "numpy.")
 ONNX_NUMBERS: dict[str, type[np.generic]] = {
     "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64, "tensor(int32)": np.int32,
 }
@@ -268,13 +268,15 @@ def load_skops(path: Path) -> LoadedModel:
     import skops.io
 
     try:
+        refused = untrusted_types(path)
         untrusted = list(skops.io.get_untrusted_types(file=path))
-    except Exception as exc:
+    except Exception as exc:  # RecursionError among them: a schema nested too deep
         raise ModelError(f"{path}: not a readable skops file: {first_line(exc)}") from None
-    refused = [t for t in untrusted if not t.startswith(SKOPS_ALLOWED)]
+    refused = sorted({*refused, *(t for t in untrusted if t not in ALLOWED_CLASSES | ALLOWED_TYPES)})
     if refused:
-        raise ModelError(f"{path}: the skops file holds types outside mlgate's allow-list (scikit-learn and numpy "
-                         f"types only), so it is not loaded: {', '.join(refused)}")
+        raise ModelError(f"{path}: the skops file holds types outside mlgate's allow-list (listed scikit-learn "
+                         "estimators and transformers, no functions or other callables), so it is not loaded: "
+                         f"{', '.join(refused)}")
     try:
         model = skops.io.load(path, trusted=untrusted)
     except Exception as exc:

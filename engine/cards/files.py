@@ -25,6 +25,8 @@ from engine.cards.hf import render_hf
 from engine.cards.html import render_html
 from engine.cards.markdown import render_markdown
 from engine.cards.mct import render_mct
+from engine.errors import WriteError
+from engine.safe_text import json_document
 
 DEFAULT_CARDS_DIR = Path("model_cards")
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
@@ -32,7 +34,8 @@ CANDIDATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def render_json(card: dict[str, Any]) -> str:
-    return json.dumps(card, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The card as JSON; a recorded control or bidi character is kept, escaped (`\\u202e`), never raw."""
+    return json_document(json.dumps(card, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -67,12 +70,17 @@ def render_card(record: RunRecord, candidate: str, fmt: str, *, trail_head: dict
     return RENDERERS[fmt](card_document(record, candidate, trail_head=trail_head))
 
 
-def write_file(path: Path, text: str) -> None:
-    """Write beside the final name, then rename: a reader never sees half a card."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_file(path: Path, text: str, *, what: str = "file") -> None:
+    """Write beside the final name, then rename: a reader never sees half a card. On an I/O error (a full disk)
+    the scratch file is removed and a `WriteError` names the path and the cause."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise WriteError.of(path, exc, what) from None
 
 
 def write_cards(record: RunRecord, candidate: str, cards_dir: Path, audit_db: Path, *,
@@ -83,7 +91,7 @@ def write_cards(record: RunRecord, candidate: str, cards_dir: Path, audit_db: Pa
     for fmt, render in RENDERERS.items():
         path = card_path(cards_dir, record.run_id, candidate, fmt)
         text = render(document)
-        write_file(path, text)
+        write_file(path, text, what="card")
         files[fmt] = {"path": str(path), "sha256": sha256_text(text)}
     relative = os.path.relpath(cards_dir.resolve(), audit_db.resolve().parent)
     return {"candidate": candidate, "path": files["md"]["path"], "files": files, "cards_dir": relative,

@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from engine.candidates import BASELINE, Candidate, Features
+from engine.errors import WriteError
 from engine.serving import measure
 from engine.serving.onnx_export import OPSET, export_onnx, exporter_name
 from engine.serving.package import onnx_bytes, write_artifact
@@ -58,6 +59,8 @@ def serving_evidence(candidate: Candidate, name: str, features: Features, x_trai
     evidence: dict[str, Any] = {"features": feature_use(candidate, features, settings.serving_features)}
     try:
         evidence.update(_package_and_measure(candidate, name, features, x_train, x_test, settings, native))
+    except WriteError:  # a full disk is not a finding about the candidate: the audit stops, naming the file
+        raise
     except Exception as exc:  # a converter gap must not abort the audit: the rules report it as unknown
         evidence["error"] = f"{type(exc).__name__}: {exc}"
     return evidence

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.canonical import sha256_bytes
+from engine.errors import WriteError
 
 FILES = ("model.onnx", "input_schema.json", "signature.json", "metadata.json")
 
@@ -24,8 +25,12 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
 
 def _write(path: Path, data: bytes) -> dict[str, Any]:
     partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:  # a full disk: no half-written artifact is left, one line names it
+        partial.unlink(missing_ok=True)
+        raise WriteError.of(path, exc, "artifact") from None
     return {"sha256": sha256_bytes(data), "bytes": len(data)}
 
 
