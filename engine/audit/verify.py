@@ -3,6 +3,12 @@
 Every stored row is checked against the canonical body it carries: the body's own SHA-256 must equal the
 row's hash, its sequence number must be the next one, its previous hash must be the hash of the row before,
 and the row's queryable columns must repeat the body. The first row that breaks any of these is reported.
+
+The walk runs inside DuckDB (`SUSPECTS`): the hashes are computed by its `sha256`, the links compared with a
+window over the small columns only, and each body checked against its columns by the canonical encoding's fixed
+ending (keys are sorted, so the scalar members follow `data`), so no body is copied into Python. The query is
+deliberately wider than the rules: each row it returns is judged again by `row_problem` in Python, which alone
+decides and words the finding.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.audit.trail import COLUMNS, GENESIS_HASH, TRAIL_CREATED, query_events, reading
 from engine.canonical import sha256_text
@@ -26,7 +33,31 @@ class Verification:
     problem: str | None = None
 
 
-def _row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> str | None:
+# Rows that may break a rule, in chain order: a superset of the broken ones (Python has the last word).
+SUSPECTS = f"""
+WITH links AS (
+    SELECT seq, row_number() OVER (ORDER BY seq) AS position,
+           lag(hash, 1, ?) OVER (ORDER BY seq) AS expected_prev, prev_hash
+    FROM events
+), content AS (
+    -- a body that is valid JSON, an object, and ends with exactly these scalar members has them as its top-level
+    -- values (the members before an object's last brace are its own); anything else is only a suspect
+    SELECT seq FROM events
+    WHERE sha256(body) <> hash OR NOT starts_with(body, '{{') OR NOT json_valid(body)
+       OR NOT ends_with(body, ',"kind":' || to_json(kind) || ',"prev_hash":' || to_json(prev_hash)
+                              || ',"recorded_at":' || to_json(recorded_at)
+                              || ',"run_id":' || coalesce(to_json(run_id)::VARCHAR, 'null') || ',"seq":' || seq || '}}')
+)
+SELECT l.position, l.expected_prev, {', '.join('e.' + c for c in COLUMNS.split(', '))}
+FROM links AS l JOIN events AS e ON e.seq = l.seq
+WHERE l.seq <> l.position OR l.prev_hash IS DISTINCT FROM l.expected_prev OR l.seq IN (SELECT seq FROM content)
+ORDER BY l.position LIMIT ? OFFSET ?
+"""
+SUSPECTS_PER_QUERY = 1000
+SUMMARY = "SELECT count(*), max(seq) FROM events"
+
+
+def row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> str | None:
     seq, recorded_at, run_id, kind, body, row_prev, row_hash = row
     if seq != expected_seq:
         return f"expected sequence number {expected_seq}, found {seq} (an event was removed or reordered)"
@@ -47,19 +78,39 @@ def _row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> 
     return None
 
 
+def _first_problem(con: Any, path: Path) -> tuple[int, str, str] | None:
+    """(position, hash of the row before, problem) of the first broken row, or None for an intact chain."""
+    offset = 0
+    while True:
+        suspects = query_events(con, path, SUSPECTS, [GENESIS_HASH, SUSPECTS_PER_QUERY, offset])
+        for position, expected_prev, *row in suspects:
+            problem = row_problem(tuple(row), int(position), str(expected_prev))
+            if problem is not None:
+                return int(position), str(expected_prev), problem
+        if len(suspects) < SUSPECTS_PER_QUERY:
+            return None
+        offset += SUSPECTS_PER_QUERY
+
+
 def verify(path: Path) -> Verification:
-    """Walk the whole chain once, in sequence order."""
+    """Check the whole chain in one streaming pass inside DuckDB, in sequence order."""
     with reading(path) as con:
-        rows = query_events(con, path, f"SELECT {COLUMNS} FROM events ORDER BY seq")
-    prev_hash, log_id = GENESIS_HASH, None
-    for index, row in enumerate(rows):
-        problem = _row_problem(row, index + 1, prev_hash)
-        if problem is not None:
-            return Verification(False, len(rows), index, prev_hash, log_id, bad_seq=index + 1, problem=problem)
-        if index == 0 and row[3] == TRAIL_CREATED:
-            log_id = json.loads(str(row[4]))["data"].get("log_id")
-        prev_hash = str(row[6])
-    if not rows or rows[0][3] != TRAIL_CREATED:  # every event deleted, or the first ones: not the trail it was
-        return Verification(False, len(rows), 0, GENESIS_HASH, None, bad_seq=1,
+        count = int(query_events(con, path, SUMMARY)[0][0])
+        found = _first_problem(con, path)
+        ends = query_events(con, path, f"(SELECT {COLUMNS} FROM events ORDER BY seq LIMIT 1) UNION ALL "
+                                       f"(SELECT {COLUMNS} FROM events ORDER BY seq DESC LIMIT 1)")
+    if found is not None:
+        position, prev_hash, problem = found
+        log_id = _log_id(ends[0]) if position > 1 else None
+        return Verification(False, count, position - 1, prev_hash, log_id, bad_seq=position, problem=problem)
+    if not ends or ends[0][3] != TRAIL_CREATED:  # every event deleted, or the first ones: not the trail it was
+        return Verification(False, count, 0, GENESIS_HASH, None, bad_seq=1,
                             problem="the trail's creation event (sequence 1, trail_created) is missing")
-    return Verification(True, len(rows), len(rows), prev_hash, log_id)
+    return Verification(True, count, count, str(ends[-1][6]), _log_id(ends[0]))
+
+
+def _log_id(first: tuple[Any, ...]) -> str | None:
+    if first[3] != TRAIL_CREATED:
+        return None
+    log_id = json.loads(str(first[4]))["data"].get("log_id")
+    return None if log_id is None else str(log_id)
