@@ -44,14 +44,14 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def _champion(plan: Plan, progress: ProgressCallback) -> ChampionReference:
+def _champion(context: EvaluationContext, progress: ProgressCallback) -> ChampionReference:
     """The model's current champion, re-scored on this run's test rows from its ONNX artifact."""
+    plan = context.plan
     champion = champion_evidence(plan.outputs.audit_db, plan.spec.name)
     if champion["current"] is not None:
         progress(Progress("champion", f"re-scoring the champion {champion['current']['candidate']} on the test rows"))
-    test = plan.splits.test
-    return champion_reference(champion, plan.dataset.frame.iloc[test], plan.dataset.y[test],
-                              groupings=plan.groupings, settings=plan.settings.performance)
+    return champion_reference(champion, context.x_test, context.y_test, groupings=plan.groupings,
+                              settings=plan.settings.performance)
 
 
 def _train_and_evaluate(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
@@ -91,7 +91,7 @@ def run_audit(
         context = evaluation_context(plan, run_id=run_id, run_lineage=started["lineage"])
         evaluated = _train_and_evaluate(plan, context, progress)
         baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
-        evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(plan, progress),
+        evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(context, progress),
                                 confidence=plan.settings.confidence)
 
         results = []

@@ -48,7 +48,8 @@ def compare_all(evaluated: list[Evaluated], *, baseline: str, champion: Champion
                 confidence: float) -> list[Evaluated]:
     """Every candidate with its comparisons: the paired lift over the baseline `baseline` (the baseline itself
     included) and, when the champion was re-scored, over the champion; the champion's record for all."""
-    reference = next((e for e in evaluated if e.name == baseline), None)
+    reference = next((e for e in evaluated if e.name == baseline and e.evidence is not None), None)
+    reference_performance = reference.evidence.performance.to_json() if reference and reference.evidence else None
     rescored = champion.rescored
     compared = []
     for item in evaluated:
@@ -57,9 +58,9 @@ def compare_all(evaluated: list[Evaluated], *, baseline: str, champion: Champion
             continue
         performance = item.evidence.performance.to_json()
         versus_baseline = None
-        if reference is not None and reference.evidence is not None:
-            versus_baseline = compare(performance, item.samples, reference.evidence.performance.to_json(),
-                                      reference.samples, confidence=confidence)
+        if reference is not None and reference_performance is not None:
+            versus_baseline = compare(performance, item.samples, reference_performance, reference.samples,
+                                      confidence=confidence)
         versus_champion = None if rescored is None else compare(
             performance, item.samples, rescored.evidence, rescored.samples, confidence=confidence)
         comparisons = Comparisons(baseline=baseline if versus_baseline is not None else None,
