@@ -26,6 +26,7 @@ from cli.output import (
     stdout,
     trail_path,
 )
+from cli.timings import print_timings
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -135,12 +136,16 @@ def _candidate_json(c: Any) -> dict[str, Any]:
 @audit_db_option
 @read_lock_timeout_option
 @format_option
-def show(run_id: str, candidate: str | None, audit_db: Path | None, output_format: str) -> int:
+@click.option("--timings", "with_timings", is_flag=True, help="where the run's time went: each stage, each candidate")
+def show(run_id: str, candidate: str | None, audit_db: Path | None, output_format: str,
+         with_timings: bool = False) -> int:
     """Show a run (or one candidate of it) as it stands now: verdicts, rules, waivers, sign-offs."""
     from engine.audit.runs import load_run, view
     from engine.errors import TrailError
 
     record = load_run(trail_path(audit_db), run_id)
+    if with_timings:
+        return print_timings(run_id, record.completed.data if record.completed else None, output_format)
     current = view(record)
     chosen = [c for c in current.candidates if candidate is None or c.name == candidate]
     if candidate is not None and not chosen:

@@ -22,6 +22,7 @@ from engine.evaluation.settings import EvaluationSettings
 from engine.policy.loader import Policy, load_policies
 from engine.spec import AuditSpec
 from engine.split import Splits, split_for, training_set
+from engine.timings import timed
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,11 @@ def check_writable(outputs: Outputs) -> None:
 def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
     """Read and check every input of `spec` and build its candidates; raises `MlgateError` on bad input."""
     policies = load_policies(spec.policies)
-    dataset = load_dataset(spec.data)
+    with timed("load"):
+        dataset = load_dataset(spec.data)
     train_file = load_training_file(spec.data, dataset)
-    splits = split_for(spec, dataset)
+    with timed("split"):
+        splits = split_for(spec, dataset)
     settings = EvaluationSettings.from_spec(spec, dataset.features)
     models = build_candidates(spec, dataset)
     check_writable(outputs)

@@ -93,10 +93,12 @@ def record_candidates(plan: Plan, run_id: str, evaluated: list[Evaluated], resul
 
 
 def complete_run(plan: Plan, run_id: str, card_events: list[NewEvent], results: list[CandidateResult], *,
-                 verdict: str, recommended: str | None, lock_timeout: float) -> str:
-    """Append the cards and the run's completion in one transaction; returns the new chain head."""
+                 verdict: str, recommended: str | None, lock_timeout: float,
+                 timings: dict[str, Any] | None = None) -> str:
+    """Append the cards and the run's completion in one transaction (with where the run's time went, when
+    `timings` is given: `engine.timings`); returns the new chain head."""
     completed = NewEvent(runs.RUN_COMPLETED, run_id, {
         "verdict": verdict, "recommended": recommended, "optimizing_metric": plan.spec.optimizing_metric,
-        "candidates": {r.name: r.verdict for r in results},
+        "candidates": {r.name: r.verdict for r in results}, **({"timings": timings} if timings else {}),
     })
     return append(plan.outputs.audit_db, [*card_events, completed], wait=lock_timeout)

@@ -34,6 +34,7 @@ from engine.progress import Progress, ProgressCallback, ignore
 from engine.render import render_cards
 from engine.serving.evidence import DEFAULT_ARTIFACTS_DIR
 from engine.spec import AuditSpec
+from engine.timings import for_candidate, recording, timed
 from engine.train import calibrate, train_candidate
 
 __all__ = ["AuditResult", "CandidateResult", "Progress", "ProgressCallback", "new_run_id", "run_audit"]
@@ -58,12 +59,14 @@ def _train_and_evaluate(plan: Plan, context: EvaluationContext, progress: Progre
     """Every candidate of the spec, then each calibrated variant it asks for (on top of the fitted model)."""
     evaluated = []
     for candidate in plan.spec.candidates:
-        base = train_candidate(plan, candidate, progress)
-        evaluated.append(evaluate_candidate(base, context, progress))
+        with for_candidate(candidate.name):
+            base = train_candidate(plan, candidate, progress)
+            evaluated.append(evaluate_candidate(base, context, progress))
         if evaluated[-1].error is not None:
             continue
         for method in candidate.calibration:
-            evaluated.append(evaluate_candidate(calibrate(plan, base, method, progress), context, progress))
+            with for_candidate(f"{candidate.name}.{method}"):
+                evaluated.append(evaluate_candidate(calibrate(plan, base, method, progress), context, progress))
     return evaluated
 
 
@@ -81,7 +84,7 @@ def run_audit(
     Artifacts go under `artifacts_dir` (default: `artifacts/` beside the cards folder). Every trail access of the
     run (writes, the champion lookup, the head its cards name) waits at most `lock_timeout` seconds.
     """
-    with trail_lock_timeout(lock_timeout):  # one patience for every trail access of the run
+    with trail_lock_timeout(lock_timeout), recording() as timings:  # one patience for every trail access
         plan = prepare(spec, Outputs(audit_db, cards_dir, artifacts_dir or cards_dir.parent / DEFAULT_ARTIFACTS_DIR))
         sizes = ", ".join(f"{k} {v}" for k, v in plan.splits.sizes().items())
         progress(Progress("data", f"read {len(plan.dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
@@ -97,16 +100,19 @@ def run_audit(
         results = []
         for item in evaluated:
             progress(Progress("check", f"checking {item.name} against the policies", item.name))
-            results.append(decide_candidate(item, plan.policies, fail_on=plan.settings.fail_on))
+            with timed("check"):
+                results.append(decide_candidate(item, plan.policies, fail_on=plan.settings.fail_on))
         progress(Progress("record", f"recording {len(results)} candidates in {audit_db}"))
-        record.record_candidates(plan, run_id, evaluated, results, lock_timeout=lock_timeout)
+        with timed("record"):
+            record.record_candidates(plan, run_id, evaluated, results, lock_timeout=lock_timeout)
 
-        card_events = render_cards(audit_db, run_id, results, cards_dir)
+        with timed("cards"):
+            card_events = render_cards(audit_db, run_id, results, cards_dir)
         progress(Progress("cards", f"wrote {len(results)} model cards under {cards_dir / run_id}"))
         metric = spec.optimizing_metric
         recommended = recommend([Contender(r.name, r.metrics.get(metric), r.is_baseline, r.verdict) for r in results],
                                 metric=metric)
         verdict = run_verdict(complete=True, recommended=recommended)
         head = record.complete_run(plan, run_id, card_events, results, verdict=verdict, recommended=recommended,
-                                   lock_timeout=lock_timeout)
+                                   lock_timeout=lock_timeout, timings=timings.to_json())
         return AuditResult(run_id, verdict, recommended, spec.optimizing_metric, audit_db, head, results)

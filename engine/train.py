@@ -19,6 +19,7 @@ from engine.canonical import jsonable
 from engine.prepare import Plan
 from engine.progress import Progress, ProgressCallback
 from engine.spec import CandidateSpec
+from engine.timings import timed
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def _retrain(plan: Plan, name: str, twin: Candidate | None, why_not: str, progre
     if twin is None:
         return Retrain(skipped=why_not)
     progress(Progress("reproduce", f"retraining {name} with the same seed", name))
-    return retrain_twin(twin, plan.training)
+    with timed("retrain"):
+        return retrain_twin(twin, plan.training)
 
 
 def _trained(candidate: CandidateSpec, model: Candidate, seconds: float, error: str | None,
@@ -84,7 +86,8 @@ def train_candidate(plan: Plan, candidate: CandidateSpec, progress: ProgressCall
     doing = "evaluating" if candidate.family == EXTERNAL else "training and evaluating"
     progress(Progress("train", f"{doing} {candidate.name} ({candidate.family})", candidate.name))
     model = plan.models[candidate.name]
-    seconds, error = _fit(model, plan.training)
+    with timed("train"):
+        seconds, error = _fit(model, plan.training)
     if error is not None:
         return _trained(candidate, model, seconds, error, Retrain())
     external = candidate.family == EXTERNAL
@@ -101,7 +104,8 @@ def calibrate(plan: Plan, base: Trained, method: str, progress: ProgressCallback
     if base.model is None:
         raise ValueError(f"{base.candidate.name} did not train, so it cannot be calibrated")
     model = CalibratedCandidate(base.model, method)
-    seconds, error = _fit(model, plan.training)
+    with timed("train"):
+        seconds, error = _fit(model, plan.training)
     if error is not None:
         return _trained(variant, model, seconds, error, Retrain())
     twin = CalibratedCandidate(base.retrain.twin, method) if base.retrain.twin is not None else None

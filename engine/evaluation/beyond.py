@@ -22,6 +22,7 @@ from engine.evaluation.conformal import conformal_evidence
 from engine.evaluation.explain import ExplainSettings, associations, explanation_evidence
 from engine.evaluation.groups import Grouping
 from engine.evaluation.robustness import RobustnessSettings, directional_tests, robustness_evidence
+from engine.timings import timed
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,10 @@ def beyond_context(settings: BeyondSettings, frame: pd.DataFrame, y: NDArray[np.
                          features, tuple(sensitive), groupings, associations(x_test, features, groupings))
 
 
-def _part(compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _part(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
-        return compute()
+        with timed(name):
+            return compute()
     except Exception as exc:  # one part failing (a library, a family) leaves its rules unknown, not the audit lost
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -89,13 +91,13 @@ def beyond_evidence(model: Candidate, test_proba: NDArray[np.float64], context: 
     """`conformal`, `explanations` and `robustness` evidence of one fitted candidate."""
     s = context.settings
     return {
-        "conformal": _part(lambda: conformal_evidence(
+        "conformal": _part("conformal", lambda: conformal_evidence(
             context.y_valid, model.predict_proba(context.x_valid), context.y_test, test_proba, levels=s.levels,
             groupings=context.groupings, min_group_size=s.min_group_size)),
-        "explanations": _part(lambda: explanation_evidence(
+        "explanations": _part("explanations", lambda: explanation_evidence(
             model, context.x_test, context.x_train, features=context.features, association=context.association,
             sensitive=context.sensitive, settings=s.explain)),
-        "robustness": _part(lambda: robustness_evidence(
+        "robustness": _part("robustness", lambda: robustness_evidence(
             model.predict_proba, context.x_test, context.y_test, features=context.features,
             sensitive=context.sensitive, settings=s.robustness)),
     }

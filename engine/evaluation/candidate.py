@@ -30,6 +30,7 @@ from engine.lineage import candidate_lineage
 from engine.prepare import Plan
 from engine.progress import Progress, ProgressCallback
 from engine.serving.evidence import ServingSettings, serving_evidence
+from engine.timings import timed
 from engine.train import Retrain, Trained, failure
 
 
@@ -95,9 +96,10 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
     if model is None or trained.error is not None:
         return Evaluated(trained, None, None, trained.error)
     try:
-        proba = model.predict_proba(context.x_test)
-        performance, samples = evaluate(context.y_test, proba, groupings=context.plan.groupings,
-                                        settings=settings.performance)
+        with timed("performance"):
+            proba = model.predict_proba(context.x_test)
+            performance, samples = evaluate(context.y_test, proba, groupings=context.plan.groupings,
+                                            settings=settings.performance)
         beyond = beyond_evidence(model, proba, context.beyond)
     except Exception as exc:  # scores that cannot be evaluated (NaN, wrong shape) fail this candidate only
         return Evaluated(trained, None, None, failure(exc))
@@ -107,12 +109,14 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
     serving = serving_evidence(model, name, plan.dataset.features, plan.training.x_train, context.x_test,
                                context.serving, native=proba)
     device = reproducibility.device_of(trained.description)
+    with timed("reproducibility"):
+        repro = reproducibility_evidence(trained.retrain, proba, context.x_test, threshold=plan.spec.threshold,
+                                         device=device)
     evidence = Evidence(
         performance=Performance.from_json(jsonable(performance)),
         conformal=jsonable(beyond["conformal"]), explanations=jsonable(beyond["explanations"]),
         robustness=jsonable(beyond["robustness"]), serving=jsonable(serving),
-        reproducibility=jsonable(reproducibility_evidence(trained.retrain, proba, context.x_test,
-                                                          threshold=plan.spec.threshold, device=device)),
+        reproducibility=jsonable(repro),
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
                                   seed=plan.spec.split.seed),
         not_applicable=dict(trained.description.get("not_applicable") or {}),

@@ -22,6 +22,7 @@ from engine.serving import measure
 from engine.serving.onnx_export import OPSET, export_onnx, exporter_name
 from engine.serving.package import onnx_bytes, write_artifact
 from engine.serving.schema import feeds, input_schema, signature
+from engine.timings import timed
 
 DEFAULT_ARTIFACTS_DIR = Path("artifacts")
 DEFAULT_SERVING: dict[str, int] = {
@@ -69,6 +70,15 @@ def serving_evidence(candidate: Candidate, name: str, features: Features, x_trai
 def _package_and_measure(candidate: Candidate, name: str, features: Features, x_train: pd.DataFrame,
                          x_test: pd.DataFrame, settings: ServingSettings,
                          native: NDArray[np.float64] | None) -> dict[str, Any]:
+    with timed("package"):
+        artifact, data, schema = _package(candidate, name, features, x_train, settings)
+    with timed("measure"):
+        return _measure(candidate, artifact, data, schema, x_test, settings, native)
+
+
+def _package(candidate: Candidate, name: str, features: Features, x_train: pd.DataFrame,
+             settings: ServingSettings) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    """Export, sign and write the artifact: its record, its bytes and its input schema."""
     model = export_onnx(candidate, features)
     schema = input_schema(features, x_train, [i.name for i in model.graph.input])
     data = onnx_bytes(model, {"mlgate.family": candidate.family, "mlgate.exporter": exporter_name(candidate)})
@@ -78,6 +88,12 @@ def _package_and_measure(candidate: Candidate, name: str, features: Features, x_
     artifact = write_artifact(settings.artifacts_dir / settings.run_id / name, model_bytes=data, schema=schema,
                               signature=signature(model), metadata=metadata)
     artifact.update(exporter=exporter_name(candidate), onnx_opset=OPSET)
+    return artifact, data, schema
+
+
+def _measure(candidate: Candidate, artifact: dict[str, Any], data: bytes, schema: dict[str, Any],
+             x_test: pd.DataFrame, settings: ServingSettings, native: NDArray[np.float64] | None) -> dict[str, Any]:
+    """Score the artifact with onnxruntime: skew against the native scores, latency, throughput, size, memory."""
     m = settings.measure
     sess = measure.session(data, threads=m["threads"])
     inputs = feeds(schema, x_test)
