@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -24,7 +23,7 @@ from engine.candidates.base import (
     categorical_frame,
     pipeline_proba,
 )
-from engine.candidates.onehot import one_hot_preprocessor
+from engine.candidates.onehot import input_origins, one_hot_preprocessor
 
 DEFAULTS: dict[str, Any] = {
     "C": 1.0,
@@ -33,17 +32,6 @@ DEFAULTS: dict[str, Any] = {
     "max_categories": 50,
     "min_frequency": 5,
 }
-
-
-def _origins(preprocess: ColumnTransformer, features: Features) -> NDArray[np.intp]:
-    """For each model input, the index (in `features.all`) of the original feature it was made from."""
-    widths: list[int] = []
-    if features.categorical:
-        encoder = preprocess.named_transformers_["categorical"].steps[-1][1]
-        widths = [len(c) for c in encoder.categories_]
-    offset = len(features.numeric)
-    origins = [*range(offset), *(offset + i for i, w in enumerate(widths) for _ in range(w))]
-    return np.asarray(origins, dtype=np.intp)
 
 
 class LogisticCandidate:
@@ -81,7 +69,7 @@ class LogisticCandidate:
         mean = np.asarray(preprocess.transform(categorical_frame(background, self.features, missing=MISSING_CATEGORY)),
                           dtype=np.float64).mean(0)
         weights = np.asarray(model.coef_[0], dtype=np.float64)
-        origins = _origins(preprocess, self.features)
+        origins = input_origins(preprocess, self.features)
         if origins.size != weights.size:
             raise RuntimeError(f"{origins.size} model inputs traced back to features, but the model has {weights.size}")
         values = np.zeros((len(x), len(self.features.all)))

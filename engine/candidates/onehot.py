@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -48,3 +49,15 @@ def one_hot_preprocessor(features: Features, params: dict[str, Any], x_train: pd
         [("numeric", numeric, list(features.numeric)), ("categorical", categorical, list(features.categorical))],
         verbose_feature_names_out=False,
     )
+
+
+def input_origins(preprocess: ColumnTransformer, features: Features) -> NDArray[np.intp]:
+    """For each model input of a fitted `one_hot_preprocessor`, the index (in `features.all`) of the original
+    feature it was made from (numerics first, then each categorical's one-hot columns)."""
+    widths: list[int] = []
+    if features.categorical:
+        encoder = preprocess.named_transformers_["categorical"].steps[-1][1]
+        widths = [len(c) for c in encoder.categories_]
+    offset = len(features.numeric)
+    origins = [*range(offset), *(offset + i for i, w in enumerate(widths) for _ in range(w))]
+    return np.asarray(origins, dtype=np.intp)
