@@ -3,13 +3,15 @@ to the exact answer where there is one (a single linear layer)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from engine.candidates.mlp_attribution import rescale_attributions
 
 
 def _net(rng: np.random.Generator, widths: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(rng.normal(size=(out, inp)), rng.normal(size=out)) for inp, out in zip(widths, widths[1:], strict=False)]
+    return [(rng.normal(size=(out, inp)), rng.normal(size=out)) for inp, out in itertools.pairwise(widths)]
 
 
 def _proba(layers: list[tuple[np.ndarray, np.ndarray]], a: np.ndarray) -> np.ndarray:
