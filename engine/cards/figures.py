@@ -39,7 +39,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     step = min((m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)
                 if m * 10 ** math.floor(math.log10(raw)) >= raw), default=raw)
     first = math.ceil(low / step - 1e-9)
-    return [round(k * step, 10) for k in range(first, int(math.floor(high / step + 1e-9)) + 1)]
+    return [round(k * step, 10) for k in range(first, math.floor(high / step + 1e-9) + 1)]
 
 
 @dataclass(frozen=True)
