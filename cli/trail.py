@@ -121,15 +121,18 @@ def keygen(out: Path, force: bool) -> int:
 @click.option("--verdict", type=click.Choice(["pass", "fail", "incomplete"]), help="runs with this verdict now")
 @click.option("--policy", "policy_name", help="runs checked against a policy of this name")
 @click.option("--reviewer", help="runs with a sign-off or waiver by this reviewer")
+@click.option("--limit", type=click.IntRange(1), help="at most this many runs (a page)")
+@click.option("--before", "before", help="runs started before this run (the next page: the last run shown)")
 @format_option
 def runs(audit_db: Path | None, since: datetime | None, until: datetime | None, candidate: str | None,
-         verdict: str | None, policy_name: str | None, reviewer: str | None, output_format: str) -> int:
+         verdict: str | None, policy_name: str | None, reviewer: str | None, limit: int | None, before: str | None,
+         output_format: str) -> int:
     """List the runs, newest first, as they stand now (waivers and sign-offs applied)."""
     from engine.audit.runs import RunFilter, list_runs
 
     run_filter = RunFilter(since=since.date() if since else None, until=until.date() if until else None,
                            candidate=candidate, verdict=verdict, policy=policy_name, reviewer=reviewer)
-    summaries = list_runs(trail_path(audit_db), run_filter)
+    summaries = list_runs(trail_path(audit_db), run_filter, limit=limit, before=before)
     if output_format == "json":
         print_json(summaries)
         return EXIT_OK
