@@ -3,17 +3,23 @@
 The events are the real shapes of a recorded audit (tests/fixtures/trail_v0: an audit of four candidates with
 a waiver, a sign-off, a promotion and a re-check, about 1.3 KB to 60 KB an event), copied with new run ids.
 Prints the trail's size, the build time, and `verify`'s wall time and peak memory (RSS of this process, which
-includes DuckDB's), and whether the chain is intact.
+includes DuckDB's), and whether the chain is intact. With `--readers`, each reader then runs as a user runs it,
+in its own process (`mlgate verify`, `verify --since` a head one run old, `runs --limit 50`, `show`, `export`
+of one run, the TUI's first screen), with its wall time and peak RSS (the child's own, from GNU time).
 
     .venv/bin/python bench/trail.py --runs 5000             # ~100,000 events
-    .venv/bin/python bench/trail.py --runs 50000 --keep /tmp/big.duckdb
+    .venv/bin/python bench/trail.py --runs 10000 --keep /tmp/t10k.duckdb --readers
+    .venv/bin/python bench/trail.py --events 1000000 --keep /tmp/big.duckdb --readers   # ~50,000 runs
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,11 +56,64 @@ def build(path: Path, runs: int) -> int:
     return written + 1
 
 
+TUI_FIRST_SCREEN = """
+import asyncio, sys, time
+from pathlib import Path
+from tui.app import MlgateApp
+async def main():
+    app = MlgateApp(Path(sys.argv[1]))
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.screen.query("#runs-table").first().row_count == 0:
+            await pilot.pause(0.01)
+        print(f"first screen {time.perf_counter() - STARTED:.2f} s", file=sys.stderr, flush=True)
+        import os; os._exit(0)  # the first screen is what is timed, not the workers still reading behind it
+STARTED = time.perf_counter()
+asyncio.run(main())
+"""
+
+
+def timed(name: str, argv: list[str]) -> None:
+    """Run one reader in its own process; print its wall time and its own peak RSS (GNU time's %M)."""
+    started = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    seconds = time.perf_counter() - started
+    *said, peak = done.stderr.strip().splitlines() or ["0"]
+    print(f"{name:<16} {seconds:7.2f} s  peak RSS {int(peak) / 1024:7,.0f} MB  exit {done.returncode} "
+          f"{' '.join(said)[-200:]}")
+
+
+def readers(path: Path, folder: Path) -> None:
+    """Each reader as a user runs it, on `path` (a copy gets one more run after a head, for --since)."""
+    mlgate = [sys.executable, "-m", "cli"]
+    con = duckdb.connect(str(path), read_only=True)
+    newest = str(con.execute("SELECT run_id FROM events WHERE kind = 'run_started' ORDER BY seq DESC LIMIT 1")
+                 .fetchone()[0])  # type: ignore[index]
+    con.close()
+    timed("verify", [*mlgate, "verify", "--audit-db", str(path)])
+    grown = folder / "grown.duckdb"
+    shutil.copy(path, grown)
+    subprocess.run([*mlgate, "head", "--audit-db", str(grown), "--out", str(folder / "head.json"), "--force"],
+                   cwd=ROOT, check=True, capture_output=True)
+    append(grown, [NewEvent(kind, "20991231T000000Z-new", data) for kind, data in template()])
+    timed("verify --since", [*mlgate, "verify", "--audit-db", str(grown), "--since", str(folder / "head.json")])
+    grown.unlink()
+    timed("runs --limit 50", [*mlgate, "runs", "--audit-db", str(path), "--limit", "50"])
+    timed("show", [*mlgate, "show", newest, "--audit-db", str(path)])
+    timed("export (1 run)", [*mlgate, "export", "--audit-db", str(path), "--format", "jsonl", "--run", newest,
+                             "--out", str(folder / "export"), "--force"])
+    timed("tui first screen", [sys.executable, "-c", TUI_FIRST_SCREEN, str(path)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5000)
+    parser.add_argument("--events", type=int, help="about this many events instead (runs of the fixture's shape)")
     parser.add_argument("--keep", type=Path, help="build (or reuse) the trail here instead of a temporary file")
+    parser.add_argument("--readers", action="store_true", help="then time each reader in its own process")
     args = parser.parse_args()
+    if args.events:
+        args.runs = max(1, args.events // len(template()))
     with tempfile.TemporaryDirectory() as folder:
         path = args.keep or Path(folder) / "audit.duckdb"
         if not path.exists():
@@ -69,6 +128,8 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"verify: {result.events:,} events, intact={result.intact}, {seconds:.2f} s, "
               f"peak RSS {peak / 1024:,.0f} MB (before: {before / 1024:,.0f} MB)")
+        if args.readers:
+            readers(path, Path(folder))
 
 
 if __name__ == "__main__":

@@ -35,32 +35,51 @@ DATE = click.DateTime(["%Y-%m-%d"])
 @audit_db_option
 @read_lock_timeout_option
 @click.option("--expect-head", type=click.Path(path_type=Path), help="a published head the trail must still extend")
+@click.option("--since", "since_head", type=click.Path(path_type=Path),
+              help="a head verified before: check it is still in the chain, then only the events after it")
 @click.option("--pubkey", type=click.Path(path_type=Path), help="Ed25519 public key the head must be signed with")
+@click.option("--progress/--no-progress", "show_progress", default=None,
+              help="how far the walk is, on stderr (default: on a terminal, for a long walk)")
 @format_option
-def verify(audit_db: Path | None, expect_head: Path | None, pubkey: Path | None, output_format: str) -> int:
+def verify(audit_db: Path | None, expect_head: Path | None, since_head: Path | None, pubkey: Path | None,
+           show_progress: bool | None, output_format: str) -> int:
     """Recompute the hash chain (and check a published head); exit 1 naming what is wrong."""
+    from cli.walk_progress import WalkProgress
     from engine.audit.head import HeadError, check_head, head_document, read_head
+    from engine.audit.since import verify_since
     from engine.audit.verify import verify as verify_trail
 
     path = trail_path(audit_db)
-    if pubkey is not None and expect_head is None:
-        raise HeadError("--pubkey checks the signature of --expect-head FILE; give both")
-    result = verify_trail(path)
+    if pubkey is not None and expect_head is None and since_head is None:
+        raise HeadError("--pubkey checks the signature of --expect-head FILE (or --since FILE); give both")
+    progress = WalkProgress(forced=show_progress)
+    since_problem, walked = None, None
+    if since_head is not None:
+        checked = verify_since(path, read_head(since_head), public_key=pubkey, progress=progress)
+        result, walked, since_problem = checked.result, checked.walked, checked.head_problem
+    else:
+        result = verify_trail(path, progress=progress)
+    progress.done()
     head_problem = None
-    if result.intact and expect_head is not None:
-        checked = check_head(path, result, read_head(expect_head), public_key=pubkey)
-        head_problem = checked.problem
-    ok = result.intact and head_problem is None
+    if result.intact and since_problem is None and expect_head is not None:
+        checked_head = check_head(path, result, read_head(expect_head), public_key=pubkey)
+        head_problem = checked_head.problem
+    ok = result.intact and head_problem is None and since_problem is None
     if output_format == "json":
+        since = {"since": str(since_head), "since_problem": since_problem, "walked": walked} if since_head else {}
         print_json({"audit_db": str(path), **result.__dict__, "head": head_document(result),
                     "expected_head": str(expect_head) if expect_head else None, "head_problem": head_problem,
-                    "ok": ok})
+                    **since, "ok": ok})
+    elif since_problem is not None:
+        stdout.print(safe_text(f"HEAD NOT IN THE CHAIN: {since_head}: {since_problem}", style="bold red"))
     elif not result.intact:
         stdout.print(safe_text(f"BROKEN at sequence {result.bad_seq}: {result.problem}", style="bold red"))
     elif head_problem is not None:
         stdout.print(safe_text(f"NOT THE PUBLISHED TRAIL: {head_problem}", style="bold red"))
     else:
-        stdout.print(safe_text(f"intact: {result.events} events; head: log {result.log_id}, seq {result.head_seq}, "
+        walk = f"intact after {since_head}: {walked} new events checked, {result.events} in all" if since_head else \
+            f"intact: {result.events} events"
+        stdout.print(safe_text(f"{walk}; head: log {result.log_id}, seq {result.head_seq}, "
                                f"{result.head_hash}" + (f"; extends {expect_head}" if expect_head else "")),
                      soft_wrap=True)
     return EXIT_OK if ok else EXIT_FAILED
@@ -103,15 +122,18 @@ def keygen(out: Path, force: bool) -> int:
 @click.option("--verdict", type=click.Choice(["pass", "fail", "incomplete"]), help="runs with this verdict now")
 @click.option("--policy", "policy_name", help="runs checked against a policy of this name")
 @click.option("--reviewer", help="runs with a sign-off or waiver by this reviewer")
+@click.option("--limit", type=click.IntRange(1), help="at most this many runs (a page)")
+@click.option("--before", "before", help="runs started before this run (the next page: the last run shown)")
 @format_option
 def runs(audit_db: Path | None, since: datetime | None, until: datetime | None, candidate: str | None,
-         verdict: str | None, policy_name: str | None, reviewer: str | None, output_format: str) -> int:
+         verdict: str | None, policy_name: str | None, reviewer: str | None, limit: int | None, before: str | None,
+         output_format: str) -> int:
     """List the runs, newest first, as they stand now (waivers and sign-offs applied)."""
     from engine.audit.runs import RunFilter, list_runs
 
     run_filter = RunFilter(since=since.date() if since else None, until=until.date() if until else None,
                            candidate=candidate, verdict=verdict, policy=policy_name, reviewer=reviewer)
-    summaries = list_runs(trail_path(audit_db), run_filter)
+    summaries = list_runs(trail_path(audit_db), run_filter, limit=limit, before=before)
     if output_format == "json":
         print_json(summaries)
         return EXIT_OK

@@ -20,9 +20,12 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
+from engine.audit.head import head_document
+from engine.audit.since import verify_since
 from engine.audit.trail import DEFAULT_AUDIT_DB
-from engine.audit.verify import verify
+from engine.audit.verify import Progress, verify
 from tui import messages, reads
 from tui.screens.audit import AuditScreen
 from tui.screens.candidate import CandidateScreen
@@ -39,15 +42,30 @@ BUILT_IN = ("quit", "toggle_keys")  # the palette has its own Quit and Keys
 VERIFY_DELAY = 1.0
 
 
-def verify_line(audit_db: Path) -> str:
-    """The header's line: the chain verified (as `mlgate verify` does it), or the engine's error line."""
+class WalkStopped(Exception):
+    """Raised from the walk's progress callback when the app quits or a newer verification replaces this one."""
+
+
+def verify_line(audit_db: Path, *, since: dict[str, Any] | None = None, progress: Progress | None = None
+                ) -> tuple[str, dict[str, Any] | None]:
+    """The header's line and the head now verified: the whole chain walked (as `mlgate verify` does it), or,
+    after a head this app verified before, only what follows it once that head is still in the chain."""
     try:
-        result = verify(audit_db)
+        if since is None:
+            result = verify(audit_db, progress=progress)
+            problem = None
+        else:
+            checked = verify_since(audit_db, since, progress=progress)
+            result, problem = checked.result, checked.head_problem
+    except WalkStopped:
+        raise
     except Exception as exc:  # shown in the header, never raised into the reviewer's session
-        return visible(error_line(exc))
+        return visible(error_line(exc)), since
+    if problem is not None:  # the head verified before is kept: a rewritten trail stays reported
+        return visible(f"trail REWRITTEN: {problem}"), since
     if result.intact:
-        return f"trail INTACT · {result.events} events"
-    return visible(f"trail BROKEN at sequence {result.bad_seq}: {result.problem}")
+        return f"trail INTACT · {result.events} events", head_document(result)
+    return visible(f"trail BROKEN at sequence {result.bad_seq}: {result.problem}"), since
 
 
 class MlgateApp(App[None]):
@@ -71,6 +89,7 @@ class MlgateApp(App[None]):
         self.audit_db = audit_db
         self.poll_seconds = poll_seconds
         self.stamp: reads.Stamp | None = None
+        self.verified_head: dict[str, Any] | None = None  # what this app verified last, in its own memory
 
     def on_mount(self) -> None:
         self.sub_title = "verifying the trail…"
@@ -96,11 +115,22 @@ class MlgateApp(App[None]):
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def action_verify(self) -> None:
         """The chain verified in a thread worker (the runs stay usable meanwhile), shown in the header."""
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            if worker.is_cancelled:  # the app quits, or a newer verification replaced this one
+                raise WalkStopped
+            self.call_from_thread(setattr, self, "sub_title", f"verifying the trail… {done:,} of {total:,} events")
+
         if not self.audit_db.is_file():
             line = f"trail {visible(self.audit_db)}: none yet (run an audit: N)"
         else:
-            line = verify_line(self.audit_db)
-        self.call_from_thread(setattr, self, "sub_title", line)
+            try:
+                line, self.verified_head = verify_line(self.audit_db, since=self.verified_head, progress=progress)
+            except WalkStopped:
+                return
+        if not worker.is_cancelled:
+            self.call_from_thread(setattr, self, "sub_title", line)
 
     def on_run_chosen(self, event: messages.RunChosen) -> None:
         self.push_screen(RunScreen(event.run_id))

@@ -128,14 +128,8 @@ def read_head(path: Path) -> dict[str, Any]:
 def check_head(audit_db: Path, result: Verification, head: dict[str, Any], *,
                public_key: Path | None = None) -> HeadCheck:
     """Does the (verified) trail still extend `head`, and is the head's signature good?"""
-    if public_key is not None:
-        signature = head.get("signature")
-        if not isinstance(signature, str):
-            return HeadCheck(False, "the head is not signed")
-        try:
-            _public_key(public_key).verify(base64.b64decode(signature), _signed_bytes(head))
-        except (InvalidSignature, ValueError):
-            return HeadCheck(False, "the head's signature does not match this public key")
+    if public_key is not None and (unsigned := signature_problem(head, public_key)) is not None:
+        return HeadCheck(False, unsigned)
     if head["log_id"] != result.log_id:
         return HeadCheck(False, f"the trail's log id {result.log_id} is not the head's {head['log_id']}: "
                                 "a different or rewritten trail")
@@ -147,3 +141,15 @@ def check_head(audit_db: Path, result: Verification, head: dict[str, Any], *,
     if not rows or rows[0][6] != head["hash"]:
         return HeadCheck(False, f"event {head['seq']} is not the head's: the trail was rewritten")
     return HeadCheck(True)
+
+
+def signature_problem(head: dict[str, Any], public_key: Path) -> str | None:
+    """Why `head` is not signed by the key in `public_key`, or None when its signature is good."""
+    signature = head.get("signature")
+    if not isinstance(signature, str):
+        return "the head is not signed"
+    try:
+        _public_key(public_key).verify(base64.b64decode(signature), _signed_bytes(head))
+    except (InvalidSignature, ValueError):
+        return "the head's signature does not match this public key"
+    return None

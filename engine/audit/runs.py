@@ -182,10 +182,15 @@ class RunFilter:
 # its completion and decisions; the large evidence bodies are never read, so 10,000 runs list in well under a second.
 STARTED_FIELDS = ('{"data": {"spec": {"name": "VARCHAR", "candidates": "JSON"}, '
                   '"data": {"fingerprint": {"sha256": "VARCHAR"}}, "policies": [{"name": "VARCHAR"}]}}')
+PAGE_SQL = f"""
+SELECT seq FROM events
+WHERE kind = '{RUN_STARTED}' AND recorded_at >= ? AND recorded_at < ? AND seq < ?
+ORDER BY seq DESC LIMIT ?
+"""
 SUMMARY_TEMPLATE = f"""
 WITH s AS (
-    SELECT run_id, recorded_at, json_transform(body, '{STARTED_FIELDS}') AS j
-    FROM events WHERE kind = '{RUN_STARTED}' AND recorded_at >= ? AND recorded_at < ? NEWEST
+    SELECT seq, run_id, recorded_at, json_transform(body, '{STARTED_FIELDS}') AS j
+    FROM events WHERE kind = '{RUN_STARTED}' AND recorded_at >= ? AND recorded_at < ? PAGE
 ), o AS (
     SELECT run_id,
            bool_or(kind = '{RUN_COMPLETED}') AS complete,
@@ -200,35 +205,69 @@ WITH s AS (
 )
 SELECT s.run_id, s.recorded_at AS started_at, s.j.data.spec.name, s.j.data.data.fingerprint.sha256,
        s.j.data.spec.candidates::VARCHAR, to_json(list_transform(s.j.data.policies, lambda p: p.name))::VARCHAR,
-       coalesce(o.complete, false), o.verdict, o.recommended, coalesce(o.reviewed, false), o.who
+       coalesce(o.complete, false), o.verdict, o.recommended, coalesce(o.reviewed, false), o.who, s.seq
 FROM s LEFT JOIN o ON o.run_id = s.run_id
-ORDER BY started_at DESC
+ORDER BY ORDERING
 """
-SUMMARY_SQL = SUMMARY_TEMPLATE.replace("NEWEST", "")
-NEWEST_SQL = SUMMARY_TEMPLATE.replace("NEWEST", "ORDER BY seq DESC LIMIT ?")  # a first page: the newest starts
+SUMMARY_SQL = SUMMARY_TEMPLATE.replace("PAGE", "").replace("ORDERING", "started_at DESC")
+# A page: the starts are chosen from the small columns first, so only the bodies of the runs shown are parsed.
+PAGED_SQL = SUMMARY_TEMPLATE.replace("PAGE", f"AND seq IN ({PAGE_SQL})").replace("ORDERING", "s.seq DESC")
+BEFORE_SQL = f"SELECT min(seq) FROM events WHERE kind = '{RUN_STARTED}' AND run_id = ?"
+NO_CURSOR = 2**62
 
 
-def list_runs(path: Path, run_filter: RunFilter | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first, as they stand now (a reviewed run's verdict is recomputed from its events)."""
-    return _summaries(path, run_filter or RunFilter())
+def list_runs(path: Path, run_filter: RunFilter | None = None, *, limit: int | None = None,
+              before: str | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first, as they stand now (a reviewed run's verdict is recomputed from its events).
+
+    With `limit`, one page: at most `limit` runs that match, started before run `before` (keyset paging: the
+    next page is `before` = the last run of this one), reading only the bodies of the runs it looks at.
+    """
+    if limit is None and before is None:
+        return _summaries(path, run_filter or RunFilter())
+    return _page(path, run_filter or RunFilter(), limit=limit, before=before)
 
 
 def newest_runs(path: Path, limit: int) -> list[dict[str, Any]]:
     """The `limit` most recently started runs, as `list_runs` shows them: a first page, read without the rest."""
-    return _summaries(path, RunFilter(), limit=max(0, int(limit)))
+    return _page(path, RunFilter(), limit=max(0, int(limit)), before=None)
 
 
-def _summaries(path: Path, f: RunFilter, *, limit: int | None = None) -> list[dict[str, Any]]:
-    since = f.since.isoformat() if f.since else ""
+def _window(f: RunFilter) -> list[object]:
     until = (f.until.toordinal() + 1) if f.until else None
-    until_text = date.fromordinal(until).isoformat() if until else "9999"
+    return [f.since.isoformat() if f.since else "", date.fromordinal(until).isoformat() if until else "9999"]
+
+
+def _page(path: Path, f: RunFilter, *, limit: int | None, before: str | None) -> list[dict[str, Any]]:
+    wanted = NO_CURSOR if limit is None else max(0, int(limit))
+    found: list[dict[str, Any]] = []
     with reading(path) as con:
-        if limit is None:
-            rows = query_events(con, path, SUMMARY_SQL, [since, until_text])
-        else:
-            rows = query_events(con, path, NEWEST_SQL, [since, until_text, limit])
+        cursor = NO_CURSOR
+        if before is not None:
+            start = query_events(con, path, BEFORE_SQL, [before])[0][0]
+            if start is None:
+                raise TrailError(f"{path}: no run {before!r} in the audit trail", hint="`mlgate runs` lists them")
+            cursor = int(start)
+    batch = max(wanted, 50) if limit is not None else 1000
+    while len(found) < wanted:
+        with reading(path) as con:
+            rows = query_events(con, path, PAGED_SQL, [*_window(f), *_window(f), cursor, batch])
+        found += _summarise(path, rows, f)[: wanted - len(found)]
+        if len(rows) < batch:
+            break
+        cursor = int(rows[-1][-1])
+    return found
+
+
+def _summaries(path: Path, f: RunFilter) -> list[dict[str, Any]]:
+    with reading(path) as con:
+        rows = query_events(con, path, SUMMARY_SQL, _window(f))
+    return _summarise(path, rows, f)
+
+
+def _summarise(path: Path, rows: list[Any], f: RunFilter) -> list[dict[str, Any]]:
     runs = []
-    for run_id, started_at, name, sha, cand_json, pol_json, complete, verdict, recommended, reviewed, who in rows:
+    for run_id, started_at, name, sha, cand_json, pol_json, complete, verdict, recommended, reviewed, who, _ in rows:
         if name is None:  # events of a run whose start is outside the window
             continue
         candidates = candidate_names({"candidates": json.loads(cand_json)}) if cand_json else []

@@ -9,11 +9,17 @@ window over the small columns only, and each body checked against its columns by
 ending (keys are sorted, so the scalar members follow `data`), so no body is copied into Python. The query is
 deliberately wider than the rules: each row it returns is judged again by `row_problem` in Python, which alone
 decides and words the finding.
+
+The walk goes in chunks of consecutive sequence numbers (`CHUNK_EVENTS`), each chunk's first link checked
+against the last hash of the chunk before, so memory stays flat whatever the trail's size, a `progress`
+callback hears after each chunk (it may raise to stop the walk), and a walk may start after a trusted head
+(`Start`: `engine.audit.since` checks the head is still in the chain, then walks only what follows it).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,20 +39,33 @@ class Verification:
     problem: str | None = None
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where a walk begins: after `position` events already trusted, the first new one linking to `prev_hash`."""
+
+    position: int = 0
+    prev_hash: str = GENESIS_HASH
+
+
+#: Told (events checked, events to check) after each chunk; raising from it stops the walk.
+Progress = Callable[[int, int], None]
+CHUNK_EVENTS = 20_000
+
 # Rows that may break a rule, in chain order: a superset of the broken ones (Python has the last word).
 SUSPECTS = f"""
 WITH links AS (
-    SELECT seq, row_number() OVER (ORDER BY seq) AS position,
+    SELECT seq, row_number() OVER (ORDER BY seq) + ? AS position,
            lag(hash, 1, ?) OVER (ORDER BY seq) AS expected_prev, prev_hash
-    FROM events
+    FROM events WHERE seq > ? AND seq <= ?
 ), content AS (
     -- a body that is valid JSON, an object, and ends with exactly these scalar members has them as its top-level
     -- values (the members before an object's last brace are its own); anything else is only a suspect
     SELECT seq FROM events
-    WHERE sha256(body) <> hash OR NOT starts_with(body, '{{') OR NOT json_valid(body)
+    WHERE seq > ? AND seq <= ? AND (sha256(body) <> hash OR NOT starts_with(body, '{{') OR NOT json_valid(body)
        OR NOT ends_with(body, ',"kind":' || to_json(kind) || ',"prev_hash":' || to_json(prev_hash)
                               || ',"recorded_at":' || to_json(recorded_at)
-                              || ',"run_id":' || coalesce(to_json(run_id)::VARCHAR, 'null') || ',"seq":' || seq || '}}')
+                              || ',"run_id":' || coalesce(to_json(run_id)::VARCHAR, 'null')
+                              || ',"seq":' || seq || '}}'))
 )
 SELECT l.position, l.expected_prev, {', '.join('e.' + c for c in COLUMNS.split(', '))}
 FROM links AS l JOIN events AS e ON e.seq = l.seq
@@ -55,6 +74,8 @@ ORDER BY l.position LIMIT ? OFFSET ?
 """
 SUSPECTS_PER_QUERY = 1000
 SUMMARY = "SELECT count(*), max(seq) FROM events"
+# How many rows a chunk holds and the hash of its last one: where the next chunk's positions and links go on.
+CHUNK_END = "SELECT count(*), arg_max(hash, seq) FROM events WHERE seq > ? AND seq <= ?"
 
 
 def row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> str | None:
@@ -78,11 +99,13 @@ def row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> s
     return None
 
 
-def _first_problem(con: Any, path: Path) -> tuple[int, str, str] | None:
-    """(position, hash of the row before, problem) of the first broken row, or None for an intact chain."""
+def _chunk_problem(con: Any, path: Path, bounds: tuple[int, int], start: Start) -> tuple[int, str, str] | None:
+    """(position, hash of the row before, problem) of the first broken row whose seq is in (low, high]."""
+    low, high = bounds
     offset = 0
     while True:
-        suspects = query_events(con, path, SUSPECTS, [GENESIS_HASH, SUSPECTS_PER_QUERY, offset])
+        params = [start.position, start.prev_hash, low, high, low, high, SUSPECTS_PER_QUERY, offset]
+        suspects = query_events(con, path, SUSPECTS, params)
         for position, expected_prev, *row in suspects:
             problem = row_problem(tuple(row), int(position), str(expected_prev))
             if problem is not None:
@@ -92,24 +115,49 @@ def _first_problem(con: Any, path: Path) -> tuple[int, str, str] | None:
         offset += SUSPECTS_PER_QUERY
 
 
-def verify(path: Path) -> Verification:
-    """Check the whole chain in one streaming pass inside DuckDB, in sequence order."""
+def first_problem(con: Any, path: Path, *, start: Start = Start(), progress: Progress | None = None,
+                  chunk: int = CHUNK_EVENTS) -> tuple[int, str, str] | None:
+    """(position, hash of the row before, problem) of the first broken row after `start`, or None when every
+    row after it is sound; chunk by chunk of `chunk` sequence numbers, `progress` told after each."""
+    lowest, last = query_events(con, path, "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) FROM events")[0]
+    low = start.position if start.position > 0 else min(0, int(lowest) - 1)  # a seq below 1 is a fault too
+    origin, total = low, max(int(last) - low, 0)
+    while low < int(last):
+        high = min(low + max(chunk, 1), int(last))
+        found = _chunk_problem(con, path, (low, high), start)
+        if found is not None:
+            return found
+        rows, last_hash = query_events(con, path, CHUNK_END, [low, high])[0]
+        if rows:
+            start = Start(start.position + int(rows), str(last_hash))
+        low = high
+        if progress is not None:
+            progress(low - origin, total)
+    return None
+
+
+def verify(path: Path, *, progress: Progress | None = None, chunk: int = CHUNK_EVENTS) -> Verification:
+    """Check the whole chain in sequence order, chunk by chunk inside DuckDB (`progress` told after each)."""
     with reading(path) as con:
         count = int(query_events(con, path, SUMMARY)[0][0])
-        found = _first_problem(con, path)
-        ends = query_events(con, path, f"(SELECT {COLUMNS} FROM events ORDER BY seq LIMIT 1) UNION ALL "
-                                       f"(SELECT {COLUMNS} FROM events ORDER BY seq DESC LIMIT 1)")
+        found = first_problem(con, path, progress=progress, chunk=chunk)
+        ends = query_events(con, path, ENDS)
     if found is not None:
         position, prev_hash, problem = found
-        log_id = _log_id(ends[0]) if position > 1 else None
+        log_id = log_id_of(ends[0]) if position > 1 else None
         return Verification(False, count, position - 1, prev_hash, log_id, bad_seq=position, problem=problem)
     if not ends or ends[0][3] != TRAIL_CREATED:  # every event deleted, or the first ones: not the trail it was
         return Verification(False, count, 0, GENESIS_HASH, None, bad_seq=1,
                             problem="the trail's creation event (sequence 1, trail_created) is missing")
-    return Verification(True, count, count, str(ends[-1][6]), _log_id(ends[0]))
+    return Verification(True, count, count, str(ends[-1][6]), log_id_of(ends[0]))
 
 
-def _log_id(first: tuple[Any, ...]) -> str | None:
+ENDS = (f"(SELECT {COLUMNS} FROM events ORDER BY seq LIMIT 1) UNION ALL "
+        f"(SELECT {COLUMNS} FROM events ORDER BY seq DESC LIMIT 1)")
+
+
+def log_id_of(first: tuple[Any, ...]) -> str | None:
+    """The trail's log id, from its first row (None when that row is not the creation event)."""
     if first[3] != TRAIL_CREATED:
         return None
     log_id = json.loads(str(first[4]))["data"].get("log_id")

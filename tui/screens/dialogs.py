@@ -23,7 +23,6 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from engine.audit.export import FORMATS, export
 from engine.errors import MlgateError
-from engine.review import signoff, waive
 from tui.messages import ExportWritten, Recorded, SignoffRecorded, WaiverRecorded
 from tui.text import literal, status
 from tui.workers import error_line, run_in_worker
@@ -147,6 +146,8 @@ class SignoffDialog(RecordDialog):
         reviewer, reason = self.value("reviewer"), self.value("reason")
 
         def run() -> str:
+            from engine.review import signoff  # lazily: it imports scikit-learn, which the first screen never needs
+
             signoff(self.audit_db, self.run_id, self.candidate, decision=self.decision, reviewer=reviewer,
                     reason=reason)
             return f"recorded: {self.decision} {self.candidate} of run {self.run_id} by {reviewer}"
@@ -195,6 +196,8 @@ class WaiverDialog(RecordDialog):
         reviewer, reason, until = self.value("reviewer"), self.value("reason"), self.until()
 
         def run() -> str:
+            from engine.review import waive  # lazily, as signoff
+
             waive(self.audit_db, self.run_id, self.candidate, self.rule, reviewer=reviewer, reason=reason,
                   until=until, policy=self.policy)
             return f"recorded: waiver of {self.rule} for {self.candidate} of run {self.run_id}"
