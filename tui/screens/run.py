@@ -14,7 +14,7 @@ from tui import reads
 from tui.messages import CandidateChosen, CardChosen, SignoffChosen
 from tui.screens.base import MlgateScreen
 from tui.text import interval, literal, number, signed, status
-from tui.widgets.tables import SortableTable
+from tui.widgets.tables import OpenableTable, SortableTable
 
 COUNTED = ("pass", "fail", "unknown", "waived")
 
@@ -42,6 +42,10 @@ def leaderboard_headers(metric: str) -> list[str]:
     return ["", "candidate", "family", metric, "CI", "lift", "verdict", *COUNTED, "sign-off"]
 
 
+# Each leaderboard column's priority (0 always shown; higher dropped first on a narrow terminal).
+PRIORITIES = (0, 0, 5, 1, 3, 2, 0, 3, 2, 4, 4, 1)
+
+
 class RunScreen(MlgateScreen):
     """The leaderboard of one run; Enter opens a candidate's checklist."""
 
@@ -62,7 +66,7 @@ class RunScreen(MlgateScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(literal(f"run {self.run_id} · loading…"), id="run-summary", classes="crumb")
-        yield SortableTable(leaderboard_headers("metric"), id="leaderboard")
+        yield OpenableTable(leaderboard_headers("metric"), priorities=PRIORITIES, id="leaderboard")
         yield Static(id="run-notes", classes="evidence-note")
         yield Footer()
 
@@ -79,8 +83,8 @@ class RunScreen(MlgateScreen):
         v = run.view
         table = self.query_one("#leaderboard", SortableTable)
         selected = self.selected()
-        if table.ordered_columns[3].label.plain != v.optimizing_metric:
-            table.set_headers(leaderboard_headers(v.optimizing_metric))
+        if table.header_text(3) != v.optimizing_metric:
+            table.set_headers(leaderboard_headers(v.optimizing_metric), priorities=PRIORITIES)
         board = leaderboard(run)
         names = [row.name for row in board.rows]
         table.fill([leaderboard_row(row) for row in board.rows], keys=names)
