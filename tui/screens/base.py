@@ -53,6 +53,11 @@ class MlgateScreen(Screen[None]):
         else:
             self.notify(visible(line), severity="error")
 
+    def refuse(self, line: str) -> None:
+        """An action that cannot be recorded: said at once, before any form asks for a reason."""
+        self.app.bell()
+        self.notify(visible(line), title="cannot record", severity="error")
+
     def on_trail_changed(self, event: TrailChanged) -> None:
         self.reload()
 

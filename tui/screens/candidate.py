@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from engine.checklist import CHECKLIST, item_status
 from tui import reads
 from tui.messages import CardChosen, SignoffChosen, WaiverChosen
+from tui.refusals import signoff_refusal, waiver_refusal
 from tui.screens.base import MlgateScreen
 from tui.text import literal, number, status
 from tui.widgets.evidence import Context, note, render_all, render_rule
@@ -183,13 +184,26 @@ class CandidateScreen(MlgateScreen):
         if outcome is None:
             self.notify("select a rule first (Tab to the rules table)", severity="warning")
             return
+        refused = waiver_refusal(outcome)
+        if refused is not None:
+            self.refuse(refused)
+            return
         self.post_message(WaiverChosen(self.run_id, self.candidate, outcome))
 
     def action_approve(self) -> None:
-        self.post_message(SignoffChosen(self.run_id, self.candidate, "approve"))
+        self.sign("approve")
 
     def action_reject(self) -> None:
-        self.post_message(SignoffChosen(self.run_id, self.candidate, "reject"))
+        self.sign("reject")
+
+    def sign(self, decision: str) -> None:
+        if self.run is None:
+            return
+        refused = signoff_refusal(self.run, self.candidate, decision)
+        if refused is not None:
+            self.refuse(refused)
+            return
+        self.post_message(SignoffChosen(self.run_id, self.candidate, decision))
 
     def action_card(self) -> None:
         if self.run is not None:

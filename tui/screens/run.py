@@ -11,7 +11,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.leaderboard import Leaderboard, Row, from_view
 from tui import reads
-from tui.messages import CandidateChosen, CardChosen, SignoffChosen
+from tui.messages import CandidateChosen, CardChosen, CompareChosen, SignoffChosen
+from tui.refusals import signoff_refusal
 from tui.screens.base import MlgateScreen
 from tui.text import interval, literal, number, signed, status
 from tui.widgets.tables import OpenableTable, SortableTable
@@ -50,11 +51,13 @@ class RunScreen(MlgateScreen):
     """The leaderboard of one run; Enter opens a candidate's checklist."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="run.back"),
         Binding("enter", "open_candidate", "Checklist", id="run.open"),
         Binding("c", "card", "Model card", id="run.card"),
         Binding("a", "approve", "Approve", id="run.approve"),
         Binding("x", "reject", "Reject", id="run.reject"),
-        Binding("escape", "app.pop_screen", "Back", id="run.back"),
+        Binding("m", "mark", "Mark", id="run.mark"),
+        Binding("v", "compare", "Compare", id="run.compare"),
     ]
     FAILURE_PLACE = "run-summary"
 
@@ -62,6 +65,7 @@ class RunScreen(MlgateScreen):
         super().__init__()
         self.run_id = run_id
         self.run: reads.Run | None = None
+        self.marked: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,12 +124,36 @@ class RunScreen(MlgateScreen):
         if self.run is not None and name is not None:
             self.post_message(CardChosen(name, self.run.card(name)))
 
-    def action_approve(self) -> None:
+    def action_mark(self) -> None:
+        """Mark the selected candidate: `v` on another compares the two."""
+        self.marked = self.selected()
+        self.notify(f"marked {self.marked}: select another and press v to compare", title="compare")
+
+    def action_compare(self) -> None:
+        """The marked candidate (else the recommended one, else the baseline) against the selected one."""
         name = self.selected()
-        if name is not None:
-            self.post_message(SignoffChosen(self.run_id, name, "approve"))
+        if name is None or self.run is None:
+            return
+        view = self.run.view
+        baseline = next((c.name for c in view.candidates if c.standing().is_baseline), None)
+        other = next((n for n in (self.marked, view.recommended, baseline) if n and n != name), None)
+        if other is None:
+            self.notify("mark a candidate with m first", severity="warning")
+            return
+        self.post_message(CompareChosen(self.run_id, other, name))
+
+    def action_approve(self) -> None:
+        self.sign("approve")
 
     def action_reject(self) -> None:
+        self.sign("reject")
+
+    def sign(self, decision: str) -> None:
         name = self.selected()
-        if name is not None:
-            self.post_message(SignoffChosen(self.run_id, name, "reject"))
+        if name is None or self.run is None:
+            return
+        refused = signoff_refusal(self.run, name, decision)
+        if refused is not None:
+            self.refuse(refused)
+            return
+        self.post_message(SignoffChosen(self.run_id, name, decision))

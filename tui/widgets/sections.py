@@ -62,7 +62,7 @@ def serving_view(serving: Any, ctx: Context) -> list[Widget]:
 
 def conformal_view(conformal: Any, ctx: Context) -> list[Widget]:
     """Each confidence level: coverage against its target, set sizes, and coverage by group."""
-    if failed(conformal) or not isinstance(conformal, Mapping):
+    if failed(conformal) or not isinstance(conformal, Mapping) or "levels" not in conformal:
         return failed(conformal) or generic(conformal)
     levels = [lv for lv in conformal.get("levels", []) if isinstance(lv, Mapping)]
     widgets: list[Widget] = [note(f"{conformal.get('method', '')} · {quantity('rows', conformal.get('rows'))} test "

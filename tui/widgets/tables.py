@@ -55,8 +55,10 @@ class SortableTable(DataTable[Text]):
         self._keys: list[str] | None = None
         self._sorted: tuple[int, bool] | None = None
         self._shown: list[int] = list(range(len(self._headers)))
+        self._ready = False  # columns are drawn once mounted
 
     def on_mount(self) -> None:
+        self._ready = True
         self._draw()
 
     @property
@@ -111,7 +113,7 @@ class SortableTable(DataTable[Text]):
 
     def _draw(self) -> None:
         """Draw the columns that fit and the rows in their order, keeping the cursor on the same row."""
-        if not self.is_mounted:
+        if not self._ready:
             return
         selected = self.cursor_row
         old_key = self._keys[selected] if self._keys and 0 <= selected < self.row_count else None
@@ -149,4 +151,5 @@ class OpenableTable(SortableTable):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", id="table.open"),
+        *SortableTable.BINDINGS,
     ]
