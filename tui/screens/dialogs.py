@@ -281,10 +281,11 @@ class ExportDialog(RecordDialog):
         return [folder / f"{name}.{self.fmt()}" for name in TABLES] + [folder / MANIFEST]
 
     def preview(self) -> Text:
-        files = "\n".join(f"  {path}" for path in self.targets())
-        return literal(f"Will write {len(self.targets())} files (events, runs, outcomes and decisions as {self.fmt()}, "
-                       f"and the manifest: row counts, SHA-256 of each file, chain head):\n{files}\n"
-                       "No event is appended: the trail itself is not changed; existing files are never overwritten.")
+        targets = self.targets()
+        files = ", ".join(path.name for path in targets)
+        return literal(f"Will write {len(targets)} files as {self.fmt()} into {targets[0].parent}: {files} (the "
+                       "manifest has row counts, SHA-256 of each file, chain head). No event is appended; existing "
+                       "files are never overwritten.")
 
     def job(self) -> Callable[[], str]:
         folder, fmt = self.value("folder").strip(), self.fmt()

@@ -99,8 +99,8 @@ def render_key(key: str, ctx: Context) -> list[Widget]:
 
 def section(key: str, ctx: Context, *, collapsed: bool) -> Collapsible:
     """One evidence section as a collapsible block of the pane (Enter or a click opens and closes it)."""
-    return Collapsible(*render_key(key, ctx), title=title_of(key), collapsed=collapsed, classes="section",
-                       id=f"section-{key}")
+    return Collapsible(*render_key(key, ctx), title=title_of(key), collapsed=collapsed,
+                       classes=f"section section-{key}")
 
 
 def outcome_lines(outcome: Mapping[str, Any], ctx: Context) -> list[Widget]:
