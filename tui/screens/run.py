@@ -130,13 +130,14 @@ class RunScreen(MlgateScreen):
         self.notify(f"marked {self.marked}: select another and press v to compare", title="compare")
 
     def action_compare(self) -> None:
-        """The marked candidate (else the recommended one, else the baseline) against the selected one."""
+        """The marked candidate (else the recommended one, else the baseline, else the next) against the selected."""
         name = self.selected()
         if name is None or self.run is None:
             return
         view = self.run.view
         baseline = next((c.name for c in view.candidates if c.standing().is_baseline), None)
-        other = next((n for n in (self.marked, view.recommended, baseline) if n and n != name), None)
+        others = [c.name for c in view.candidates]
+        other = next((n for n in (self.marked, view.recommended, baseline, *others) if n and n != name), None)
         if other is None:
             self.notify("mark a candidate with m first", severity="warning")
             return
