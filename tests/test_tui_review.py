@@ -56,7 +56,8 @@ def packs(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) 
     folder = tmp_path_factory.mktemp("tui-packs")
     adult_sample.to_csv(folder / "adult.csv", index=False)
     spec = build_spec({
-        "name": "adult-income", "policies": [str(ROOT / "policies/default.json"), str(ROOT / "policies/high-risk.json")],
+        "name": "adult-income",
+        "policies": [str(ROOT / "policies/default.json"), str(ROOT / "policies/high-risk.json")],
         "data": {"path": str(folder / "adult.csv"), "target": "income", "positive": ">50K",
                  "sensitive": ["sex", "race"]},
         "split": {"seed": 42},
