@@ -135,8 +135,10 @@ class RecordDialog(ModalScreen[None]):
         if self.cards:
             text.append_text(Text.assemble(" and ", ("card_written", "bold"), f"; and write {len(self.cards)} files "
                                            "(the card again, in the cards folder the audit recorded):"))
+            base = self.audit_db.resolve().parent
             for path in self.cards:
-                text.append_text(literal(f"\n  {path}"))
+                shown = path.relative_to(base) if path.is_relative_to(base) else path
+                text.append_text(literal(f"\n  {shown}"))
         return text
 
     def load_cards(self, run_id: str, candidate: str) -> None:

@@ -67,6 +67,7 @@ class RunsScreen(MlgateScreen):
         self.runs: list[dict[str, Any]] = []
         self.complete = False
         self.decided: dict[str, dict[str, str]] = {}
+        self.decisions_read = False
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -89,7 +90,7 @@ class RunsScreen(MlgateScreen):
         self.load(self.show_decisions, lambda: reads.decisions(path), group="decisions")
 
     def show_decisions(self, found: dict[str, dict[str, str]]) -> None:
-        self.decided = found
+        self.decided, self.decisions_read = found, True
         if self.runs:
             self.apply_filter()
 
