@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import run_cli
-from textual.widgets import Markdown
+from textual.widgets import Collapsible, Markdown
 from tui_trail import ESCAPE_GROUP, MARKUP_COLUMN, MARKUP_NAME, Trail, build_trail, screen_text, settle
 
 from engine.audit.runs import list_runs, load_run, view
@@ -26,6 +26,7 @@ from tui.screens.card import CardScreen
 from tui.screens.dialogs import ExportDialog, SignoffDialog, WaiverDialog
 from tui.screens.run import RunScreen
 from tui.screens.trail import TrailScreen
+from tui.widgets.evidence import SHOWN_WITH
 from tui.widgets.tables import SortableTable
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,8 @@ def flat(app: MlgateApp) -> str:
 
 
 def rows(table: SortableTable) -> list[list[str]]:
-    return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+    """Every row with every column, also those dropped for want of width."""
+    return table.rows_of()
 
 
 def column(table: SortableTable, index: int) -> list[str]:
@@ -89,7 +91,7 @@ def test_the_whole_review_is_shown_and_recorded_in_the_trail(work: Trail) -> Non
             assert app.sub_title == f"trail INTACT · {verify(work.db).events} events"
             runs_table = app.screen.query_one("#runs-table", SortableTable)
             await settle(pilot, lambda: runs_table.row_count == 1)
-            assert rows(runs_table)[0][1] == MARKUP_NAME and rows(runs_table)[0][4] == "FAIL"
+            assert rows(runs_table)[0][0] == MARKUP_NAME and rows(runs_table)[0][1] == "FAIL"
 
             screen = await open_candidate(pilot, app, "logistic")
             checklist = screen.query_one("#checklist", SortableTable)
@@ -101,22 +103,18 @@ def test_the_whole_review_is_shown_and_recorded_in_the_trail(work: Trail) -> Non
 
             await select_item(pilot, screen, "Fairness")
             rules = screen.query_one("#rules", SortableTable)
-            assert rows(rules)[0][:3] == ["dp-ratio", "FAIL", "block"]
+            assert [rows(rules)[0][i] for i in (0, 1, 4)] == ["dp-ratio", "FAIL", "block"]
             recorded = next(o for o in view(load_run(work.db, work.run_id)).candidate("logistic").outcomes
                             if o["id"] == "dp-ratio")
             shown = flat(app)
             assert f"observed {recorded['observed']:.4f} against threshold 0.8000" in shown
             assert f"{MARKUP_COLUMN} · 2 groups judged" in shown and "selection_rate" in shown
 
-            await pilot.press("a")  # approving with the blocking failure is refused with the CLI's line
-            await settle(pilot, lambda: isinstance(app.screen, SignoffDialog))
-            app.screen.query_one("#reason").value = "looks fine"  # type: ignore[attr-defined]
-            await pilot.press("ctrl+s")
+            await pilot.press("a")  # approving with the blocking failure is refused before any reason is asked
             await settle(pilot, lambda: "cannot approve" in flat(app))
-            assert "mlgate: error: cannot approve 'logistic'" in flat(app)
+            assert isinstance(app.screen, CandidateScreen)
+            assert "cannot approve 'logistic'" in flat(app)
             assert "dp-ratio (fail)" in flat(app)
-            await pilot.press("escape")
-            await settle(pilot)
 
             await pilot.press("w")
             await settle(pilot, lambda: isinstance(app.screen, WaiverDialog))
@@ -124,10 +122,13 @@ def test_the_whole_review_is_shown_and_recorded_in_the_trail(work: Trail) -> Non
             app.screen.query_one("#reviewer").value = REVIEWER  # type: ignore[attr-defined]
             app.screen.query_one("#reason").value = REASON  # type: ignore[attr-defined]
             app.screen.query_one("#until").value = until  # type: ignore[attr-defined]
-            await settle(pilot)
-            preview = flat(app)
-            assert "Will append one waiver event" in preview and f"until {until}" in preview
+            await settle(pilot, lambda: bool(app.screen.cards))  # type: ignore[attr-defined]
+            preview = app.screen.preview().plain  # type: ignore[attr-defined]
+            assert "Will append 2 event(s) to the trail: waiver and card_written" in preview
+            assert f"until {until}" in preview and "write 6 files" in preview
             assert REVIEWER in preview
+            cards = app.screen.cards  # type: ignore[attr-defined]
+            assert all(path.is_relative_to((work.db.parent / "cards").resolve()) for path in cards)
             await pilot.press("ctrl+s")
             await settle(pilot, lambda: isinstance(app.screen, CandidateScreen)
                          and dict(rows(app.screen.query_one("#checklist", SortableTable)))["Fairness"] == "WAIVED")
@@ -189,9 +190,10 @@ def test_every_evidence_key_is_drawn_and_the_calibration_rule_shows_its_reliabil
             assert f"ECE {ece:.4f}" in shown and "predicted probability (x) · observed frequency (y)" in shown
             await pilot.press("e")
             await settle(pilot)
-            headings = [str(w.render()) for w in screen.query(".evidence-heading")]
-            assert any(h.startswith("error_analysis") for h in headings)  # no view of its own: drawn generically
-            assert any(h.startswith("Metrics on held-out rows") for h in headings)
+            titles = [c.title for c in screen.query(".section").results(Collapsible)]
+            assert "Where the errors are" in titles  # error_analysis: no view of its own, drawn generically
+            assert "Metrics on held-out rows" in titles
+            assert len(titles) == len([k for k in evidence if k not in SHOWN_WITH])  # every section, one block each
 
     asyncio.run(look())
 
@@ -223,7 +225,7 @@ def test_the_trail_log_lists_the_newest_events_first(audited: Trail) -> None:
             table = app.screen.query_one("#events", SortableTable)
             stored = read_events(audited.db)
             assert column(table, 0) == [str(e.seq) for e in reversed(stored)]
-            assert column(table, 2)[0] == "run_completed"
+            assert column(table, 1)[0] == "run_completed"
 
     asyncio.run(look())
 
@@ -242,7 +244,7 @@ def test_export_from_the_dialog_writes_what_verify_export_accepts(audited: Trail
             app.screen.query_one("#folder").value = str(out)  # type: ignore[attr-defined]
             app.screen.query_one("#format").value = "jsonl"  # type: ignore[attr-defined]
             await settle(pilot)
-            assert "as jsonl into" in flat(app)
+            assert f"Will write 5 files as jsonl into {out}: events.jsonl, runs.jsonl" in app.screen.preview().plain
             await pilot.press("ctrl+s")
             await settle(pilot, lambda: isinstance(app.screen, TrailScreen))
 

@@ -23,7 +23,7 @@ from engine.checklist import NOT_COVERED, item_status
 from tui.screens.runs import matches
 from tui.text import interval, literal, number, status, visible
 from tui.widgets.charts import bar, bars, reliability
-from tui.widgets.evidence import EVIDENCE_VIEWS, RULE_EVIDENCE, Context, keys_for_rule, render_all, render_rule
+from tui.widgets.evidence import EVIDENCE_VIEWS, Context, keys_for_rule, render_all, render_rule
 from tui.widgets.tables import SortableTable, sort_key
 
 
@@ -98,10 +98,9 @@ def test_sorting_compares_numbers_as_numbers_and_puts_missing_values_last() -> N
 def test_every_rule_kind_of_the_registry_has_its_evidence_view() -> None:
     from engine.policy.registry import RULE_KINDS
 
-    assert set(RULE_EVIDENCE) <= set(RULE_KINDS)
-    missing = set(RULE_KINDS) - set(RULE_EVIDENCE)  # later kinds fall back on the generic views, never fail
-    assert all(keys_for_rule(kind, {"x": 1}) for kind in missing)
-    assert all(key in EVIDENCE_VIEWS for keys in RULE_EVIDENCE.values() for key in keys)
+    assert all(keys_for_rule(kind, {"x": 1}) for kind in RULE_KINDS)
+    assert all(key in EVIDENCE_VIEWS for kind in RULE_KINDS.values() for key in kind.shows)
+    assert keys_for_rule("not_a_kind", {"x": 1}) == ["x"]  # a kind the registry does not know shows what there is
 
 
 UNKNOWN_EVIDENCE: dict[str, Any] = {
@@ -130,10 +129,12 @@ def test_unknown_evidence_is_drawn_generically_and_a_new_rule_kind_shows_its_evi
             tables = list(app.query(SortableTable))
             shap = next(t for t in tables if [c.label.plain for c in t.ordered_columns] == ["feature", "mean_abs"])
             assert [shap.get_row_at(i)[0].plain for i in range(shap.row_count)] == ["age", "\\x1b[2Jhours"]
-            latency = next(t for t in tables if t.get_row_at(0)[0].plain == "p50_ms")
-            assert [latency.get_row_at(i)[1].plain for i in range(2)] == ["1.5000", "4.0000"]
-            labels = [str(node.label) for node in app.query("Tree").first().root.children]
-            assert labels == ["coverage: 0.9100", "by_group"]
+            latency = next(t for t in tables if t.row_count and t.get_row_at(0)[0].plain == "p50_ms")
+            assert [latency.get_row_at(i)[1].plain for i in range(2)] == ["1.5 ms", "4 ms"]  # with their unit
+            conformal = next(t for t in tables if t.row_count and t.get_row_at(0)[0].plain == "coverage")
+            assert [[c.plain for c in conformal.get_row_at(i)] for i in range(3)] == [
+                ["coverage", "91.0 %"], ["by_group.[b]x[/].coverage", "80.0 %"], ["by_group.[b]x[/].size", "40"]]
+            assert not app.query("Tree")  # nested evidence is drawn as tables, never a tree
 
             rule = {"id": "coverage-floor", "kind": "conformal_coverage", "status": "fail", "severity": "block",
                     "policy": "p", "observed": 0.8, "threshold": 0.85, "message": "coverage 0.8 < 0.85"}

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -27,9 +28,11 @@ from engine.audit.since import verify_since
 from engine.audit.trail import DEFAULT_AUDIT_DB
 from engine.audit.verify import Progress, verify
 from tui import messages, reads
+from tui.jump import RunsProvider
 from tui.screens.audit import AuditScreen
 from tui.screens.candidate import CandidateScreen
 from tui.screens.card import CardScreen
+from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ExportDialog, SignoffDialog, WaiverDialog
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
@@ -77,10 +80,11 @@ class MlgateApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "toggle_keys", "Keys", id="app.keys"),
         Binding("R", "runs", "Runs", id="app.runs"),
+        Binding("colon", "jump", "Jump to run", id="app.jump"),
         Binding("L", "trail", "Trail log", id="app.trail"),
         Binding("N", "new_audit", "New audit", id="app.audit"),
-        Binding("E", "export", "Export", id="app.export", show=False),
-        Binding("V", "verify", "Verify", id="app.verify", show=False),
+        Binding("E", "export", "Export", id="app.export"),
+        Binding("V", "verify_now", "Verify", id="app.verify"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -112,6 +116,12 @@ class MlgateApp(App[None]):
             screen.post_message(messages.TrailChanged())
         self.action_verify()
 
+    def action_verify_now(self) -> None:
+        """V: verify again, and say so (the header shows the result)."""
+        self.sub_title = "verifying the trail…"
+        self.notify("verifying the trail: the header shows the result", title="verify")
+        self.action_verify()
+
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def action_verify(self) -> None:
         """The chain verified in a thread worker (the runs stay usable meanwhile), shown in the header."""
@@ -138,6 +148,9 @@ class MlgateApp(App[None]):
     def on_candidate_chosen(self, event: messages.CandidateChosen) -> None:
         self.push_screen(CandidateScreen(event.run_id, event.candidate))
 
+    def on_compare_chosen(self, event: messages.CompareChosen) -> None:
+        self.push_screen(CompareScreen(event.run_id, event.left, event.right))
+
     def on_card_chosen(self, event: messages.CardChosen) -> None:
         self.push_screen(CardScreen(event.candidate, event.card))
 
@@ -157,6 +170,9 @@ class MlgateApp(App[None]):
 
     def on_audit_finished(self, event: messages.AuditFinished) -> None:
         self.trail_changed()
+
+    def action_jump(self) -> None:
+        self.push_screen(CommandPalette(providers=[RunsProvider], placeholder="jump to a run: id, spec, policy…"))
 
     def action_export(self) -> None:
         self.push_screen(ExportDialog(self.audit_db))

@@ -31,6 +31,14 @@ class CandidateChosen(Message):
         self.run_id, self.candidate = run_id, candidate
 
 
+class CompareChosen(Message):
+    """The reviewer chose two candidates of a run to see side by side."""
+
+    def __init__(self, run_id: str, left: str, right: str) -> None:
+        super().__init__()
+        self.run_id, self.left, self.right = run_id, left, right
+
+
 class CardChosen(Message):
     """The reviewer asked for a candidate's model card (`card` is the file the trail records, if any)."""
 

@@ -110,3 +110,26 @@ def policy_rules(policies: list[dict[str, Any]]) -> dict[tuple[str, str], dict[s
 
 def events(path: Path, *, run_id: str | None = None) -> list[Event]:
     return read_events(path, run_id=run_id) if path.is_file() else []
+
+
+def decisions(path: Path) -> dict[str, dict[str, str]]:
+    """Each run's latest sign-off decision per candidate (`{run_id: {candidate: "approve"}}`): the runs list's
+    decision column, read from the sign-off events alone (a waiver is not a decision)."""
+    found: dict[str, dict[str, str]] = {}
+    for event in read_events(path, kinds=["signoff"]) if path.is_file() else []:
+        if event.run_id is not None:
+            found.setdefault(event.run_id, {})[str(event.data.get("candidate"))] = str(event.data.get("decision"))
+    return found
+
+
+def card_targets(path: Path, run_id: str, candidate: str) -> list[Path]:
+    """The files a sign-off or waiver of `candidate` writes again (its card in every format), exactly where
+    `engine.review` writes them: under the cards folder the audit recorded, never elsewhere; [] without a card."""
+    from engine.cards.files import FORMATS, card_path  # the card renderers load only when a form opens
+
+    record = runs.load_run(path, run_id)
+    written = record.cards.get(candidate)
+    if written is None or "cards_dir" not in written.data:
+        return []
+    folder = path.resolve().parent / str(written.data["cards_dir"])
+    return [card_path(folder, run_id, candidate, fmt) for fmt in FORMATS]

@@ -53,6 +53,13 @@ class MlgateScreen(Screen[None]):
         else:
             self.notify(visible(line), severity="error")
 
+    def refuse(self, line: str) -> None:
+        """An action that cannot be recorded: said at once, before any form asks for a reason."""
+        self.app.bell()
+        self.notify(visible(line), title="cannot record", severity="error")
+        if self.FAILURE_PLACE:
+            self.query_one(f"#{self.FAILURE_PLACE}", Static).update(literal(f"cannot record: {line}", style="bold"))
+
     def on_trail_changed(self, event: TrailChanged) -> None:
         self.reload()
 

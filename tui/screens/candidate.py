@@ -11,15 +11,19 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.checklist import CHECKLIST, item_status
 from tui import reads
 from tui.messages import CardChosen, SignoffChosen, WaiverChosen
+from tui.refusals import signoff_refusal, waiver_refusal
 from tui.screens.base import MlgateScreen
 from tui.text import literal, number, status
-from tui.widgets.evidence import Context, render_all, render_rule
-from tui.widgets.tables import SortableTable
+from tui.widgets.evidence import Context, note, render_all, render_rule
+from tui.widgets.tables import OpenableTable, SortableTable
+
+RULE_PRIORITIES = (0, 0, 1, 1, 2)
 
 
 def by_item(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -33,13 +37,13 @@ class CandidateScreen(MlgateScreen):
     """Checklist items (left), the selected item's rules (top right), the selected rule's evidence (below)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="candidate.back"),
+        Binding("tab", "app.focus_next", "Next pane", id="candidate.next"),
         Binding("w", "waive", "Waive rule", id="candidate.waive"),
         Binding("a", "approve", "Approve", id="candidate.approve"),
         Binding("x", "reject", "Reject", id="candidate.reject"),
         Binding("c", "card", "Model card", id="candidate.card"),
         Binding("e", "all_evidence", "All evidence", id="candidate.evidence"),
-        Binding("tab", "app.focus_next", "Next pane", id="candidate.next", show=False),
-        Binding("escape", "app.pop_screen", "Back", id="candidate.back"),
     ]
     FAILURE_PLACE = "candidate-summary"
 
@@ -50,16 +54,18 @@ class CandidateScreen(MlgateScreen):
         self.run: reads.Run | None = None
         self.outcomes: dict[str, list[Mapping[str, Any]]] = {}
         self.shown: tuple[str, ...] | None = None
+        self.rule_keys: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(literal(f"{self.candidate} · run {self.run_id} · loading…"), id="candidate-summary",
                      classes="crumb")
         with Horizontal(id="review"):
-            yield SortableTable(["checklist item", "status"], id="checklist")
+            yield OpenableTable(["checklist item", "status"], id="checklist")
             with Vertical(id="detail"):
                 yield Static(id="item-ready-if", classes="evidence-note")
-                yield SortableTable(["rule", "status", "severity", "observed", "threshold"], id="rules")
+                yield SortableTable(["rule", "status", "observed", "threshold", "severity"], priorities=RULE_PRIORITIES,
+                                    id="rules")
                 yield VerticalScroll(id="evidence")
         yield Footer()
 
@@ -109,7 +115,7 @@ class CandidateScreen(MlgateScreen):
             return
         if event.data_table.id == "checklist":
             self.show_item(str(key))
-        elif event.data_table.id == "rules":
+        elif event.data_table.id == "rules" and str(key) in self.rule_keys:  # never a row of an earlier item
             self.show_evidence(("rule", str(key)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -125,13 +131,16 @@ class CandidateScreen(MlgateScreen):
             text += " · NOT COVERED: no rule of the policies serves this item"
         self.query_one("#item-ready-if", Static).update(literal(text))
         keys = [f"{o['policy']}/{o['id']}" for o in outcomes]
+        self.rule_keys = keys
         self.query_one("#rules", SortableTable).fill(
-            [[literal(o["id"]), status(str(o["status"])), literal(o["severity"]), Text(number(o.get("observed"))),
-              Text(number(o.get("threshold")))] for o in outcomes], keys=keys)
+            [[literal(o["id"]), status(str(o["status"])), Text(number(o.get("observed"))),
+              Text(number(o.get("threshold"))), literal(o["severity"])] for o in outcomes], keys=keys)
         if keys:
             self.show_evidence(("rule", keys[0]))
         else:
-            self.query_one("#evidence", VerticalScroll).remove_children()
+            self.shown = None
+            self.fill_pane([note(f"NOT COVERED: no rule of the policies serves {item_id}; no evidence is judged "
+                                 "for it (press e for every evidence section)")])
 
     def outcome(self, key: str) -> Mapping[str, Any] | None:
         c = self.current
@@ -143,8 +152,6 @@ class CandidateScreen(MlgateScreen):
         if c is None or run is None:
             return
         self.shown = what
-        pane = self.query_one("#evidence", VerticalScroll)
-        pane.remove_children()
         if what[0] == "all":
             widgets = render_all(Context(c.evidence, run.view.optimizing_metric))
         else:
@@ -155,7 +162,15 @@ class CandidateScreen(MlgateScreen):
             widgets = render_rule(outcome, Context(c.evidence, run.view.optimizing_metric, params, outcome))
         if not c.evidence:
             widgets.append(Static(literal(f"no evidence recorded: {c.error or 'the candidate was not evaluated'}")))
-        pane.mount_all(widgets)
+        self.fill_pane(widgets)
+
+    def fill_pane(self, widgets: list[Widget]) -> None:
+        """Replace what the evidence pane shows, in one update (nothing of the previous rule stays)."""
+        pane = self.query_one("#evidence", VerticalScroll)
+        with self.app.batch_update():
+            pane.remove_children()
+            pane.mount_all(widgets)
+        pane.scroll_home(animate=False)
 
     def selected_rule(self) -> Mapping[str, Any] | None:
         rules = self.query_one("#rules", SortableTable)
@@ -169,13 +184,26 @@ class CandidateScreen(MlgateScreen):
         if outcome is None:
             self.notify("select a rule first (Tab to the rules table)", severity="warning")
             return
+        refused = waiver_refusal(outcome)
+        if refused is not None:
+            self.refuse(refused)
+            return
         self.post_message(WaiverChosen(self.run_id, self.candidate, outcome))
 
     def action_approve(self) -> None:
-        self.post_message(SignoffChosen(self.run_id, self.candidate, "approve"))
+        self.sign("approve")
 
     def action_reject(self) -> None:
-        self.post_message(SignoffChosen(self.run_id, self.candidate, "reject"))
+        self.sign("reject")
+
+    def sign(self, decision: str) -> None:
+        if self.run is None:
+            return
+        refused = signoff_refusal(self.run, self.candidate, decision)
+        if refused is not None:
+            self.refuse(refused)
+            return
+        self.post_message(SignoffChosen(self.run_id, self.candidate, decision))
 
     def action_card(self) -> None:
         if self.run is not None:

@@ -1,9 +1,14 @@
 """Forms that record something: sign-off, waiver, export. Each says exactly what will be recorded before it is.
 
-The recording goes through the engine (`engine.review.signoff` / `waive`, `engine.audit.export.export`), the same
-code path as the CLI, in a thread worker; an error is shown as the one line the CLI would print and the form
-stays open. Once recorded, the form posts its event (`SignoffRecorded`, `WaiverRecorded`, `ExportWritten`) for
-the app and closes.
+The screens open a form only for an action that can be recorded (`tui.refusals`), so a reason is never asked
+for an impossible one. The preview lists every event the action appends and every file it writes (a sign-off
+or waiver writes the candidate's card again, under the cards folder the audit recorded). Enter in the last
+field records, as Ctrl+S and the button do; recording waits until the focused field has taken every key typed
+before it (`Widget.call_later` runs after the keys already queued), so a reason typed just before Ctrl+S is
+recorded whole. The recording goes through the engine (`engine.review.signoff` / `waive`,
+`engine.audit.export.export`), the same code path as the CLI, in a thread worker; an error is shown as one line
+and the form stays open. Once recorded, the form posts its event (`SignoffRecorded`, `WaiverRecorded`,
+`ExportWritten`) for the app and closes.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from engine.audit.export import FORMATS, export
+from engine.audit.export import FORMATS, MANIFEST, TABLES, export
 from engine.errors import MlgateError
+from tui import reads
 from tui.messages import ExportWritten, Recorded, SignoffRecorded, WaiverRecorded
 from tui.text import literal, status
 from tui.workers import error_line, run_in_worker
@@ -36,11 +42,12 @@ def default_reviewer() -> str:
 
 
 class RecordDialog(ModalScreen[None]):
-    """A form with a live preview of what will be recorded; Ctrl+S (or the button) records, Escape cancels."""
+    """A form with a live preview of what will be recorded; Ctrl+S, Enter in the last field or the button
+    records, Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "record", "Record", id="dialog.record"),
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        Binding("ctrl+s", "record", "Save", id="dialog.record"),
     ]
     title_text = ""
     button_label = "Record"
@@ -49,6 +56,7 @@ class RecordDialog(ModalScreen[None]):
     def __init__(self, audit_db: Path) -> None:
         super().__init__()
         self.audit_db = audit_db
+        self.cards: list[Path] = []  # the card files the action writes again, once read
 
     def fields(self) -> ComposeResult:
         yield from ()
@@ -84,7 +92,12 @@ class RecordDialog(ModalScreen[None]):
         self.update_preview()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.focus_next()
+        """Enter moves to the next field, and records from the last one."""
+        inputs = list(self.query(Input))
+        if inputs and event.input is inputs[-1]:
+            self.action_record()
+        else:
+            self.focus_next()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "record":
@@ -96,6 +109,16 @@ class RecordDialog(ModalScreen[None]):
         self.dismiss(None)
 
     def action_record(self) -> None:
+        """Record once the focused field has taken every key typed before this one."""
+        focused = self.focused
+        if focused is not None:
+            focused.call_later(self.record_now)
+        else:
+            self.record_now()
+
+    def record_now(self) -> None:
+        if self.query_one("#record", Button).disabled:
+            return  # already recording
         try:
             job = self.job()
         except MlgateError as exc:
@@ -103,6 +126,28 @@ class RecordDialog(ModalScreen[None]):
             return
         self.query_one("#record", Button).disabled = True
         run_in_worker(self, self.recorded_line, job, failed=self.show_failure, group="record")
+
+    def writes(self, event: str) -> Text:
+        """The list of what a review action writes: its event, and the card files written again."""
+        text = Text.assemble("Will append ", (str(1 + bool(self.cards)), "bold"), " event(s) to the trail: ",
+                             (event, "bold"))
+        if self.cards:
+            text.append_text(Text.assemble(" and ", ("card_written", "bold"), f"; and write {len(self.cards)} files "
+                                           "(the card again, in the cards folder the audit recorded):"))
+            base = self.audit_db.resolve().parent
+            for path in self.cards:
+                shown = path.relative_to(base) if path.is_relative_to(base) else path
+                text.append_text(literal(f"\n  {shown}"))
+        return text
+
+    def load_cards(self, run_id: str, candidate: str) -> None:
+        """Read which card files the action will write again (in a thread worker), then show them."""
+        run_in_worker(self, self.show_cards, lambda: reads.card_targets(self.audit_db, run_id, candidate),
+                      failed=lambda line: None, group="cards")
+
+    def show_cards(self, cards: list[Path]) -> None:
+        self.cards = cards
+        self.update_preview()
 
     def job(self) -> Callable[[], str]:
         """The engine call to make (validating the form first); returns the line to tell the reviewer."""
@@ -136,11 +181,15 @@ class SignoffDialog(RecordDialog):
         yield Label("Reason")
         yield Input(placeholder="why (recorded as written)", id="reason", compact=True)
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.load_cards(self.run_id, self.candidate)
+
     def preview(self) -> Text:
-        return Text.assemble("Will append one ", ("signoff", "bold"), " event to the trail: ", status(self.decision),
-                             literal(f" candidate {self.candidate!r} of run {self.run_id}, reviewer "
-                                     f"{self.value('reviewer')!r}, reason {self.value('reason')!r}, with the "
-                                     "evidence hash and policy versions of the recorded check."))
+        return Text.assemble(status(self.decision), literal(
+            f" candidate {self.candidate!r} of run {self.run_id}, reviewer {self.value('reviewer')!r}, reason "
+            f"{self.value('reason')!r}, with the evidence hash and policy versions of the recorded check.\n"),
+            self.writes("signoff"))
 
     def job(self) -> Callable[[], str]:
         reviewer, reason = self.value("reviewer"), self.value("reason")
@@ -175,22 +224,30 @@ class WaiverDialog(RecordDialog):
         yield Label("Until (YYYY-MM-DD, the last day it holds; empty = no expiry)")
         yield Input(placeholder="YYYY-MM-DD", id="until", compact=True)
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.load_cards(self.run_id, self.candidate)
+
     def until(self) -> date | None:
         text = self.value("until").strip()
         if not text:
             return None
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             raise MlgateError(f"until: {text!r} is not a date (YYYY-MM-DD)") from None
+        if day < date.today():
+            raise MlgateError(f"until: {text} is in the past (leave it empty for no expiry)")
+        return day
 
     def preview(self) -> Text:
         until = self.value("until").strip() or "no expiry"
-        return Text.assemble("Will append one ", ("waiver", "bold"), " event to the trail: rule ",
-                             literal(f"{self.rule!r} of policy {self.policy!r} (recorded "), status(self.recorded),
+        return Text.assemble("Waive rule ", literal(f"{self.rule!r} of policy {self.policy!r} (recorded "),
+                             status(self.recorded),
                              literal(f") for candidate {self.candidate!r} of run {self.run_id}, reviewer "
                                      f"{self.value('reviewer')!r}, reason {self.value('reason')!r}, until {until}. "
-                                     "The rule then counts as WAIVED and no longer blocks."))
+                                     "The rule then counts as WAIVED and no longer blocks.\n"),
+                             self.writes("waiver"))
 
     def job(self) -> Callable[[], str]:
         reviewer, reason, until = self.value("reviewer"), self.value("reason"), self.until()
@@ -210,6 +267,10 @@ class ExportDialog(RecordDialog):
     EVENT = ExportWritten
     title_text = "Export the audit trail"
     button_label = "Export"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        Binding("ctrl+s", "record", "Export", id="dialog.export"),
+    ]
 
     def fields(self) -> ComposeResult:
         yield Label("Format")
@@ -220,15 +281,24 @@ class ExportDialog(RecordDialog):
     def fmt(self) -> str:
         return str(self.query_one("#format", Select).value)
 
+    def targets(self) -> list[Path]:
+        folder = Path(self.value("folder").strip() or ".")
+        return [folder / f"{name}.{self.fmt()}" for name in TABLES] + [folder / MANIFEST]
+
     def preview(self) -> Text:
-        return literal(f"Will write events, runs, outcomes and decisions as {self.fmt()} into "
-                       f"{self.value('folder')!r}, with manifest.json (row counts, SHA-256 of each file, chain head). "
-                       "The trail itself is not changed; existing files are never overwritten.")
+        targets = self.targets()
+        files = ", ".join(path.name for path in targets)
+        return literal(f"Will write {len(targets)} files as {self.fmt()} into {targets[0].parent}: {files} (the "
+                       "manifest has row counts, SHA-256 of each file, chain head). No event is appended; existing "
+                       "files are never overwritten.")
 
     def job(self) -> Callable[[], str]:
         folder, fmt = self.value("folder").strip(), self.fmt()
         if not folder:
             raise MlgateError("folder: give a folder to export into")
+        existing = [path for path in self.targets() if path.exists()]
+        if existing:
+            raise MlgateError(f"{existing[0]} exists and is never overwritten: choose another folder")
 
         def run() -> str:
             manifest = export(self.audit_db, Path(folder), fmt=fmt)

@@ -11,10 +11,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.leaderboard import Leaderboard, Row, from_view
 from tui import reads
-from tui.messages import CandidateChosen, CardChosen, SignoffChosen
+from tui.messages import CandidateChosen, CardChosen, CompareChosen, SignoffChosen
+from tui.refusals import signoff_refusal
 from tui.screens.base import MlgateScreen
 from tui.text import interval, literal, number, signed, status
-from tui.widgets.tables import SortableTable
+from tui.widgets.tables import OpenableTable, SortableTable
 
 COUNTED = ("pass", "fail", "unknown", "waived")
 
@@ -42,15 +43,21 @@ def leaderboard_headers(metric: str) -> list[str]:
     return ["", "candidate", "family", metric, "CI", "lift", "verdict", *COUNTED, "sign-off"]
 
 
+# Each leaderboard column's priority (0 always shown; higher dropped first on a narrow terminal).
+PRIORITIES = (0, 0, 5, 1, 3, 2, 0, 3, 2, 4, 4, 1)
+
+
 class RunScreen(MlgateScreen):
     """The leaderboard of one run; Enter opens a candidate's checklist."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="run.back"),
         Binding("enter", "open_candidate", "Checklist", id="run.open"),
         Binding("c", "card", "Model card", id="run.card"),
         Binding("a", "approve", "Approve", id="run.approve"),
         Binding("x", "reject", "Reject", id="run.reject"),
-        Binding("escape", "app.pop_screen", "Back", id="run.back"),
+        Binding("m", "mark", "Mark", id="run.mark"),
+        Binding("v", "compare", "Compare", id="run.compare"),
     ]
     FAILURE_PLACE = "run-summary"
 
@@ -58,11 +65,12 @@ class RunScreen(MlgateScreen):
         super().__init__()
         self.run_id = run_id
         self.run: reads.Run | None = None
+        self.marked: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(literal(f"run {self.run_id} · loading…"), id="run-summary", classes="crumb")
-        yield SortableTable(leaderboard_headers("metric"), id="leaderboard")
+        yield OpenableTable(leaderboard_headers("metric"), priorities=PRIORITIES, id="leaderboard")
         yield Static(id="run-notes", classes="evidence-note")
         yield Footer()
 
@@ -79,8 +87,8 @@ class RunScreen(MlgateScreen):
         v = run.view
         table = self.query_one("#leaderboard", SortableTable)
         selected = self.selected()
-        if table.ordered_columns[3].label.plain != v.optimizing_metric:
-            table.set_headers(leaderboard_headers(v.optimizing_metric))
+        if table.header_text(3) != v.optimizing_metric:
+            table.set_headers(leaderboard_headers(v.optimizing_metric), priorities=PRIORITIES)
         board = leaderboard(run)
         names = [row.name for row in board.rows]
         table.fill([leaderboard_row(row) for row in board.rows], keys=names)
@@ -116,12 +124,37 @@ class RunScreen(MlgateScreen):
         if self.run is not None and name is not None:
             self.post_message(CardChosen(name, self.run.card(name)))
 
-    def action_approve(self) -> None:
+    def action_mark(self) -> None:
+        """Mark the selected candidate: `v` on another compares the two."""
+        self.marked = self.selected()
+        self.notify(f"marked {self.marked}: select another and press v to compare", title="compare")
+
+    def action_compare(self) -> None:
+        """The marked candidate (else the recommended one, else the baseline, else the next) against the selected."""
         name = self.selected()
-        if name is not None:
-            self.post_message(SignoffChosen(self.run_id, name, "approve"))
+        if name is None or self.run is None:
+            return
+        view = self.run.view
+        baseline = next((c.name for c in view.candidates if c.standing().is_baseline), None)
+        others = [c.name for c in view.candidates]
+        other = next((n for n in (self.marked, view.recommended, baseline, *others) if n and n != name), None)
+        if other is None:
+            self.notify("mark a candidate with m first", severity="warning")
+            return
+        self.post_message(CompareChosen(self.run_id, other, name))
+
+    def action_approve(self) -> None:
+        self.sign("approve")
 
     def action_reject(self) -> None:
+        self.sign("reject")
+
+    def sign(self, decision: str) -> None:
         name = self.selected()
-        if name is not None:
-            self.post_message(SignoffChosen(self.run_id, name, "reject"))
+        if name is None or self.run is None:
+            return
+        refused = signoff_refusal(self.run, name, decision)
+        if refused is not None:
+            self.refuse(refused)
+            return
+        self.post_message(SignoffChosen(self.run_id, name, decision))

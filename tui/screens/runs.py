@@ -14,20 +14,34 @@ from tui import reads
 from tui.messages import RunChosen
 from tui.screens.base import MlgateScreen
 from tui.text import literal, status, visible
-from tui.widgets.tables import SortableTable
+from tui.widgets.tables import OpenableTable, SortableTable
 
 SHOWN = 200  # rows drawn at once: a table of 10,000 rows redraws too slowly to filter as you type
-HEADERS = ("time (UTC)", "spec", "data", "candidates", "verdict", "recommended", "complete", "signed")
+# Each column with its priority: 0 always shown, higher dropped first when the terminal is narrow.
+COLUMNS = (("spec", 0), ("verdict", 0), ("decision", 1), ("run id", 2), ("policies", 3), ("recommended", 3),
+           ("time (UTC)", 4), ("complete", 4), ("candidates", 5), ("reviewers", 5), ("data", 6))
+HEADERS = tuple(name for name, _ in COLUMNS)
 
 
-def row_of(run: dict[str, Any]) -> list[Text]:
+def decision_text(decided: dict[str, str] | None) -> Text:
+    """The run's sign-offs as words: `approve logistic`, `reject mlp`; `none` when nobody decided."""
+    if not decided:
+        return Text("none", style="dim")
+    text = Text()
+    for index, (candidate, decision) in enumerate(sorted(decided.items())):
+        text.append_text(Text.assemble(("; " if index else ""), status(decision), " ", literal(candidate)))
+    return text
+
+
+def row_of(run: dict[str, Any], decided: dict[str, str] | None = None) -> list[Text]:
     reviewers = run.get("reviewers") or []
     return [
-        Text(str(run["started_at"])[:19].replace("T", " ")), literal(run["name"]),
-        Text(str(run.get("data_sha256") or "")[:12]), Text(str(len(run.get("candidates", [])))),
-        status(str(run["verdict"])), literal(run.get("recommended") or "—"),
+        literal(run["name"]), status(str(run["verdict"])), decision_text(decided), Text(str(run["run_id"])),
+        literal(", ".join(run.get("policies") or []) or "—"), literal(run.get("recommended") or "—"),
+        Text(str(run["started_at"])[:19].replace("T", " ")),
         Text("yes") if run["complete"] else Text("NO", style="yellow"),
-        literal(f"yes ({', '.join(reviewers)})") if reviewers else Text("no", style="dim"),
+        Text(str(len(run.get("candidates", [])))), literal(", ".join(reviewers) or "—"),
+        Text(str(run.get("data_sha256") or "")[:12]),
     ]
 
 
@@ -52,13 +66,15 @@ class RunsScreen(MlgateScreen):
         super().__init__()
         self.runs: list[dict[str, Any]] = []
         self.complete = False
+        self.decided: dict[str, dict[str, str]] = {}
+        self.decisions_read = False
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="type to filter runs (spec, candidate, verdict, reviewer, run id…)", id="runs-filter")
         yield Static(Text("loading runs…"), id="runs-count", classes="crumb")
-        yield SortableTable(HEADERS, id="runs-table")
+        yield OpenableTable(HEADERS, priorities=[p for _, p in COLUMNS], id="runs-table")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -71,6 +87,12 @@ class RunsScreen(MlgateScreen):
         path = self.audit_db
         first_page = [] if self.runs else [lambda: (reads.newest_runs(path, SHOWN), False)]
         self.load(self.show_runs, *first_page, lambda: (reads.list_runs(path), True), group="runs")
+        self.load(self.show_decisions, lambda: reads.decisions(path), group="decisions")
+
+    def show_decisions(self, found: dict[str, dict[str, str]]) -> None:
+        self.decided, self.decisions_read = found, True
+        if self.runs:
+            self.apply_filter()
 
     def show_runs(self, found: tuple[list[dict[str, Any]], bool]) -> None:
         """Show the runs read: `(runs, complete)`, complete once every run of the trail is counted."""
@@ -83,7 +105,8 @@ class RunsScreen(MlgateScreen):
         shown = found[:SHOWN]
         table = self.query_one("#runs-table", SortableTable)
         selected = self.selected_run()
-        table.fill([row_of(run) for run in shown], keys=[run["run_id"] for run in shown])
+        table.fill([row_of(run, self.decided.get(run["run_id"])) for run in shown],
+                   keys=[run["run_id"] for run in shown])
         if selected is not None and selected in {run["run_id"] for run in shown}:
             table.move_cursor(row=table.get_row_index(selected))
         total = f"{len(found)} of {len(self.runs)} runs" if words else f"{len(self.runs)} runs"
@@ -91,7 +114,8 @@ class RunsScreen(MlgateScreen):
             total = f"the newest {len(self.runs)} runs (counting all…)"
         if len(found) > SHOWN:
             total += f" (the newest {SHOWN} shown: type to filter)"
-        self.query_one("#runs-count", Static).update(literal(f"{total} · newest first · / filters · Enter opens a run"))
+        self.query_one("#runs-count", Static).update(literal(
+            f"{total} · newest first · / filters · : jumps to a run · Enter opens it"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if self._debounce is not None:

@@ -8,13 +8,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.audit.recent import recent_events
 from engine.audit.trail import Event
 from tui.screens.base import MlgateScreen
+from tui.screens.event import EventScreen
 from tui.text import literal, visible
-from tui.widgets.tables import SortableTable
+from tui.widgets.tables import OpenableTable, SortableTable
 
 LIMIT = 2000
 SUMMARY_KEYS = ("candidate", "decision", "rule_id", "reviewer", "reason", "until", "verdict", "recommended", "format")
@@ -32,9 +33,9 @@ class TrailScreen(MlgateScreen):
     """The newest events of the trail."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="trail.back"),
         Binding("slash", "focus_filter", "Filter", id="trail.filter"),
         Binding("E", "app.export", "Export", id="trail.export"),
-        Binding("escape", "app.pop_screen", "Back", id="trail.back"),
     ]
     FAILURE_PLACE = "trail-count"
 
@@ -47,7 +48,7 @@ class TrailScreen(MlgateScreen):
         yield Header()
         yield Input(placeholder="filter events: kind, run id, candidate, reviewer…", id="trail-filter")
         yield Static(Text("loading events…"), id="trail-count", classes="crumb")
-        yield SortableTable(["seq", "time (UTC)", "kind", "run", "summary"], id="events")
+        yield OpenableTable(["seq", "kind", "summary", "run", "time (UTC)"], priorities=(0, 0, 0, 2, 1), id="events")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -65,14 +66,21 @@ class TrailScreen(MlgateScreen):
 
     def apply_filter(self) -> None:
         words = self.query_one("#trail-filter", Input).value.casefold().split()
-        rows = []
+        rows, keys = [], []
         for e in self.events:
-            line = [str(e.seq), e.recorded_at[:19].replace("T", " "), e.kind, e.run_id or "", summary(e)]
+            line = [str(e.seq), e.kind, summary(e), e.run_id or "", e.recorded_at[:19].replace("T", " ")]
             if all(w in " ".join(line).casefold() for w in words):
                 rows.append(line)
-        self.query_one("#events", SortableTable).fill(rows)
+                keys.append(str(e.seq))
+        self.query_one("#events", SortableTable).fill(rows, keys=keys)
         self.query_one("#trail-count", Static).update(literal(
-            f"{len(rows)} of the newest {len(self.events)} events (at most {LIMIT}) · newest first"))
+            f"{len(rows)} of the newest {len(self.events)} events (at most {LIMIT}) · newest first · Enter opens one"))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        chosen = next((e for e in self.events if str(e.seq) == event.row_key.value), None)
+        if chosen is not None:
+            self.app.push_screen(EventScreen(chosen))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if self._debounce is not None:

@@ -7,6 +7,7 @@ never the only record.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,4 +68,30 @@ def reliability(diagram: Sequence[dict[str, Any]], *, size: int = 10) -> Text:
     text.append("     └" + "─" * (width + 1) + "\n")
     text.append("      0.0" + " " * (width - 7) + "1.0\n")
     text.append("      predicted probability (x) · observed frequency (y)", style="dim")
+    return text
+
+
+def curve(xs: Sequence[float], ys: Sequence[float], *, width: int = 40, height: int = 12, x_label: str = "x",
+          y_label: str = "y", diagonal: bool = False) -> Text:
+    """A curve on the unit square (ROC, precision-recall) drawn with `•` cells, `·` the chance diagonal."""
+    grid = [[" "] * (width + 1) for _ in range(height + 1)]
+    if diagonal:
+        for i in range(width + 1):
+            grid[height - round(i / width * height)][i] = "·"
+    points = [(float(x), float(y)) for x, y in zip(xs, ys, strict=False) if x is not None and y is not None]
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):  # each segment, sampled cell by cell
+        steps = max(1, round(max(abs(x1 - x0) * width, abs(y1 - y0) * height)))
+        for step in range(steps + 1):
+            x, y = x0 + (x1 - x0) * step / steps, y0 + (y1 - y0) * step / steps
+            grid[height - min(max(round(y * height), 0), height)][min(max(round(x * width), 0), width)] = "•"
+    text = Text()
+    for row_index, row in enumerate(grid):
+        label = f"{1 - row_index / height:.1f}" if row_index % (height // 2 or 1) == 0 else "   "
+        text.append(f"{label:>4} │")
+        for cell in row:
+            text.append(cell, style="bold cyan" if cell == "•" else "dim")
+        text.append("\n")
+    text.append("     └" + "─" * (width + 1) + "\n")
+    text.append("      0.0" + " " * (width - 7) + "1.0\n")
+    text.append(f"      {x_label} (x) · {y_label} (y)", style="dim")
     return text
