@@ -45,14 +45,14 @@ def time_values(frame: pd.DataFrame, column: str, *, where: str) -> tuple[NDArra
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=np.float64), "number"
     if pd.api.types.is_datetime64_any_dtype(series):
-        return series.astype("int64").to_numpy(dtype=np.float64), "datetime"
+        return np.asarray(series.astype("int64").to_numpy(), dtype=np.float64), "datetime"
     parsed = pd.to_datetime(series.astype(str), errors="coerce", format="mixed")
     bad = parsed.isna().to_numpy()
     if bad.any():
         shown = ", ".join(repr(v) for v in series[bad].unique()[:MAX_SHOWN])
         raise DataError(f"{where}: time column {column!r} does not parse as times ({int(bad.sum())} rows, such as "
                         f"{shown}); give numbers or ISO dates")
-    return parsed.astype("int64").to_numpy(dtype=np.float64), "datetime"
+    return np.asarray(parsed.astype("int64").to_numpy(), dtype=np.float64), "datetime"
 
 
 def shown_time(value: float, kind: str) -> str | float:
@@ -67,7 +67,7 @@ def by_time(times: NDArray[np.float64], rows: Rows, cuts: list[float]) -> list[R
     time value fall in the part where that value starts."""
     if rows.size == 0:
         return [rows for _ in range(len(cuts) + 1)]
-    distinct, inverse, counts = np.unique(times[rows], return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(times[rows], return_inverse=True, return_counts=True)
     before = (np.cumsum(counts) - counts) / rows.size
     part = np.searchsorted(np.asarray(cuts), before, side="right")[inverse]
     return [np.sort(rows[part == index]) for index in range(len(cuts) + 1)]

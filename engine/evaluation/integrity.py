@@ -63,7 +63,7 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> NDArray[np.uint64]:
     """One 64-bit hash of each row's feature values (missing values hash alike)."""
     if not columns:
         return np.zeros(len(frame), dtype=np.uint64)
-    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(dtype=np.uint64)
+    return np.asarray(pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(), dtype=np.uint64)
 
 
 def duplicates_across(hashes: NDArray[np.uint64], parts: SplitRows) -> JSON:
@@ -197,5 +197,5 @@ def preprocessing_record(trained_on: Mapping[str, Any], x_train: pd.DataFrame, t
                 "reason": "a model trained elsewhere: its preprocessing was fitted outside this audit"}
     from_split = "of the data" in str(trained_on.get("source", ""))
     overlap = int(np.isin(x_train.index.to_numpy(), test).sum()) if from_split else 0
-    return {"fitted_on": str(trained_on.get("source")), "rows": int(len(x_train)), "checked": True,
+    return {"fitted_on": str(trained_on.get("source")), "rows": len(x_train), "checked": True,
             "test_rows_in_fit": overlap}
