@@ -39,7 +39,8 @@ def certificate(plan: Plan) -> dict[str, Any]:
 
 
 def judged(plan: Plan, **params: Any) -> Any:
-    return split_integrity({"split_integrity": certificate(plan)}, {"max_duplicate_rate": 0.01, "max_conflict_rate": 0.01, **params})
+    bounds = {"max_duplicate_rate": 0.01, "max_conflict_rate": 0.01}  # the default pack's
+    return split_integrity({"split_integrity": certificate(plan)}, {**bounds, **params})
 
 
 # ---------------------------------------------------------------------------------------------------------------
