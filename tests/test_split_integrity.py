@@ -227,3 +227,5 @@ def test_a_time_split_audit_records_its_boundaries_in_the_trail(tmp_path: Path) 
     assert split["strategy"] == "time" and split["boundaries"]["test"] == {"from": 2009, "to": 2009}
     evidence = run.evidence("logistic")
     assert evidence["split_integrity"]["time_overlap"]["rows"] == 0
+    card = next((tmp_path / "cards" / run.run_id).glob("logistic*.md")).read_text(encoding="utf-8")
+    assert "- Split (by time on `year`: train 2003–2006; validation 2007–2008; test 2009–2009, seed 42)" in card
