@@ -168,6 +168,7 @@ def test_a_time_split_shows_the_label_and_missing_rates_per_part(tmp_path: Path)
     quality = plan.data_evidence["data_quality"]
     assert set(quality["label_balance"]) == {"train", "validation", "test"}
     assert {m["feature"] for m in quality["missing"]} >= {"age", "education"}
+    assert "year" not in {o["feature"] for o in quality["out_of_range"]}, "later years in test are the design"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def data_checks(spec: AuditSpec, dataset: Dataset, splits: Splits, test_file: Da
         evidence["data_quality"] = data_quality(
             frame, y, {"train": splits.train, "validation": splits.validation, "test": splits.test},
             dataset.features, seed=spec.split.seed, data_schema=dataset.schema,
-            test_schema=test_file.schema if test_file is not None else None)
+            test_schema=test_file.schema if test_file is not None else None, time_column=column)
     except Exception as exc:  # as above
         evidence["data_quality"] = {"error": f"{type(exc).__name__}: {exc}"}
     return evidence
