@@ -84,12 +84,19 @@ def mlgate() -> None:
 @format_option
 @click.option("--progress", "progress_format", type=click.Choice(FORMATS), default="text", show_default=True,
               help="stderr for people (text), or JSON Lines for programs (jsonl; format in cli/progress.py)")
+@click.option("--split", "split_strategy", type=click.Choice(["stratified", "random", "time", "group"]), default=None,
+              help="how rows are split (default stratified; time needs --time-column, group --group-column)")
+@click.option("--time-column", help="time split: the column that orders rows (train oldest, test most recent)")
+@click.option("--group-column", help="group split: the entity column (each group on one side only)")
+@click.option("--test-data", type=click.Path(path_type=Path),
+              help="a test file kept apart (CSV or Parquet): candidates are audited on it only")
 def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
     artifacts_dir: Path | None, seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None,
     fail_on: str | None, output_format: str, model: Path | None = None, train_data: Path | None = None,
-    progress_format: str = "text",
+    progress_format: str = "text", split_strategy: str | None = None, time_column: str | None = None,
+    group_column: str | None = None, test_data: Path | None = None,
 ) -> int:
     """Train, evaluate and check candidates (or audit a model trained elsewhere: --model); record; write cards."""
     from engine import service, spec
@@ -107,7 +114,8 @@ def audit(
     overrides = spec.flags_document(
         data=data, target=target, positive=positive, sensitive=_split_list(sensitive),
         features=_split_list(features), policies=list(policies), seed=seed, fail_on=fail_on, model=model,
-        train_data=train_data,
+        train_data=train_data, split={"strategy": split_strategy, "time_column": time_column,
+                                      "group_column": group_column, "test_path": test_data},
     )
     if spec_path is not None and overrides:
         source = f"{spec_path}{spec.FLAGS_SUFFIX}"

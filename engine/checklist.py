@@ -40,6 +40,9 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("artifacts", "Packaged artifacts",
                   "model + preprocessing + input schema + signature are packaged together"),
     ChecklistItem("rollback", "Rollback", "a previous approved champion exists to roll back to"),
+    ChecklistItem("data_and_split", "Data and split",
+                  "the split is honest (no duplicates, entities or future rows across it; no label leak) and the "
+                  "data's quality is known"),
 )
 CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in CHECKLIST)
 

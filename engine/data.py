@@ -72,6 +72,7 @@ def _read(path: Path, spec: DataSpec) -> tuple[pd.DataFrame, list[dict[str, Any]
             else:
                 source = "read_csv($path, header=true, types=$types)"
         columns = con.execute(f"DESCRIBE SELECT * FROM {source}", params).fetchall()
+        refuse_unusable_columns(path, header_names(con, path, reader), columns)
         select = []
         for name, sql_type, *_ in columns:
             if sql_type == "VARCHAR":
@@ -90,6 +91,33 @@ def _read(path: Path, spec: DataSpec) -> tuple[pd.DataFrame, list[dict[str, Any]
         con.close()
     schema = [{"name": name, "type": sql_type} for name, sql_type, *_ in columns]
     return frame, schema
+
+
+def header_names(con: duckdb.DuckDBPyConnection, path: Path, reader: str) -> list[str]:
+    """The column names as the file writes them (DuckDB renames a repeated name `sex` to `sex_1`)."""
+    if reader == "read_parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    row = con.execute("SELECT * FROM read_csv($path, header=false, all_varchar=true) LIMIT 1",
+                      {"path": str(path)}).fetchone()
+    return [str(name).strip() for name in row or ()]
+
+
+NESTED_TYPES = ("STRUCT", "MAP", "UNION")
+
+
+def refuse_unusable_columns(path: Path, names: list[str], columns: list[Any]) -> None:
+    """Refuse a repeated column name and a nested or list column (neither can be a feature that means one thing)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{path}: column {name!r} appears more than once; give each column one name")
+        seen.add(name)
+    for name, sql_type, *_ in columns:
+        if str(sql_type).endswith("]") or str(sql_type).startswith(NESTED_TYPES):
+            raise DataError(f"{path}: column {name!r} holds nested values ({sql_type}); mlgate reads flat columns "
+                            "only: flatten it or leave it out")
 
 
 def label_text(values: pd.Series) -> pd.Series:
@@ -164,6 +192,8 @@ def load_dataset(spec: DataSpec) -> Dataset:
         shown = ", ".join(repr(c) for c in unknown)
         raise DataError(f"{where}: no column {shown}; columns are: {', '.join(map(str, frame.columns))}")
 
+    if spec.target in spec.sensitive:
+        raise DataError(f"{where}: the target {spec.target!r} cannot also be a sensitive column")
     notes: list[str] = []
     known = frame[spec.target].notna()
     if not known.all():
@@ -203,7 +233,6 @@ def load_dataset(spec: DataSpec) -> Dataset:
     )
 
 
-
 def load_training_file(spec: DataSpec, dataset: Dataset) -> Dataset | None:
     """The training data file (`data.train_path`), read like the data and checked against it; or None."""
     path = spec.train_path
@@ -217,3 +246,30 @@ def load_training_file(spec: DataSpec, dataset: Dataset) -> Dataset | None:
         raise DataError(f"{path}: labels {[train.negative_label, train.positive_label]} differ from the data's "
                         f"{[dataset.negative_label, dataset.positive_label]}")
     return train
+
+
+def load_test_file(spec: DataSpec, test_path: Path | None, dataset: Dataset) -> Dataset | None:
+    """The test file the team keeps apart (`split.test_path`), read like the data and checked against it; or None.
+
+    It carries the features, the target and the sensitive columns (its groups are judged too)."""
+    if test_path is None:
+        return None
+    test = load_dataset(replace(spec, path=test_path, train_path=None))
+    missing = [c for c in dataset.features.all if c not in test.frame.columns]
+    if missing:
+        raise DataError(f"{test_path}: the test data lacks feature column(s) {', '.join(map(repr, missing))}")
+    if test.positive_label != dataset.positive_label or test.negative_label != dataset.negative_label:
+        raise DataError(f"{test_path}: labels {[test.negative_label, test.positive_label]} differ from the data's "
+                        f"{[dataset.negative_label, dataset.positive_label]}")
+    return test
+
+
+def with_test_rows(dataset: Dataset, test: Dataset | None) -> Dataset:
+    """The data with the kept-apart test file's rows appended (the split makes them the test part, alone)."""
+    if test is None:
+        return dataset
+    columns = list(dataset.frame.columns)
+    appended = test.frame.reindex(columns=columns)
+    frame = pd.concat([dataset.frame, appended], ignore_index=True)
+    notes = [*dataset.notes, f"test rows from the kept-apart file {test.fingerprint['path']} ({len(test.y)} rows)"]
+    return replace(dataset, frame=frame, y=np.concatenate([dataset.y, test.y]), notes=notes)

@@ -15,8 +15,9 @@ from typing import Any
 
 from engine.candidates import EXTERNAL, FAMILIES, Candidate, TrainingData
 from engine.candidates.external import ExternalCandidate, bind_all, external_record
-from engine.data import Dataset, load_dataset, load_training_file
+from engine.data import Dataset, load_dataset, load_test_file, load_training_file, with_test_rows
 from engine.errors import SpecError
+from engine.evaluation.data_checks import data_checks
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.settings import EvaluationSettings
 from engine.policy.loader import Policy, load_policies
@@ -48,6 +49,7 @@ class Plan:
     groupings: list[Grouping]
     models: dict[str, Candidate]
     outputs: Outputs
+    data_evidence: dict[str, Any] | None = None  # split_integrity and data_quality, shared by every candidate
 
     @property
     def external_models(self) -> dict[str, dict[str, Any]]:
@@ -87,12 +89,16 @@ def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
     with timed("load"):
         dataset = load_dataset(spec.data)
     train_file = load_training_file(spec.data, dataset)
+    test_file = load_test_file(spec.data, spec.split.test_path, dataset)
+    dataset = with_test_rows(dataset, test_file)
     with timed("split"):
-        splits = split_for(spec, dataset)
+        splits = split_for(spec, dataset, own_test=len(test_file.y) if test_file is not None else 0)
+    checks = data_checks(spec, dataset, splits, test_file)
     settings = EvaluationSettings.from_spec(spec, dataset.features)
     models = build_candidates(spec, dataset)
     check_writable(outputs)
     training, trained_on = training_set(spec, dataset, splits, train_file)
     groupings = sensitive_groupings(dataset.frame.iloc[splits.test], dataset.sensitive, spec.data.sensitive_bins)
     return Plan(spec=spec, policies=policies, dataset=dataset, splits=splits, training=training,
-                trained_on=trained_on, settings=settings, groupings=groupings, models=models, outputs=outputs)
+                trained_on=trained_on, settings=settings, groupings=groupings, models=models, outputs=outputs,
+                data_evidence=checks)

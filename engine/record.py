@@ -30,6 +30,17 @@ def code_folder(spec: AuditSpec) -> Path:
     return Path(spec.source.removesuffix(FLAGS_SUFFIX)).resolve().parent
 
 
+def split_record(plan: Plan) -> dict[str, Any]:
+    """What a split other than the default adds to the record: its strategy, boundaries and a kept-apart test
+    file (nothing for the default stratified split, so earlier runs' bodies are unchanged)."""
+    record = {k: v for k, v in plan.splits.record.items() if k != "sizes"}
+    if record.get("strategy", "stratified") == "stratified" and len(record) <= 1:
+        return {}
+    test_path = plan.spec.split.test_path
+    return {**record, "stratified": record.get("strategy") == "stratified",
+            **({"test_file": str(test_path)} if test_path is not None else {})}
+
+
 def run_started(plan: Plan) -> dict[str, Any]:
     """The body of the run's first event: spec, policies, data, split, training set, lineage."""
     spec, dataset, policies = plan.spec, plan.dataset, plan.policies
@@ -49,7 +60,8 @@ def run_started(plan: Plan) -> dict[str, Any]:
             "sensitive": dataset.sensitive,
             "notes": dataset.notes,
         },
-        "split": {"sizes": plan.splits.sizes(), "seed": spec.split.seed, "stratified": True},
+        "split": {"sizes": plan.splits.sizes(), "seed": spec.split.seed, "stratified": True,
+                  **split_record(plan)},
         "lineage": run_lineage(lineage(cwd=code_folder(spec)), spec_sha256=digest(spec.document),
                                policies=[policy_record(p) for p in policies],
                                data_sha256=dataset.fingerprint.get("sha256"), seed=spec.split.seed),

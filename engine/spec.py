@@ -76,6 +76,22 @@ class SplitSpec:
     test: float
     validation: float
     seed: int
+    strategy: str = "stratified"
+    time_column: str | None = None
+    group_column: str | None = None
+    gap: float = 0.0
+    folds: int | None = None
+    test_path: Path | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The recorded `split` table: the three classic keys, then only what differs from the defaults (so a
+        spec without the newer keys records, and hashes, exactly as before)."""
+        extra = {"strategy": self.strategy if self.strategy != "stratified" else None,
+                 "time_column": self.time_column, "group_column": self.group_column,
+                 "gap": self.gap or None, "folds": self.folds,
+                 "test_path": str(self.test_path) if self.test_path is not None else None}
+        return {"test": self.test, "validation": self.validation, "seed": self.seed,
+                **{key: value for key, value in extra.items() if value is not None}}
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,9 @@ def read_spec_file(path: Path) -> tuple[dict[str, Any], str]:
     for key in ("path", "train_path"):
         if isinstance(data, dict) and isinstance(data.get(key), str):
             data[key] = str(base / data[key])
+    split = document.get("split")
+    if isinstance(split, dict) and isinstance(split.get("test_path"), str):
+        split["test_path"] = str(base / split["test_path"])
     for candidate in document.get("candidates") or []:
         if isinstance(candidate, dict) and isinstance(candidate.get("model"), str):
             candidate["model"] = str(base / candidate["model"])
@@ -128,6 +147,7 @@ def flags_document(
     fail_on: str | None = None,
     model: Path | None = None,
     train_data: Path | None = None,
+    split: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The part of a spec document given by command-line flags (paths made absolute)."""
     data_part: dict[str, Any] = {}
@@ -144,13 +164,27 @@ def flags_document(
     document: dict[str, Any] = {"data": data_part} if data_part else {}
     if policies:
         document["policies"] = [str(p.resolve()) for p in policies]
-    if seed is not None:
-        document["split"] = {"seed": seed}
+    split_part = {**({"seed": seed} if seed is not None else {}), **split_flags(split or {})}
+    if split_part:
+        document["split"] = split_part
     if fail_on is not None:
         document["evaluation"] = {"fail_on": fail_on}
     if model is not None:
         document["candidates"] = [{"name": model_name(model), "model": str(model.resolve())}]
     return document
+
+
+def split_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    """The `split` keys given by quick-mode flags (`--split`, `--time-column`, `--group-column`, `--test-data`,
+    `--folds`): None values dropped, a test file's path made absolute; a time or group column alone implies its
+    strategy."""
+    part = {key: value for key, value in flags.items() if value is not None}
+    if isinstance(part.get("test_path"), Path):
+        part["test_path"] = str(part["test_path"].resolve())
+    if "strategy" not in part:
+        implied = "time" if "time_column" in part else "group" if "group_column" in part else None
+        part.update({"strategy": implied} if implied else {})
+    return part
 
 
 def model_name(path: Path) -> str:
@@ -185,7 +219,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
     if unbinned:
         raise SpecError(f"{source}: /data/sensitive_bins/{unbinned[0]}: not one of the sensitive columns")
     split = {**DEFAULT_SPLIT, **document.get("split", {})}
-    if split["test"] + split["validation"] >= 0.9:
+    if split["test"] + split["validation"] + 2 * split.get("gap", 0) >= 0.9:
         raise SpecError(f"{source}: /split: test + validation must leave at least 10% of rows for training")
     evaluation = {**DEFAULT_EVALUATION, **document.get("evaluation", {})}
     candidates = tuple(
@@ -215,7 +249,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
             train_path=Path(data["train_path"]) if "train_path" in data else None,
             serving_features=tuple(data["serving_features"]) if "serving_features" in data else None,
         ),
-        split=SplitSpec(test=float(split["test"]), validation=float(split["validation"]), seed=int(split["seed"])),
+        split=split_spec(split, source),
         threshold=float(evaluation["threshold"]),
         optimizing_metric=str(evaluation["optimizing_metric"]),
         candidates=candidates,
@@ -226,6 +260,21 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         serving={**DEFAULT_SERVING, **document.get("serving", {})},
     )
     return _with_document(spec)
+
+
+def split_spec(split: dict[str, Any], source: str) -> SplitSpec:
+    """The `split` table as a `SplitSpec`; a strategy without its column is refused (`SpecError`)."""
+    strategy = str(split.get("strategy", "stratified"))
+    needs = {"time": "time_column", "group": "group_column"}.get(strategy)
+    if needs is not None and not split.get(needs):
+        raise SpecError(f"{source}: /split: strategy {strategy!r} needs split.{needs} "
+                        f"(--{needs.replace('_', '-')} COLUMN)")
+    return SplitSpec(
+        test=float(split["test"]), validation=float(split["validation"]), seed=int(split["seed"]),
+        strategy=strategy, time_column=split.get("time_column"), group_column=split.get("group_column"),
+        gap=float(split.get("gap", 0.0)), folds=int(split["folds"]) if "folds" in split else None,
+        test_path=Path(split["test_path"]) if "test_path" in split else None,
+    )
 
 
 def default_candidates() -> list[dict[str, Any]]:
@@ -300,7 +349,7 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
             **({"serving_features": list(spec.data.serving_features)}
                if spec.data.serving_features is not None else {}),
         },
-        "split": {"test": spec.split.test, "validation": spec.split.validation, "seed": spec.split.seed},
+        "split": spec.split.document(),
         "evaluation": dict(spec.evaluation),
         "serving": dict(spec.serving),
         "candidates": [_candidate_document(c) for c in spec.candidates],

@@ -1,15 +1,19 @@
 """Which rows train, tune and test each candidate: the split of the data, and the training set it leaves.
 
-One module decides it for every audit. Candidates trained here get a stratified train / validation / test split
-of the data; an audit with no training rows to take (a `data.train_path` training file is given, or nothing but
-the baseline and models trained elsewhere) splits the data into a validation part (calibrators, and the
-baseline's class prior when no training file is given) and a test part. `training_set()` then says what the
-trainable candidates are fitted on, with the record of it the trail keeps.
+One module decides it for every audit. `split.strategy` says how: `stratified` by label (the default, and the
+numbers every earlier audit got), `random`, `time` (train on the oldest rows, validate on the next, test on the
+most recent; rows sharing a time value never straddle a boundary) or `group` (every group lands in exactly one
+part, stratified by each group's majority label). An audit with no training rows to take (a `data.train_path`
+training file is given, or nothing but the baseline and models trained elsewhere) splits the data into a validation
+part (calibrators, and the baseline's class prior when no training file is given) and a test part. A test file the
+team keeps apart (`split.test_path`) is appended to the data's rows and is the test part, alone. `Splits.record` is
+what the trail and the card say about the split: strategy, sizes and the time or group boundaries.
+`training_set()` then says what the trainable candidates are fitted on, with the record of it the trail keeps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,7 @@ from engine.candidates import BASELINE, EXTERNAL, TrainingData
 from engine.data import Dataset
 from engine.errors import DataError
 from engine.spec import AuditSpec, SplitSpec
+from engine.split_strategies import strategy_split
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Splits:
     train: NDArray[np.intp]
     validation: NDArray[np.intp]
     test: NDArray[np.intp]
+    record: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
@@ -72,9 +78,21 @@ def is_holdout(spec: AuditSpec) -> bool:
     return spec.data.train_path is not None or all(c.family in (BASELINE, EXTERNAL) for c in spec.candidates)
 
 
-def split_for(spec: AuditSpec, dataset: Dataset) -> Splits:
-    """The split this audit uses: holdout when nothing trains on the data, stratified otherwise."""
-    return split_holdout(dataset.y, spec.split) if is_holdout(spec) else split_rows(dataset.y, spec.split)
+def split_for(spec: AuditSpec, dataset: Dataset, *, own_test: int = 0) -> Splits:
+    """The split this audit uses (strategy, holdout or not, and the last `own_test` rows as a kept-apart test file).
+
+    The default (stratified, no test file) is exactly `split_rows` / `split_holdout`, so earlier audits keep their
+    numbers; every other choice goes through `engine.split_strategies`.
+    """
+    holdout = is_holdout(spec)
+    if spec.split.strategy == "stratified" and not own_test:
+        splits = split_holdout(dataset.y, spec.split) if holdout else split_rows(dataset.y, spec.split)
+        return Splits(splits.train, splits.validation, splits.test,
+                      {"strategy": "stratified", "sizes": splits.sizes()})
+    train, validation, test, record = strategy_split(dataset.frame, dataset.y, spec.split, holdout=holdout,
+                                                     own_test=own_test, where=str(spec.data.path))
+    return Splits(train, validation, test, {**record, "sizes": {"train": len(train), "validation": len(validation),
+                                                               "test": len(test)}})
 
 
 def training_set(spec: AuditSpec, dataset: Dataset, splits: Splits,

@@ -30,6 +30,7 @@ CHECKLIST = [
     "reproducibility",
     "artifacts",
     "rollback",
+    "data_and_split",
 ]
 
 GOOD_RULE = {

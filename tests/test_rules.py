@@ -20,7 +20,9 @@ from engine.candidates.base import Features
 from engine.decision import candidate_verdict
 from engine.evaluation.beyond import beyond_evidence
 from engine.evaluation.comparisons import compare
+from engine.evaluation.data_quality import data_quality
 from engine.evaluation.groups import sensitive_groupings
+from engine.evaluation.integrity import SplitRows, split_integrity
 from engine.evaluation.metrics import lift
 from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.jsonfiles import load_schema, schema_errors
@@ -155,6 +157,8 @@ REAL_RULES: dict[str, dict[str, Any]] = {
     "lineage_complete": {},
     "rollback": {},
     "beats_champion": {"metric": "roc_auc", "min_lift": 0.0, "significance": 0.05},
+    "split_integrity": {"max_duplicate_rate": 0.01},
+    "data_quality": {"allow_constant": True, "max_unseen_rate": 0.05},
 }
 
 
@@ -302,6 +306,11 @@ def test_check_of_the_shipped_default_policy_on_good_evidence_passes() -> None:
         "lineage": real_lineage(42),
         "champion": {"model": "adult", "current": champion_entry("20260102T030405Z-aaaaaa", "logistic", 9),
                      "available": [champion_entry("20260102T030405Z-aaaaaa", "logistic", 9)]},
+        "split_integrity": {"duplicates": {"rows": 0, "test_rows": 400, "rate": 0.0},
+                            "conflicting_labels": {"rows": 0, "rate": 0.0}, "leakage": {"flagged": []},
+                            "identifiers": [], "sizes": {"test": 400}},
+        "data_quality": {"missing": [], "constant": [], "unseen_categories": [], "out_of_range": [],
+                         "label_balance": {"train": 0.24, "test": 0.25}},
     }
     outcomes = check([policy], evidence)
     assert {o.status for o in outcomes} == {"pass"}
@@ -359,7 +368,17 @@ def real_evidence(adult_sample: pd.DataFrame, adult_parquet: Path,
     served = serving_helpers.fit("logistic", data, splits)
     evidence["serving"] = serving_helpers.serve(served, "logistic", data, splits, tmp_path_factory.mktemp("artifacts"),
                                                 tuple(data.features.all))
+    evidence.update(data_evidence(data, splits))
     return {**evidence, **release_evidence(adult_sample, scored, evidence, samples, groupings, settings)}
+
+
+def data_evidence(data: Any, splits: Any) -> dict[str, Any]:
+    """The split-integrity certificate and data-quality profile of the real Adult split."""
+    parts = SplitRows(splits.train, splits.validation, splits.test)
+    certificate = split_integrity(data.frame, data.y, parts, data.features, data_sha256="0" * 64, seed=11)
+    quality = data_quality(data.frame, data.y, {"train": splits.train, "validation": splits.validation,
+                                                "test": splits.test}, data.features, seed=11, data_schema=data.schema)
+    return {"split_integrity": certificate, "data_quality": quality}
 
 
 def _group(name: str, support: int, too_small: bool = False, **metrics: float | None) -> dict[str, Any]:

@@ -63,6 +63,10 @@ def _outside_summary(evaluated: dict[str, Any]) -> str:
     return f"a {external.get('format', 'model')} file trained outside mlgate and audited as is"
 
 
+# What a split other than the default records (strategy, time boundaries, groups, a kept-apart test file).
+SPLIT_CHOICES = ("strategy", "time_column", "boundaries", "group_column", "groups", "test_file")
+
+
 def _dataset(record: RunRecord, part: str) -> dict[str, Any]:
     data = record.started.data["data"]
     fingerprint = data["fingerprint"]
@@ -77,7 +81,7 @@ def _dataset(record: RunRecord, part: str) -> dict[str, Any]:
         "rows": training["rows"] if training else split["sizes"].get(part),
         "sha256": fingerprint["sha256"],
         "split": {"part": part, "seed": split["seed"], "stratified": split.get("stratified", True),
-                  "sizes": split["sizes"]},
+                  "sizes": split["sizes"], **{key: split[key] for key in SPLIT_CHOICES if key in split}},
     }
 
 

@@ -55,6 +55,19 @@ def _intended_use(card: dict[str, Any]) -> list[str]:
     ]
 
 
+def split_words(split: dict[str, Any]) -> str:
+    """How the rows were split, as the card says it: the strategy, with its time boundaries or group column."""
+    strategy = str(split.get("strategy", "stratified"))
+    if "boundaries" in split:
+        bounds = split["boundaries"]
+        spans = "; ".join(f"{part} {md(str(bounds[part]['from']))}–{md(str(bounds[part]['to']))}"
+                          for part in ("train", "validation", "test") if part in bounds)
+        strategy = f"by time on {code(str(split.get('time_column')))}: {spans}"
+    elif "group_column" in split:
+        strategy = f"by group on {code(str(split['group_column']))}, each group on one side only"
+    return strategy + ("; test rows from a file kept apart" if "test_file" in split else "")
+
+
 def _data(card: dict[str, Any]) -> list[str]:
     parameters = card["model_parameters"]
     train, test = parameters["data"]["train"], parameters["data"]["eval"]
@@ -73,7 +86,8 @@ def _data(card: dict[str, Any]) -> list[str]:
         f"- SHA-256: `{test['sha256']}`" + ("" if train["sha256"] == test["sha256"]
                                             else f"; training file `{train['sha256']}`"),
         f"- Label: {code(label['target'])}, positive = {code(label['positive'])}",
-        f"- Split (stratified, seed {train['split']['seed']}): {split}; metrics use the {test['rows']} test rows only",
+        f"- Split ({split_words(train['split'])}, seed {train['split']['seed']}): {split}; metrics use the "
+        f"{test['rows']} test rows only",
         f"- Numeric features: {names(parameters['features']['numeric'])}",
         f"- Categorical features: {names(parameters['features']['categorical'])}",
         "- Sensitive columns (not used as features unless listed above): "
@@ -234,6 +248,7 @@ SECTION_OF_EVIDENCE: dict[str, str] = {
     "slices": "groups", "calibration": "calibration", "conformal": "conformal", "explanations": "explanations",
     "robustness": "robustness", "serving": "serving", "reproducibility": "release", "champion": "release",
     "lineage": "lineage",
+    "split_integrity": "data", "data_quality": "data",
 }
 
 

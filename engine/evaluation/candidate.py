@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from engine.candidates import EXTERNAL
 from engine.canonical import digest, jsonable
 from engine.evaluation import reproducibility
 from engine.evaluation.beyond import BeyondContext, beyond_context, beyond_evidence
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import Evidence, Performance
+from engine.evaluation.integrity import preprocessing_record
 from engine.evaluation.performance import evaluate
 from engine.lineage import candidate_lineage
 from engine.prepare import Plan
@@ -120,5 +122,16 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
                                   seed=plan.spec.split.seed),
         not_applicable=dict(trained.description.get("not_applicable") or {}),
+        **data_sections(plan, external=spec.family == EXTERNAL),
     )
     return Evaluated(trained, evidence, samples)
+
+
+def data_sections(plan: Plan, *, external: bool) -> dict[str, Any]:
+    """The data's evidence shared by every candidate, with this candidate's preprocessing record."""
+    shared = plan.data_evidence or {}
+    integrity = shared.get("split_integrity")
+    if integrity is not None and "error" not in integrity:
+        integrity = {**integrity, "preprocessing": preprocessing_record(
+            plan.trained_on, plan.training.x_train, plan.splits.test, external=external)}
+    return {"split_integrity": integrity, "data_quality": shared.get("data_quality")}

@@ -56,6 +56,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("comparisons", ("baseline", "lift_over_baseline", "champion", "comparisons"), BINARY,
             "paired lifts over the baseline and over the current champion"),
     Section("not_applicable", ("not_applicable",), EVERY_TASK, "evidence that cannot exist here, with the reason"),
+    Section("split_integrity", ("split_integrity",), EVERY_TASK,
+            "the split-integrity certificate: duplicates, label conflicts, entity and time overlap, leakage screen, "
+            "identifier-like features, preprocessing fitted on training rows only"),
+    Section("data_quality", ("data_quality",), EVERY_TASK,
+            "missing rates per part, constant features, unseen categories, out-of-range values, label balance"),
 )
 
 
@@ -144,6 +149,8 @@ class Evidence:
     lineage: JSON | None = None
     comparisons: Comparisons = field(default_factory=Comparisons)
     not_applicable: dict[str, str] = field(default_factory=dict)
+    split_integrity: JSON | None = None
+    data_quality: JSON | None = None
 
     def to_json(self) -> JSON:
         """The stored form: one JSON object whose keys are the sections' keys (see `SECTIONS`)."""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.policy import rules, rules_beyond, rules_release, rules_serving
+from engine.policy import rules, rules_beyond, rules_data, rules_release, rules_serving
 from engine.policy.finding import Evidence, Finding, Params
 
 Check = Callable[[Evidence, Params], Finding]
@@ -84,4 +84,8 @@ RULE_KINDS: dict[str, RuleKind] = {
     "rollback": RuleKind(rules_release.rollback, ("champion",), rules_release.ROLLBACK_PARAMS, ("champion",)),
     "beats_champion": RuleKind(rules_release.beats_champion, ("champion", "comparisons"),
                                rules_release.BEATS_CHAMPION_PARAMS, ("champion", "comparisons")),
+    "split_integrity": RuleKind(rules_data.split_integrity, ("split_integrity",), rules_data.SPLIT_INTEGRITY_PARAMS,
+                                ("split_integrity",), rules_data.say_split_integrity, TASK_TYPES),
+    "data_quality": RuleKind(rules_data.data_quality, ("data_quality",), rules_data.DATA_QUALITY_PARAMS,
+                             ("data_quality",), rules_data.say_data_quality, TASK_TYPES),
 }
