@@ -40,6 +40,8 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("artifacts", "Packaged artifacts",
                   "model + preprocessing + input schema + signature are packaged together"),
     ChecklistItem("rollback", "Rollback", "a previous approved champion exists to roll back to"),
+    ChecklistItem("monitoring", "Monitoring",
+                  "after approval, the monitored conditions (drift, feedback performance, fairness) still hold"),
 )
 CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in CHECKLIST)
 

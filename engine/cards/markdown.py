@@ -234,6 +234,7 @@ SECTION_OF_EVIDENCE: dict[str, str] = {
     "slices": "groups", "calibration": "calibration", "conformal": "conformal", "explanations": "explanations",
     "robustness": "robustness", "serving": "serving", "reproducibility": "release", "champion": "release",
     "lineage": "lineage",
+    "drift_reference": "release",
 }
 
 

@@ -27,6 +27,7 @@ from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.evidence import Evidence, Performance
 from engine.evaluation.performance import evaluate
 from engine.lineage import candidate_lineage
+from engine.monitor.reference import reference_section
 from engine.prepare import Plan
 from engine.progress import Progress, ProgressCallback
 from engine.serving.evidence import ServingSettings, serving_evidence
@@ -116,5 +117,7 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
                                   seed=plan.spec.split.seed),
         not_applicable=dict(trained.description.get("not_applicable") or {}),
+        drift_reference=reference_section(plan.training.x_train, numeric=plan.dataset.features.numeric,
+                                          categorical=plan.dataset.features.categorical, scores=proba),
     )
     return Evaluated(trained, evidence, samples)

@@ -56,6 +56,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("comparisons", ("baseline", "lift_over_baseline", "champion", "comparisons"), BINARY,
             "paired lifts over the baseline and over the current champion"),
     Section("not_applicable", ("not_applicable",), EVERY_TASK, "evidence that cannot exist here, with the reason"),
+    Section("drift_reference", ("drift_reference",), BINARY,
+            "the training rows' distributions and the test scores' (never rows), monitored after approval"),
 )
 
 
@@ -144,6 +146,7 @@ class Evidence:
     lineage: JSON | None = None
     comparisons: Comparisons = field(default_factory=Comparisons)
     not_applicable: dict[str, str] = field(default_factory=dict)
+    drift_reference: JSON | None = None
 
     def to_json(self) -> JSON:
         """The stored form: one JSON object whose keys are the sections' keys (see `SECTIONS`)."""
