@@ -40,10 +40,14 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("artifacts", "Packaged artifacts",
                   "model + preprocessing + input schema + signature are packaged together"),
     ChecklistItem("rollback", "Rollback", "a previous approved champion exists to roll back to"),
+)
+# Judged after approval by monitoring runs (engine.monitor), not by an audit: shown with the champion, and in
+# `policy explain` for a policy that covers it, but not in an audited candidate's checklist.
+AFTER_APPROVAL: tuple[ChecklistItem, ...] = (
     ChecklistItem("monitoring", "Monitoring",
                   "after approval, the monitored conditions (drift, feedback performance, fairness) still hold"),
 )
-CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in CHECKLIST)
+CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in (*CHECKLIST, *AFTER_APPROVAL))
 
 NOT_COVERED = "not covered"
 

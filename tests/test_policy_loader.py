@@ -30,6 +30,7 @@ CHECKLIST = [
     "reproducibility",
     "artifacts",
     "rollback",
+    "monitoring",  # judged after approval (engine.monitor)
 ]
 
 GOOD_RULE = {

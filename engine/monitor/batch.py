@@ -36,7 +36,7 @@ class Batch:
     window: dict[str, Any]
 
     def record(self) -> dict[str, Any]:
-        return {"path": str(self.path), "sha256": self.sha256, "rows": int(len(self.frame)), "window": self.window}
+        return {"path": str(self.path), "sha256": self.sha256, "rows": len(self.frame), "window": self.window}
 
 
 def read_batch(path: Path, *, missing: Sequence[str] = (), window_column: str | None = None,

@@ -67,7 +67,7 @@ def judge(stored: Mapping[str, Any], evidence: Mapping[str, Any]) -> list[JSON]:
 
 def alerts(outcomes: Sequence[Mapping[str, Any]]) -> list[JSON]:
     """The outcomes that failed, the most severe first."""
-    failed = [o for o in outcomes if o["status"] in FAILED]
+    failed = [dict(o) for o in outcomes if o["status"] in FAILED]
     return sorted(failed, key=lambda o: -ALERT_LEVELS.index(o["alert"]))
 
 

@@ -36,7 +36,7 @@ def numeric_drift(reference: Mapping[str, Any], values: NDArray[np.float64]) -> 
     present = values[~np.isnan(values)]
     value = stats.psi(np.asarray(reference["psi_counts"]), np.asarray(bin_counts(present, reference["psi_edges"])))
     ks = stats.ks_binned(np.asarray(reference["counts"]), np.asarray(bin_counts(present, reference["edges"])))
-    return {"kind": "numeric", "rows": int(len(present)), "psi": value, "psi_level": psi_level(value),
+    return {"kind": "numeric", "rows": len(present), "psi": value, "psi_level": psi_level(value),
             "test": "ks", "statistic": None if ks is None else ks[0], "p_value": None if ks is None else ks[1],
             "effect_size": None if ks is None else ks[0], "mean": float(present.mean()) if len(present) else None,
             "missing_rate": _rate(len(values) - len(present), len(values)),
@@ -98,7 +98,7 @@ def drift_evidence(reference: Mapping[str, Any], frame: pd.DataFrame, scores: ND
     """The `drift` part of a monitoring run: features (worst PSI first) and the scores."""
     features = feature_drift(reference, frame, alpha=alpha, correction=correction)
     ordered = sorted(features, key=lambda f: -1.0 if f["psi"] is None else -f["psi"])
-    return {"reference_rows": reference["rows"], "rows": int(len(frame)), "alpha": alpha, "correction": correction,
+    return {"reference_rows": reference["rows"], "rows": len(frame), "alpha": alpha, "correction": correction,
             "thresholds": {"psi_warning": PSI_WARNING, "psi_action": PSI_ACTION},
             "features": ordered,
             "prediction": None if scores is None else prediction_drift(reference.get("prediction"), scores)}

@@ -32,7 +32,7 @@ def numbers(values: pd.Series) -> NDArray[np.float64]:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def bin_counts(values: NDArray[np.float64], edges: Sequence[float]) -> list[int]:
+def bin_counts(values: NDArray[np.float64], edges: Sequence[float] | NDArray[np.float64]) -> list[int]:
     """How many of the (non-missing) values fall into each bin of `edges` (len(edges) + 1 bins)."""
     index = np.searchsorted(np.asarray(edges, float), values, side="right")
     return [int(c) for c in np.bincount(index, minlength=len(edges) + 1)]
@@ -48,12 +48,12 @@ def numeric_summary(values: NDArray[np.float64]) -> JSON:
     """One numeric column's reference: bins and counts (fine, and deciles for PSI), range and missing count."""
     present = values[~np.isnan(values)]
     if len(present) == 0:
-        return {"kind": "numeric", "rows": 0, "missing": int(len(values)), "edges": [], "counts": [0],
+        return {"kind": "numeric", "rows": 0, "missing": len(values), "edges": [], "counts": [0],
                 "psi_edges": [], "psi_counts": [0], "range": None}
     quantiles = np.quantile(present, FINE_QUANTILES)
     edges = np.unique(quantiles)
     psi_edges = np.unique(quantiles[PSI_STEP - 1::PSI_STEP])
-    return {"kind": "numeric", "rows": int(len(present)), "missing": int(len(values) - len(present)),
+    return {"kind": "numeric", "rows": len(present), "missing": int(len(values) - len(present)),
             "edges": [float(e) for e in edges], "counts": bin_counts(present, edges),
             "psi_edges": [float(e) for e in psi_edges], "psi_counts": bin_counts(present, psi_edges),
             "range": [float(present.min()), float(present.max())]}
@@ -70,7 +70,7 @@ def drift_reference(frame: pd.DataFrame, *, numeric: Sequence[str], categorical:
     """The `drift_reference` evidence section: the training rows' distributions and the test scores'."""
     features = [{"name": name, **numeric_summary(numbers(frame[name]))} for name in numeric]
     features += [{"name": name, **categorical_summary(frame[name])} for name in categorical]
-    reference: JSON = {"format": REFERENCE_FORMAT, "rows": int(len(frame)), "features": features}
+    reference: JSON = {"format": REFERENCE_FORMAT, "rows": len(frame), "features": features}
     if scores is not None:
         reference["prediction"] = {"source": "test split", **numeric_summary(np.asarray(scores, np.float64))}
     return reference

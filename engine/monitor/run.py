@@ -109,7 +109,7 @@ def monitoring_evidence(batch: Batch, *, approved: Mapping[str, Any], model: byt
     else:
         try:
             scores = score_batch(model, schema, frame)
-            evidence["scoring"] = {"rows": int(len(scores)), "mean_score": float(scores.mean())}
+            evidence["scoring"] = {"rows": len(scores), "mean_score": float(scores.mean())}
         except Exception as exc:  # an artifact that cannot score the batch is a finding, recorded as such
             evidence["scoring"] = {"error": f"{type(exc).__name__}: {exc}"}
     reference = approved.get("drift_reference")
