@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 REFERENCE_FORMAT = "mlgate-drift-reference-v1"
 FINE_QUANTILES = np.arange(1, 100) / 100  # percentiles: KS resolution of at most 1% of the rows per bin
+SCORE_SLACK = 1e-5  # ONNX scores are float32: within this of a native score they are the same score
 PSI_STEP = 10  # every tenth percentile: the deciles PSI is computed over
 
 JSON = dict[str, Any]
@@ -44,15 +45,17 @@ def category_counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
-def numeric_summary(values: NDArray[np.float64]) -> JSON:
-    """One numeric column's reference: bins and counts (fine, and deciles for PSI), range and missing count."""
+def numeric_summary(values: NDArray[np.float64], *, slack: float = 0.0) -> JSON:
+    """One numeric column's reference: bins and counts (fine, and deciles for PSI), range and missing count.
+    `slack` lowers every edge a little, so a value the served artifact computes in float32 lands in the same bin
+    as the native score it equals (tied scores sit exactly on an edge)."""
     present = values[~np.isnan(values)]
     if len(present) == 0:
         return {"kind": "numeric", "rows": 0, "missing": len(values), "edges": [], "counts": [0],
                 "psi_edges": [], "psi_counts": [0], "range": None}
     quantiles = np.quantile(present, FINE_QUANTILES)
-    edges = np.unique(quantiles)
-    psi_edges = np.unique(quantiles[PSI_STEP - 1::PSI_STEP])
+    edges = np.unique(quantiles) - slack
+    psi_edges = np.unique(quantiles[PSI_STEP - 1::PSI_STEP]) - slack
     return {"kind": "numeric", "rows": len(present), "missing": int(len(values) - len(present)),
             "edges": [float(e) for e in edges], "counts": bin_counts(present, edges),
             "psi_edges": [float(e) for e in psi_edges], "psi_counts": bin_counts(present, psi_edges),
@@ -72,7 +75,8 @@ def drift_reference(frame: pd.DataFrame, *, numeric: Sequence[str], categorical:
     features += [{"name": name, **categorical_summary(frame[name])} for name in categorical]
     reference: JSON = {"format": REFERENCE_FORMAT, "rows": len(frame), "features": features}
     if scores is not None:
-        reference["prediction"] = {"source": "test split", **numeric_summary(np.asarray(scores, np.float64))}
+        reference["prediction"] = {"source": "test split",
+                                   **numeric_summary(np.asarray(scores, np.float64), slack=SCORE_SLACK)}
     return reference
 
 
