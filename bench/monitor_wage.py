@@ -2,7 +2,7 @@
 on each later year, then on a batch built to break a critical condition (the `age` column missing); prints the
 figures and checks that the trail still verifies.
 
-    python -m bench.monitor_wage [--wage ../shared/datasets/wage/wage.csv] [--out /tmp/mlgate-wage]
+    python -m bench.monitor_wage [--wage ../shared/datasets/wage/wage.csv] [--out bench-out/wage]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ POLICY = {"name": "wage-gate", "version": "1.0.0", "rules": [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wage", type=Path, default=Path("../shared/datasets/wage/wage.csv"))
-    parser.add_argument("--out", type=Path, default=Path("/tmp/mlgate-wage"))
+    parser.add_argument("--out", type=Path, default=Path("bench-out/wage"))
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
