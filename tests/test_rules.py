@@ -28,7 +28,6 @@ from engine.policy.checker import Outcome, check
 from engine.policy.groups import grouping_name
 from engine.policy.loader import Policy, Rule
 from engine.policy.registry import RULE_KINDS
-from engine.policy.rules_monitor import MONITOR_KINDS
 from engine.policy.rules import (
     Finding,
     beats_baseline,
@@ -38,6 +37,7 @@ from engine.policy.rules import (
     metric_threshold,
     slice_metric,
 )
+from engine.policy.rules_monitor import MONITOR_KINDS
 
 # op, observed, bound, expected status
 THRESHOLD_CASES = [
