@@ -22,6 +22,13 @@ from cli.output import (
 )
 
 
+def lapsed_line(lapsed: dict[str, Any]) -> str:
+    """How a lapsed approval reads: the rule that failed and the champion to roll back to."""
+    target = lapsed.get("rollback_recommended_to")
+    to = f"{target['candidate']} of run {target['run_id']}" if target else "no earlier champion"
+    return f"approval lapsed — rollback recommended to {to} ({lapsed['rule']}: {lapsed['message']})"
+
+
 def _named(entry: dict[str, Any]) -> str:
     return f"{entry['candidate']} of run {entry['run_id']}"
 
@@ -31,15 +38,18 @@ def _named(entry: dict[str, Any]) -> str:
 @click.argument("candidate")
 @click.option("--reviewer", required=True, help="who promotes (recorded as given)")
 @click.option("--reason", required=True, help="why this candidate should serve (recorded as given)")
+@click.option("--conditions", type=click.Path(path_type=Path), default=None,
+              help="a monitoring policy attached to the approval: `mlgate monitor` lapses it when one fails")
 @audit_db_option
 @lock_timeout_option
-def promote(run_id: str, candidate: str, reviewer: str, reason: str, audit_db: Path | None,
-            lock_timeout: float) -> int:
+def promote(run_id: str, candidate: str, reviewer: str, reason: str, conditions: Path | None,
+            audit_db: Path | None, lock_timeout: float) -> int:
     """Make a candidate its model's champion (every blocking rule passed or waived); the previous one stays."""
     from engine.champion import promote as record_promotion
+    from engine.monitor.conditions import attached_conditions
 
     head = record_promotion(trail_path(audit_db), run_id, candidate, reviewer=reviewer, reason=reason,
-                            lock_timeout=lock_timeout)
+                            lock_timeout=lock_timeout, conditions=attached_conditions(conditions))
     stdout.print(safe_text(f"recorded: {candidate} of run {run_id} is the champion, promoted by {reviewer} "
                            f"(head {head[:16]}…)"))
     return EXIT_OK
@@ -90,6 +100,8 @@ def champion(model: str | None, audit_db: Path | None, output_format: str) -> in
         for header in ("status", "candidate", "run", "promoted", "by", "reason"):
             table.add_column(header)
         for entry in entries:
+            if entry["status"] == "champion" and entry.get("lapsed"):
+                stdout.print(safe_text(lapsed_line(entry["lapsed"])))
             table.add_row(status_text(entry["status"]), safe_text(entry["candidate"]), safe_text(entry["run_id"]),
                           safe_text(entry["promoted_at"][:19]), safe_text(entry["reviewer"]),
                           safe_text(entry["reason"]))

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from cli.author import card, policy_explain, policy_init
 from cli.champion import champion, promote, rollback
+from cli.monitor import monitor
 from cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -228,6 +229,7 @@ for command in (verify, head, keygen, runs, show, export, verify_export, signoff
     mlgate.add_command(command)
 for command in (policy_explain, policy_init):
     policy.add_command(command)
+mlgate.add_command(monitor)
 
 
 def invoke(args: list[str], *, stream: JsonLines | None) -> tuple[int, Failure | None]:

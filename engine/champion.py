@@ -26,6 +26,7 @@ from engine.review import plain_text
 CHAMPION_PROMOTED = "champion_promoted"
 CHAMPION_ROLLED_BACK = "champion_rolled_back"
 KINDS = (CHAMPION_PROMOTED, CHAMPION_ROLLED_BACK)
+APPROVAL_LAPSED = "approval_lapsed"  # recorded by a monitoring run (engine.monitor) when a critical condition fails
 MAX_TEXT = 2000
 
 
@@ -60,7 +61,16 @@ def _entry(event: Event) -> dict[str, Any]:
     return {"run_id": event.run_id, "candidate": data["candidate"], "family": data.get("family"),
             "promoted_at": event.recorded_at, "seq": event.seq, "reviewer": data.get("reviewer"),
             "reason": data.get("reason"), "evidence_sha256": data.get("evidence_sha256"),
-            "artifact": data.get("artifact"), "metrics": data.get("metrics", {})}
+            "artifact": data.get("artifact"), "metrics": data.get("metrics", {}),
+            **({"conditions": data["conditions"]} if data.get("conditions") else {})}
+
+
+def _lapse(entry: dict[str, Any], event: Event) -> None:
+    """Mark a champion's approval as lapsed by a monitoring run's `approval_lapsed` event."""
+    data = event.data
+    entry["lapsed"] = {"at": event.recorded_at, "seq": event.seq, "rule": data.get("rule"),
+                       "message": data.get("message"), "batch_sha256": (data.get("batch") or {}).get("sha256"),
+                       "rollback_recommended_to": data.get("rollback_recommended_to")}
 
 
 def registries(audit_db: Path) -> dict[str, Registry]:
@@ -68,9 +78,14 @@ def registries(audit_db: Path) -> dict[str, Registry]:
     if not audit_db.is_file():
         return {}
     found: dict[str, Registry] = {}
-    for event in read_events(audit_db, kinds=KINDS):
+    for event in read_events(audit_db, kinds=(*KINDS, APPROVAL_LAPSED)):
         registry = found.setdefault(event.data["model"], Registry(event.data["model"]))
-        if event.kind == CHAMPION_PROMOTED:
+        if event.kind == APPROVAL_LAPSED:
+            seq = (event.data.get("champion") or {}).get("seq")
+            for entry in registry.stack:
+                if entry["seq"] == seq:
+                    _lapse(entry, event)
+        elif event.kind == CHAMPION_PROMOTED:
             entry = _entry(event)
             registry.stack.append(entry)
             registry.history.append(entry)
@@ -118,8 +133,12 @@ def _artifact(record: runs.RunRecord, name: str) -> dict[str, Any] | None:
 
 
 def promote(audit_db: Path, run_id: str, candidate: str, *, reviewer: str, reason: str,
-            lock_timeout: float = LOCK_WAIT_SECONDS) -> str:
-    """Make a candidate of a completed run its model's champion; returns the new chain head."""
+            lock_timeout: float = LOCK_WAIT_SECONDS, conditions: dict[str, Any] | None = None) -> str:
+    """Make a candidate of a completed run its model's champion; returns the new chain head.
+
+    `conditions`: a monitoring policy attached to the approval (`engine.monitor.conditions.stored_conditions`),
+    stored whole in the event; monitoring runs judge the champion against it.
+    """
     record = runs.load_run(audit_db, run_id)
     current = _promotable(record, candidate)
     model = record.started.data["spec"]["name"]
@@ -135,6 +154,7 @@ def promote(audit_db: Path, run_id: str, candidate: str, *, reviewer: str, reaso
         "verdict_at_promotion": current.verdict, "evidence_sha256": checked["evidence_sha256"],
         "policies": checked["policies"], "metrics": {metric: current.metrics.get(metric)},
         "artifact": _artifact(record, candidate), "previous": reference(serving),
+        **({"conditions": conditions} if conditions else {}),
     })], wait=lock_timeout)
 
 

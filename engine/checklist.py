@@ -44,7 +44,13 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
                   "the split is honest (no duplicates, entities or future rows across it; no label leak) and the "
                   "data's quality is known"),
 )
-CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in CHECKLIST)
+# Judged after approval by monitoring runs (engine.monitor), not by an audit: shown with the champion, and in
+# `policy explain` for a policy that covers it, but not in an audited candidate's checklist.
+AFTER_APPROVAL: tuple[ChecklistItem, ...] = (
+    ChecklistItem("monitoring", "Monitoring",
+                  "after approval, the monitored conditions (drift, feedback performance, fairness) still hold"),
+)
+CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in (*CHECKLIST, *AFTER_APPROVAL))
 
 NOT_COVERED = "not covered"
 

@@ -31,6 +31,8 @@ CHECKLIST = [
     "artifacts",
     "rollback",
     "data_and_split",
+
+    "monitoring",  # judged after approval (engine.monitor)
 ]
 
 GOOD_RULE = {

@@ -249,6 +249,8 @@ SECTION_OF_EVIDENCE: dict[str, str] = {
     "robustness": "robustness", "serving": "serving", "reproducibility": "release", "champion": "release",
     "lineage": "lineage",
     "split_integrity": "data", "data_quality": "data",
+
+    "drift_reference": "release",
 }
 
 

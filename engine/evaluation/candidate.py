@@ -29,6 +29,7 @@ from engine.evaluation.evidence import Evidence, Performance
 from engine.evaluation.integrity import preprocessing_record
 from engine.evaluation.performance import evaluate
 from engine.lineage import candidate_lineage
+from engine.monitor.reference import reference_section
 from engine.prepare import Plan
 from engine.progress import Progress, ProgressCallback
 from engine.serving.evidence import ServingSettings, serving_evidence
@@ -123,6 +124,9 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
                                   seed=plan.spec.split.seed),
         not_applicable=dict(trained.description.get("not_applicable") or {}),
         **data_sections(plan, external=spec.family == EXTERNAL),
+
+        drift_reference=reference_section(plan.training.x_train, numeric=plan.dataset.features.numeric,
+                                          categorical=plan.dataset.features.categorical, scores=proba),
     )
     return Evaluated(trained, evidence, samples)
 

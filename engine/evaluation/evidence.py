@@ -61,6 +61,9 @@ SECTIONS: tuple[Section, ...] = (
             "identifier-like features, preprocessing fitted on training rows only"),
     Section("data_quality", ("data_quality",), EVERY_TASK,
             "missing rates per part, constant features, unseen categories, out-of-range values, label balance"),
+
+    Section("drift_reference", ("drift_reference",), BINARY,
+            "the training rows' distributions and the test scores' (never rows), monitored after approval"),
 )
 
 
@@ -151,6 +154,8 @@ class Evidence:
     not_applicable: dict[str, str] = field(default_factory=dict)
     split_integrity: JSON | None = None
     data_quality: JSON | None = None
+
+    drift_reference: JSON | None = None
 
     def to_json(self) -> JSON:
         """The stored form: one JSON object whose keys are the sections' keys (see `SECTIONS`)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.checklist import CHECKLIST, ChecklistItem
+from engine.checklist import AFTER_APPROVAL, CHECKLIST, ChecklistItem
 from engine.policy.loader import POLICIES_DIR, Policy, Rule, load_policy, policy_schema
 from engine.policy.registry import RULE_KINDS
 
@@ -44,7 +44,9 @@ class Explanation:
 
 def explain(policy: Policy) -> Explanation:
     """The rules of a policy (its `extends` chain resolved) grouped by checklist item, in checklist order."""
-    return Explanation(policy, [(item, [r for r in policy.rules if r.checklist == item.id]) for item in CHECKLIST])
+    later = [item for item in AFTER_APPROVAL if any(r.checklist == item.id for r in policy.rules)]
+    return Explanation(policy, [(item, [r for r in policy.rules if r.checklist == item.id])
+                                for item in (*CHECKLIST, *later)])
 
 
 def explanation_json(explanation: Explanation) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.policy import rules, rules_beyond, rules_data, rules_release, rules_serving
+from engine.policy import rules_monitor as monitor
 from engine.policy.finding import Evidence, Finding, Params
 
 Check = Callable[[Evidence, Params], Finding]
@@ -88,4 +89,13 @@ RULE_KINDS: dict[str, RuleKind] = {
                                 ("split_integrity",), rules_data.say_split_integrity, TASK_TYPES),
     "data_quality": RuleKind(rules_data.data_quality, ("data_quality",), rules_data.DATA_QUALITY_PARAMS,
                              ("data_quality",), rules_data.say_data_quality, TASK_TYPES),
+
+    # monitoring: rules over a monitored batch's evidence (engine.monitor), shown beside the reference they use
+    "drift": RuleKind(monitor.drift, ("drift",), monitor.DRIFT_PARAMS, ("drift_reference",)),
+    "prediction_drift": RuleKind(monitor.prediction_drift, ("drift",), monitor.PREDICTION_DRIFT_PARAMS,
+                                 ("drift_reference",)),
+    "schema_violations": RuleKind(monitor.schema_violations, ("schema",), monitor.SCHEMA_VIOLATIONS_PARAMS,
+                                  ("drift_reference",)),
+    "performance_decay": RuleKind(monitor.performance_decay, ("versus_approval", "estimated", "approved"),
+                                  monitor.PERFORMANCE_DECAY_PARAMS, ("drift_reference",)),
 }
