@@ -29,6 +29,7 @@ from engine.evaluation.performance import evaluate
 from engine.lineage import candidate_lineage
 from engine.prepare import Plan
 from engine.progress import Progress, ProgressCallback
+from engine.reasons.evidence import decisions_evidence
 from engine.serving.evidence import ServingSettings, serving_evidence
 from engine.train import Retrain, Trained, failure
 
@@ -116,5 +117,10 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
                                   seed=plan.spec.split.seed),
         not_applicable=dict(trained.description.get("not_applicable") or {}),
+        decisions=decisions_evidence(serving, name=name, family=spec.family, spec=plan.spec.document,
+                                     x_test=context.x_test, x_train=plan.training.x_train,
+                                     explanations=beyond["explanations"], groupings=plan.groupings,
+                                     threshold=plan.spec.threshold, min_group_size=settings.performance.min_group_size,
+                                     confidence=settings.performance.confidence, seed=plan.spec.split.seed),
     )
     return Evaluated(trained, evidence, samples)

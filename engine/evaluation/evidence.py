@@ -56,6 +56,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("comparisons", ("baseline", "lift_over_baseline", "champion", "comparisons"), BINARY,
             "paired lifts over the baseline and over the current champion"),
     Section("not_applicable", ("not_applicable",), EVERY_TASK, "evidence that cannot exist here, with the reason"),
+    Section("decisions", ("decisions",), BINARY,
+            "reason codes and recourse for the test split's adverse decisions, on the served artifact"),
 )
 
 
@@ -144,6 +146,7 @@ class Evidence:
     lineage: JSON | None = None
     comparisons: Comparisons = field(default_factory=Comparisons)
     not_applicable: dict[str, str] = field(default_factory=dict)
+    decisions: JSON | None = None
 
     def to_json(self) -> JSON:
         """The stored form: one JSON object whose keys are the sections' keys (see `SECTIONS`)."""
