@@ -40,6 +40,9 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("artifacts", "Packaged artifacts",
                   "model + preprocessing + input schema + signature are packaged together"),
     ChecklistItem("rollback", "Rollback", "a previous approved champion exists to roll back to"),
+    ChecklistItem("decisions_explained", "Decisions explained",
+                  "each adverse decision has faithful reasons on the served model, none of them protected, "
+                  "and a recourse"),
 )
 CHECKLIST_IDS: tuple[str, ...] = tuple(item.id for item in CHECKLIST)
 

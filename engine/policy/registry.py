@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.policy import rules, rules_beyond, rules_release, rules_serving
+from engine.policy import rules, rules_beyond, rules_reasons, rules_release, rules_serving
 from engine.policy.finding import Evidence, Finding, Params
 
 Check = Callable[[Evidence, Params], Finding]
@@ -84,4 +84,8 @@ RULE_KINDS: dict[str, RuleKind] = {
     "rollback": RuleKind(rules_release.rollback, ("champion",), rules_release.ROLLBACK_PARAMS, ("champion",)),
     "beats_champion": RuleKind(rules_release.beats_champion, ("champion", "comparisons"),
                                rules_release.BEATS_CHAMPION_PARAMS, ("champion", "comparisons")),
+    "reason_codes": RuleKind(rules_reasons.reason_codes, ("decisions",), rules_reasons.REASON_CODES_PARAMS,
+                             ("decisions",), rules_reasons.say_reason_codes),
+    "recourse_parity": RuleKind(rules_reasons.recourse_parity, ("decisions",), rules_reasons.RECOURSE_PARITY_PARAMS,
+                                ("decisions",), rules_reasons.say_recourse_parity),
 }

@@ -111,7 +111,8 @@ def summary(explained: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     withheld = Counter(w["feature"] for d in explained for w in d["withheld"])
     return {
         "decisions": len(explained),
-        "reasons": [{"feature": f, "decisions": n, "principal": principal.get(f, 0)} for f, n in any_rank.most_common()],
+        "reasons": [{"feature": f, "decisions": n, "principal": principal.get(f, 0)}
+                    for f, n in any_rank.most_common()],
         "withheld": [{"feature": f, "decisions": n} for f, n in withheld.most_common()],
         "decisions_with_withheld": sum(1 for d in explained if d["withheld"]),
     }

@@ -58,7 +58,8 @@ def explain_decisions(model: Served, x_test: pd.DataFrame, x_train: pd.DataFrame
     proba = model.proba(x)
     adverse = np.flatnonzero(codes.adverse_mask(proba, threshold=threshold, adverse=settings.adverse))
     rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(adverse, size=min(settings.rows, adverse.size), replace=False)) if adverse.size else adverse
+    size = min(settings.rows, adverse.size)
+    rows = np.sort(rng.choice(adverse, size=size, replace=False)) if adverse.size else adverse
     reference = reference_row(x_train, model.schema)
     found = attribute(model, x.iloc[rows].reset_index(drop=True), reference, seed=seed)
     screened = codes.screen(explanations, sensitive)

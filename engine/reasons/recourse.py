@@ -121,7 +121,8 @@ def search(model: Served, x: pd.DataFrame, rows: NDArray[np.intp], acts: list[Ac
         for k, i in best.items():
             change, cost = changes[i]
             row = x.iloc[int(rows[k])]
-            results[k] = {"changes": [{"feature": f, "from": _plain(row[f]), "to": _plain(v)} for f, v in change.items()],
+            moved = [{"feature": f, "from": _plain(row[f]), "to": _plain(v)} for f, v in change.items()]
+            results[k] = {"changes": moved,
                           "cost": round(cost, 6), "score": float(scores[i])}
         open_rows = [k for k in open_rows if k not in best]
     return results
