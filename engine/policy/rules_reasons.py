@@ -78,9 +78,10 @@ def recourse_parity(evidence: Evidence, params: Params) -> Finding:
     gap = float(grouping[key])
     interval = grouping.get(f"{key}_interval")
     within = f" (interval {fmt(interval[0])}-{fmt(interval[1])})" if interval else ""
-    status = "fail" if gap > bound else "pass"
-    relation = "is not" if status == "fail" else "is"
-    return Finding(status, gap, bound, f"recourse {measure} gap by {by} {fmt(gap)}{within} {relation} <= {fmt(bound)}")
+    failed = gap > bound
+    relation = "is not" if failed else "is"
+    message = f"recourse {measure} gap by {by} {fmt(gap)}{within} {relation} <= {fmt(bound)}"
+    return Finding("fail" if failed else "pass", gap, bound, message)
 
 
 def say_reason_codes(params: Params) -> str:
@@ -91,4 +92,5 @@ def say_reason_codes(params: Params) -> str:
 
 def say_recourse_parity(params: Params) -> str:
     measure = params.get("measure", "feasible_share")
-    return f"the {measure} of recourse differs by at most {fmt(float(params['max_gap']))} between the groups of {params['by']}"
+    bound = fmt(float(params["max_gap"]))
+    return f"the {measure} of recourse differs by at most {bound} between the groups of {params['by']}"

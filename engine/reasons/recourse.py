@@ -101,31 +101,36 @@ def search(model: Served, x: pd.DataFrame, rows: NDArray[np.intp], acts: list[Ac
         owners: list[int] = []
         changes: list[tuple[dict[str, Any], float]] = []
         for k in open_rows:
-            row = x.iloc[int(rows[k])].to_dict()
-            for change in _candidates(row, acts, steps, size):
+            values = {str(key): value for key, value in x.iloc[int(rows[k])].to_dict().items()}
+            for option in _candidates(values, acts, steps, size):
                 owners.append(k)
-                changes.append(change)
+                changes.append(option)
         if not changes:
             continue
-        frame = x.iloc[[int(rows[k]) for k in owners]].reset_index(drop=True).astype(object)
-        for i, (change, _) in enumerate(changes):
-            for feature, value in change.items():
-                frame.at[i, feature] = value
-        scores = model.proba(frame.infer_objects())
+        scores = model.proba(_changed(x, [int(rows[k]) for k in owners], [c for c, _ in changes]))
         flips = ~adverse_mask(scores, threshold=threshold, adverse=adverse)
         best: dict[int, int] = {}
-        for i in np.flatnonzero(flips):
-            k = owners[i]
-            if k not in best or changes[i][1] < changes[best[k]][1]:
-                best[k] = int(i)
-        for k, i in best.items():
-            change, cost = changes[i]
-            row = x.iloc[int(rows[k])]
-            moved = [{"feature": f, "from": _plain(row[f]), "to": _plain(v)} for f, v in change.items()]
-            results[k] = {"changes": moved,
-                          "cost": round(cost, 6), "score": float(scores[i])}
+        for found in np.flatnonzero(flips).tolist():
+            owner = owners[found]
+            if owner not in best or changes[found][1] < changes[best[owner]][1]:
+                best[owner] = found
+        for owner, hit in best.items():
+            moves, cost = changes[hit]
+            source = x.iloc[int(rows[owner])]
+            moved = [{"feature": f, "from": _plain(source[f]), "to": _plain(v)} for f, v in moves.items()]
+            results[owner] = {"changes": moved, "cost": round(cost, 6), "score": float(scores[hit])}
         open_rows = [k for k in open_rows if k not in best]
     return results
+
+
+def _changed(x: pd.DataFrame, sources: list[int], moves: list[dict[str, Any]]) -> pd.DataFrame:
+    """One hybrid row per move: the source row with the move's features set (built column by column)."""
+    frame = x.iloc[sources].reset_index(drop=True)
+    columns = {name: frame[name].to_numpy(dtype=object).copy() for name in frame.columns}
+    for i, move in enumerate(moves):
+        for feature, value in move.items():
+            columns[feature][i] = value
+    return pd.DataFrame(columns).infer_objects()
 
 
 def _plain(value: Any) -> Any:
