@@ -40,6 +40,32 @@ def read_rows(path: Path, missing_values: list[str]) -> tuple[pd.DataFrame, str]
     return frame, sha256_bytes(data)
 
 
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+UNKNOWN_CATEGORY = "{path}: column {column!r} holds {value!r}, a category the candidate never saw in training"
+
+
+def as_served(frame: pd.DataFrame, schema: dict[str, Any], path: Path) -> pd.DataFrame:
+    """The batch's feature columns as the audit read its data: yes/no columns of a boolean feature as DuckDB
+    types them (True/False); a category never seen in training is refused, naming the column."""
+    out = frame.copy()
+    for column in schema["columns"]:
+        if column["kind"] == "numeric":
+            continue
+        name, allowed = column["name"], set(column["categories"])
+        values = out[name].astype(object)
+        text = values.map(lambda v: None if pd.isna(v) else str(v).strip())
+        if allowed <= {"False", "True"}:
+            text = text.map(lambda v: v if v is None else "True" if v.lower() in TRUE_WORDS
+                            else "False" if v.lower() in FALSE_WORDS else v)
+        unknown = [v for v in text.dropna().unique() if v not in allowed]
+        if unknown:
+            raise DataError(UNKNOWN_CATEGORY.format(path=path, column=name, value=unknown[0]),
+                            hint=f"allowed: {', '.join(sorted(allowed))}")
+        out[name] = text
+    return out
+
+
 def explain_batch(audit_db: Path, run_id: str, candidate: str, data: Path, *, all_rows: bool = False,
                   top: int | None = None, with_recourse: bool = True, record: bool = True,
                   lock_timeout: float | None = None) -> dict[str, Any]:
@@ -58,7 +84,7 @@ def explain_batch(audit_db: Path, run_id: str, candidate: str, data: Path, *, al
         raise DataError(MISSING_COLUMNS.format(path=data, names=", ".join(map(repr, missing)), candidate=candidate))
     settings = decision_settings(spec)
     threshold = float(evidence.get("threshold", 0.5))
-    x = frame.loc[:, model.features].reset_index(drop=True)
+    x = as_served(frame.loc[:, model.features].reset_index(drop=True), model.schema, data)
     proba = model.proba(x)
     adverse = codes.adverse_mask(proba, threshold=threshold, adverse=settings.adverse)
     rows = np.arange(len(x)) if all_rows else np.flatnonzero(adverse)
