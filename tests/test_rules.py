@@ -37,6 +37,7 @@ from engine.policy.rules import (
     metric_threshold,
     slice_metric,
 )
+from engine.reasons.evidence import decisions_evidence
 
 # op, observed, bound, expected status
 THRESHOLD_CASES = [
@@ -155,6 +156,8 @@ REAL_RULES: dict[str, dict[str, Any]] = {
     "lineage_complete": {},
     "rollback": {},
     "beats_champion": {"metric": "roc_auc", "min_lift": 0.0, "significance": 0.05},
+    "reason_codes": {"max_error": 0.01, "max_withheld_share": 1.0},
+    "recourse_parity": {"by": "sex", "max_gap": 1.0},
 }
 
 
@@ -359,6 +362,14 @@ def real_evidence(adult_sample: pd.DataFrame, adult_parquet: Path,
     served = serving_helpers.fit("logistic", data, splits)
     evidence["serving"] = serving_helpers.serve(served, "logistic", data, splits, tmp_path_factory.mktemp("artifacts"),
                                                 tuple(data.features.all))
+    test_frame = data.frame.iloc[splits.test]
+    evidence["decisions"] = decisions_evidence(
+        evidence["serving"], name="logistic", family="logistic", x_test=test_frame,
+        x_train=data.frame.iloc[splits.train], explanations=evidence.get("explanations"),
+        spec={"data": {"sensitive": ["sex", "race"]},
+              "decisions": {"rows": 60, "actionable": {"hours-per-week": {"direction": "increase", "max": 60}}}},
+        groupings=sensitive_groupings(test_frame, ["sex"], {}), threshold=0.5, min_group_size=5, confidence=0.95,
+        seed=11)
     return {**evidence, **release_evidence(adult_sample, scored, evidence, samples, groupings, settings)}
 
 
