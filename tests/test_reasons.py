@@ -126,6 +126,10 @@ def test_the_audit_records_decisions_evidence_and_its_rules(audited: tuple[Path,
     done = run_cli("show", run_id, "--audit-db", folder / "a.duckdb", "--format", "json", cwd=folder)
     assert done.returncode == 0, done.stderr
     assert "reason-codes" in done.stdout and "recourse-parity" in done.stdout
+    card = run_cli("card", run_id, "lightgbm", "--audit-db", folder / "a.duckdb", "--format", "md", cwd=folder)
+    assert card.returncode == 0, card.stderr
+    assert "## Decisions explained" in card.stdout and "Recourse by afam" in card.stdout
+    assert "`afam` (a sensitive column)" in card.stdout
 
 
 def test_protected_columns_and_proxies_are_withheld_with_why() -> None:
