@@ -38,6 +38,7 @@ from cli.output import (
     trail_path,
 )
 from cli.progress import FORMATS, Failure, JsonLines, jsonl_stderr, stream_format
+from cli.reasons import reasons
 from cli.review import recheck, signoff, waive
 from cli.trail import export, head, keygen, runs, show, verify, verify_export
 from engine.errors import EXIT_WRITE_FAILED, MlgateError, TrailError, WriteError
@@ -230,6 +231,8 @@ for command in (verify, head, keygen, runs, show, export, verify_export, signoff
 for command in (policy_explain, policy_init):
     policy.add_command(command)
 mlgate.add_command(monitor)
+
+mlgate.add_command(reasons)
 
 
 def invoke(args: list[str], *, stream: JsonLines | None) -> tuple[int, Failure | None]:

@@ -43,6 +43,10 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("data_and_split", "Data and split",
                   "the split is honest (no duplicates, entities or future rows across it; no label leak) and the "
                   "data's quality is known"),
+
+    ChecklistItem("decisions_explained", "Decisions explained",
+                  "each adverse decision has faithful reasons on the served model, none of them protected, "
+                  "and a recourse"),
 )
 # Judged after approval by monitoring runs (engine.monitor), not by an audit: shown with the champion, and in
 # `policy explain` for a policy that covers it, but not in an audited candidate's checklist.

@@ -110,6 +110,7 @@ class AuditSpec:
     document: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_EVALUATION))
     serving: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVING))
+    decisions: dict[str, Any] = field(default_factory=dict)  # the `decisions` and `reasons` tables, as given
 
 
 def read_spec_file(path: Path) -> tuple[dict[str, Any], str]:
@@ -258,6 +259,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         source_text=source_text,
         evaluation=evaluation,
         serving={**DEFAULT_SERVING, **document.get("serving", {})},
+        decisions={key: document[key] for key in ("decisions", "reasons") if key in document},
     )
     return _with_document(spec)
 
@@ -354,6 +356,7 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
         "serving": dict(spec.serving),
         "candidates": [_candidate_document(c) for c in spec.candidates],
         "policies": [str(p) for p in spec.policies],
+        **spec.decisions,
     }
     return replace(spec, document=document)
 

@@ -139,8 +139,8 @@ def test_refreshing_a_page_keeps_matching_outputs_and_rewrites_stale_ones(tmp_pa
     page = ("Text.\n\n```console\n$ echo kept; echo line\nkept\n…\n$ ls policies\nstale.json\n```\n\n"
             "```console\n$ echo $?\n7\n$ mlgate policy validate policies/default.json\n```\n")
     assert refreshed_page(session, "x.md", page) == (
-        "Text.\n\n```console\n$ echo kept; echo line\nkept\n…\n$ ls policies\ndefault.json\nhigh-risk.json\n"
-        "monitoring.json\n```\n\n"
+        "Text.\n\n```console\n$ echo kept; echo line\nkept\n…\n$ ls policies\ndecisions.json\ndefault.json\n"
+        "high-risk.json\nmonitoring.json\n```\n\n"
         "```console\n$ echo $?\n0\n$ mlgate policy validate policies/default.json\n"
         f"policies/default.json: valid (default {pack['version']}, {len(pack['rules'])} rules)\n```\n")
 

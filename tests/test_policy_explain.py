@@ -37,9 +37,9 @@ def test_policy_explain_cli_text_and_json(tmp_path: Path) -> None:
     done = run_cli("policy", "explain", POLICIES_DIR / "default.json")
     assert done.returncode == 0, done.stderr
     assert "auc-floor: ROC AUC (lower bound of its confidence interval) on the test split >= 0.7" in done.stdout
-    assert "uncovered checklist items: fairness\n" in done.stdout
+    assert "uncovered checklist items: fairness, decisions_explained\n" in done.stdout
     as_json = json.loads(run_cli("policy", "explain", POLICIES_DIR / "default.json", "--format", "json").stdout)
-    assert as_json["uncovered"] == ["fairness"]
+    assert as_json["uncovered"] == ["fairness", "decisions_explained"]
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "x", "version": "1", "rules": [{"id": "a", "kind": "nope"}]}', encoding="utf-8")
     refused = run_cli("policy", "explain", bad)

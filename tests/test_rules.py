@@ -40,6 +40,7 @@ from engine.policy.rules import (
     slice_metric,
 )
 from engine.policy.rules_monitor import MONITOR_KINDS
+from engine.reasons.evidence import decisions_evidence
 
 # op, observed, bound, expected status
 THRESHOLD_CASES = [
@@ -161,6 +162,9 @@ REAL_RULES: dict[str, dict[str, Any]] = {
     "beats_champion": {"metric": "roc_auc", "min_lift": 0.0, "significance": 0.05},
     "split_integrity": {"max_duplicate_rate": 0.01},
     "data_quality": {"allow_constant": True, "max_unseen_rate": 0.05},
+
+    "reason_codes": {"max_error": 0.01, "max_withheld_share": 1.0},
+    "recourse_parity": {"by": "sex", "max_gap": 1.0},
 }
 
 
@@ -371,6 +375,15 @@ def real_evidence(adult_sample: pd.DataFrame, adult_parquet: Path,
     evidence["serving"] = serving_helpers.serve(served, "logistic", data, splits, tmp_path_factory.mktemp("artifacts"),
                                                 tuple(data.features.all))
     evidence.update(data_evidence(data, splits))
+
+    test_frame = data.frame.iloc[splits.test]
+    evidence["decisions"] = decisions_evidence(
+        evidence["serving"], name="logistic", family="logistic", x_test=test_frame,
+        x_train=data.frame.iloc[splits.train], explanations=evidence.get("explanations"),
+        spec={"data": {"sensitive": ["sex", "race"]},
+              "decisions": {"rows": 60, "actionable": {"hours-per-week": {"direction": "increase", "max": 60}}}},
+        groupings=sensitive_groupings(test_frame, ["sex"], {}), threshold=0.5, min_group_size=5, confidence=0.95,
+        seed=11)
     return {**evidence, **release_evidence(adult_sample, scored, evidence, samples, groupings, settings)}
 
 

@@ -300,6 +300,8 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
             "review": _review(record, name),
             "lineage": _lineage(record, evidence),
             "trail": {"head_seq": trail_head["seq"], "head_hash": trail_head["hash"]},
+            # reason codes and recourse: only for runs whose spec declares `decisions` (engine.reasons)
+            **({"decisions": (evidence or {})["decisions"]} if (evidence or {}).get("decisions") else {}),
         },
     }
     return document

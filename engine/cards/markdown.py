@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import engine.cards.markdown_beyond as markdown_beyond
+import engine.cards.markdown_decisions as markdown_decisions
 from engine.cards.document import NOT_EVALUATED
 from engine.cards.markup import UNDEFINED, code, interval, md, missing, names, number, table
 from engine.policy.registry import RULE_KINDS
@@ -239,6 +240,7 @@ SECTIONS: dict[str, Section] = {
     "explanations": markdown_beyond.explanations, "robustness": markdown_beyond.robustness,
     "serving": markdown_beyond.serving, "release": markdown_beyond.release, "verdict": _verdict, "review": _review,
     "considerations": _considerations, "lineage": _lineage,
+    "decisions": markdown_decisions.decisions,
 }
 
 
@@ -251,6 +253,8 @@ SECTION_OF_EVIDENCE: dict[str, str] = {
     "split_integrity": "data", "data_quality": "data",
 
     "drift_reference": "release",
+
+    "decisions": "decisions",
 }
 
 

@@ -32,6 +32,7 @@ from engine.lineage import candidate_lineage
 from engine.monitor.reference import reference_section
 from engine.prepare import Plan
 from engine.progress import Progress, ProgressCallback
+from engine.reasons.evidence import decisions_evidence
 from engine.serving.evidence import ServingSettings, serving_evidence
 from engine.timings import timed
 from engine.train import Retrain, Trained, failure
@@ -127,6 +128,12 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
 
         drift_reference=reference_section(plan.training.x_train, numeric=plan.dataset.features.numeric,
                                           categorical=plan.dataset.features.categorical, scores=proba),
+
+        decisions=decisions_evidence(serving, name=name, family=spec.family, spec=plan.spec.document,
+                                     x_test=context.x_test, x_train=plan.training.x_train,
+                                     explanations=beyond["explanations"], groupings=plan.groupings,
+                                     threshold=plan.spec.threshold, min_group_size=settings.performance.min_group_size,
+                                     confidence=settings.performance.confidence, seed=plan.spec.split.seed),
     )
     return Evaluated(trained, evidence, samples)
 

@@ -64,6 +64,9 @@ SECTIONS: tuple[Section, ...] = (
 
     Section("drift_reference", ("drift_reference",), BINARY,
             "the training rows' distributions and the test scores' (never rows), monitored after approval"),
+
+    Section("decisions", ("decisions",), BINARY,
+            "reason codes and recourse for the test split's adverse decisions, on the served artifact"),
 )
 
 
@@ -156,6 +159,8 @@ class Evidence:
     data_quality: JSON | None = None
 
     drift_reference: JSON | None = None
+
+    decisions: JSON | None = None
 
     def to_json(self) -> JSON:
         """The stored form: one JSON object whose keys are the sections' keys (see `SECTIONS`)."""

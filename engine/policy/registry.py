@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.policy import rules, rules_beyond, rules_data, rules_release, rules_serving
+from engine.policy import rules, rules_beyond, rules_data, rules_reasons, rules_release, rules_serving
 from engine.policy import rules_monitor as monitor
 from engine.policy.finding import Evidence, Finding, Params
 
@@ -98,4 +98,9 @@ RULE_KINDS: dict[str, RuleKind] = {
                                   ("drift_reference",)),
     "performance_decay": RuleKind(monitor.performance_decay, ("versus_approval", "estimated", "approved"),
                                   monitor.PERFORMANCE_DECAY_PARAMS, ("drift_reference",)),
+
+    "reason_codes": RuleKind(rules_reasons.reason_codes, ("decisions",), rules_reasons.REASON_CODES_PARAMS,
+                             ("decisions",), rules_reasons.say_reason_codes),
+    "recourse_parity": RuleKind(rules_reasons.recourse_parity, ("decisions",), rules_reasons.RECOURSE_PARITY_PARAMS,
+                                ("decisions",), rules_reasons.say_recourse_parity),
 }
