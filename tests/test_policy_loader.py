@@ -31,7 +31,7 @@ CHECKLIST = [
     "artifacts",
     "rollback",
     "data_and_split",
-
+    "decisions_explained",
     "monitoring",  # judged after approval (engine.monitor)
 ]
 

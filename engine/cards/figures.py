@@ -8,14 +8,13 @@ to 0.01 px, and drawing a card's figures takes milliseconds. Recorded text is ma
 
 from __future__ import annotations
 
-import hashlib
-import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.safe_text import inert
+from engine.canonical import sha256_text
+from engine.safe_text import html_text, inert, one_line
 
 INK, ACCENT, MUTED, GRID = "#1f2933", "#1f6feb", "#9aa5b1", "#e4e7eb"
 FONT_PX = 11
@@ -25,7 +24,7 @@ DPI = 72  # figure sizes are given in inches, as before
 
 def label(text: object) -> str:
     """Recorded text as SVG text: on one line, control characters made visible, markup characters escaped."""
-    return html.escape(inert(text), quote=True)
+    return html_text(one_line(text))
 
 
 def _n(value: float) -> str:
@@ -210,7 +209,7 @@ def group_bars(grouping: dict[str, Any], metric: str, metric_label: str) -> str:
     ax = _bar_axes([inert(g["group"]) + (" (too small)" if g["too_small"] else "") for g in groups], 1.0,
                    width=5.6, height=0.9 + 0.32 * len(groups))
     title = f"{label(metric_label)} by {label(grouping['by'])} (whiskers: interval)"
-    hatch = "hatch-" + hashlib.sha256(f"{grouping['by']}\x00{metric}".encode()).hexdigest()[:12]
+    hatch = "hatch-" + sha256_text(f"{grouping['by']}\x00{metric}")[:12]
     body = [f'<defs><pattern id="{hatch}" width="6" height="6" patternUnits="userSpaceOnUse" '
             f'patternTransform="rotate(45)"><rect width="6" height="6" fill="white"/>'
             f'<line x1="0" y1="0" x2="0" y2="6" stroke="{MUTED}" stroke-width="1.5"/></pattern></defs>']

@@ -52,6 +52,11 @@ SECTION_VIEWS: dict[str, View] = {
     "lineage": sections.lineage_view,
     "champion": sections.champion_view,
     "comparisons": sections.comparisons_view,
+    # the data's certificate, its profile, the decisions explained and the drift reference: tables of findings
+    "split_integrity": lambda value, ctx: generic(value),
+    "data_quality": lambda value, ctx: generic(value),
+    "decisions": lambda value, ctx: generic(value),
+    "drift_reference": lambda value, ctx: generic(value),
 }
 # Every section a registered kind shows has a view: its own, else the generic one (a new kind's new section is
 # drawn generically until it gets one; `tests/test_tui_review.py` lists which kinds still lack their own view).
