@@ -8,7 +8,7 @@ the message names them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.policy.finding import Evidence, Finding, Params, fmt
@@ -58,20 +58,32 @@ def integrity_problems(cert: Mapping[str, Any], params: Params) -> list[str]:
     return problems
 
 
-def split_integrity(evidence: Evidence, params: Params) -> Finding:
-    """No duplicates, label copies, identifiers, entities or future rows across the split."""
-    cert = evidence.get("split_integrity")
-    if not isinstance(cert, Mapping):
-        return Finding("unknown", None, 0.0, "the split-integrity certificate was not computed for this candidate")
-    if "error" in cert:
-        return Finding("unknown", None, 0.0, f"the split-integrity certificate failed: {cert['error']}")
-    problems = integrity_problems(cert, params)
+Problems = Callable[[Mapping[str, Any], Params], list[str]]
+
+
+def _judge(section: Any, what: str, problems_of: Problems, params: Params,
+           holds: Callable[[Mapping[str, Any]], str]) -> Finding:
+    """`unknown` when the section is absent or holds its error, `fail` naming every problem, else `pass`."""
+    if not isinstance(section, Mapping):
+        return Finding("unknown", None, 0.0, f"{what} was not computed for this candidate")
+    if "error" in section:
+        return Finding("unknown", None, 0.0, f"{what} failed: {section['error']}")
+    problems = problems_of(section, params)
     if problems:
         return Finding("fail", float(len(problems)), 0.0, "; ".join(problems))
+    return Finding("pass", 0.0, 0.0, holds(section))
+
+
+def _split_holds(cert: Mapping[str, Any]) -> str:
     sizes = cert.get("sizes", {})
-    return Finding("pass", 0.0, 0.0, f"the {cert.get('strategy', 'stratified')} split holds: no test row repeats a "
-                                     f"development row, no label leak, no ID feature ({sizes.get('test', '?')} "
-                                     f"test rows, data {str(cert.get('data_sha256'))[:12]})")
+    return (f"the {cert.get('strategy', 'stratified')} split holds: no test row repeats a development row, no label "
+            f"leak, no ID feature ({sizes.get('test', '?')} test rows, data {str(cert.get('data_sha256'))[:12]})")
+
+
+def split_integrity(evidence: Evidence, params: Params) -> Finding:
+    """No duplicates, label copies, identifiers, entities or future rows across the split."""
+    return _judge(evidence.get("split_integrity"), "the split-integrity certificate", integrity_problems, params,
+                  _split_holds)
 
 
 def quality_problems(quality: Mapping[str, Any], params: Params) -> list[str]:
@@ -104,16 +116,8 @@ def quality_problems(quality: Mapping[str, Any], params: Params) -> list[str]:
 
 def data_quality(evidence: Evidence, params: Params) -> Finding:
     """Missing rates, constant features, unseen categories, ranges, label balance and schema within bounds."""
-    quality = evidence.get("data_quality")
-    if not isinstance(quality, Mapping):
-        return Finding("unknown", None, 0.0, "the data-quality profile was not computed for this candidate")
-    if "error" in quality:
-        return Finding("unknown", None, 0.0, f"the data-quality profile failed: {quality['error']}")
-    problems = quality_problems(quality, params)
-    if problems:
-        return Finding("fail", float(len(problems)), 0.0, "; ".join(problems))
-    return Finding("pass", 0.0, 0.0, "missing rates, constant features, categories, ranges and label balance "
-                                     "within bounds")
+    return _judge(evidence.get("data_quality"), "the data-quality profile", quality_problems, params,
+                  lambda _: "missing rates, constant features, categories, ranges and label balance within bounds")
 
 
 def say_split_integrity(params: Params) -> str:
