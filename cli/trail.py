@@ -23,6 +23,7 @@ from cli.output import (
     safe,
     safe_text,
     status_text,
+    stderr,
     stdout,
     trail_path,
 )
@@ -40,10 +41,13 @@ DATE = click.DateTime(["%Y-%m-%d"])
 @click.option("--pubkey", type=click.Path(path_type=Path), help="Ed25519 public key the head must be signed with")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="how far the walk is, on stderr (default: on a terminal, for a long walk)")
+@click.option("--rebuild-index", is_flag=True,
+              help="first derive the runs index again from the events (a trail written before it existed)")
 @format_option
 def verify(audit_db: Path | None, expect_head: Path | None, since_head: Path | None, pubkey: Path | None,
-           show_progress: bool | None, output_format: str) -> int:
-    """Recompute the hash chain (and check a published head); exit 1 naming what is wrong."""
+           show_progress: bool | None, output_format: str, rebuild_index: bool = False) -> int:
+    """Recompute the hash chain and check the runs index against it (and a published head); exit 1 naming what
+    is wrong."""
     from cli.walk_progress import WalkProgress
     from engine.audit.head import HeadError, check_head, head_document, read_head
     from engine.audit.since import verify_since
@@ -52,6 +56,11 @@ def verify(audit_db: Path | None, expect_head: Path | None, since_head: Path | N
     path = trail_path(audit_db)
     if pubkey is not None and expect_head is None and since_head is None:
         raise HeadError("--pubkey checks the signature of --expect-head FILE (or --since FILE); give both")
+    if rebuild_index:
+        from engine.audit.trail import rebuild_index as rebuild
+
+        rows = rebuild(path)
+        stderr.print(safe_text(f"runs index rebuilt from the events: {rows} runs"))
     progress = WalkProgress(forced=show_progress)
     since_problem, walked = None, None
     if since_head is not None:
@@ -64,7 +73,7 @@ def verify(audit_db: Path | None, expect_head: Path | None, since_head: Path | N
     if result.intact and since_problem is None and expect_head is not None:
         checked_head = check_head(path, result, read_head(expect_head), public_key=pubkey)
         head_problem = checked_head.problem
-    ok = result.intact and head_problem is None and since_problem is None
+    ok = result.ok and head_problem is None and since_problem is None
     if output_format == "json":
         since = {"since": str(since_head), "since_problem": since_problem, "walked": walked} if since_head else {}
         print_json({"audit_db": str(path), **result.__dict__, "head": head_document(result),
@@ -76,6 +85,9 @@ def verify(audit_db: Path | None, expect_head: Path | None, since_head: Path | N
         stdout.print(safe_text(f"BROKEN at sequence {result.bad_seq}: {result.problem}", style="bold red"))
     elif head_problem is not None:
         stdout.print(safe_text(f"NOT THE PUBLISHED TRAIL: {head_problem}", style="bold red"))
+    elif result.index_problem is not None:
+        stdout.print(safe_text(f"RUNS INDEX DISAGREES with the intact chain: {result.index_problem} "
+                               "(`mlgate verify --rebuild-index` derives it again)", style="bold red"), soft_wrap=True)
     else:
         walk = f"intact after {since_head}: {walked} new events checked, {result.events} in all" if since_head else \
             f"intact: {result.events} events"

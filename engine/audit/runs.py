@@ -9,14 +9,14 @@ rules are `engine/decision.py`'s: this module gathers the events they are applie
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from engine import decision as decide
-from engine.audit.trail import Event, query_events, read_events, reading
+from engine.audit import index
+from engine.audit.trail import COLUMNS, Event, event_of, query_events, reading
 from engine.errors import TrailError
 from engine.evaluation.evidence import stored_evidence
 
@@ -147,9 +147,25 @@ def view(record: RunRecord, *, today: date | None = None) -> RunView:
     )
 
 
+RUN_EVENTS = f"SELECT {COLUMNS} FROM events WHERE run_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"
+
+
+def run_events(con: Any, path: Path, run_id: str) -> list[Event]:
+    """One run's events in sequence order, read within the seq range its index row gives (the whole trail's
+    range without a current index), so the scan skips the rest of a long trail."""
+    low, high = index.seq_range(con, run_id)
+    return [event_of(row) for row in query_events(con, path, RUN_EVENTS, [run_id, low, high])]
+
+
 def load_run(path: Path, run_id: str) -> RunRecord:
     """The recorded events of one run, or `TrailError` when the trail has no such run."""
-    events = read_events(path, run_id=run_id)
+    with reading(path) as con:
+        events = run_events(con, path, run_id)
+    return record_of(path, run_id, events)
+
+
+def record_of(path: Path, run_id: str, events: list[Event]) -> RunRecord:
+    """A run's record from its events in sequence order (`TrailError` when they hold no start)."""
     started = next((e for e in events if e.kind == RUN_STARTED), None)
     if started is None:
         raise TrailError(f"{path}: no run {run_id!r} in the audit trail", hint="`mlgate runs` lists them")
@@ -178,67 +194,29 @@ class RunFilter:
     reviewer: str | None = None
 
 
-# Read only the events a summary needs: each run's start (its body parsed once, into the few fields shown) and
-# its completion and decisions; the large evidence bodies are never read, so 10,000 runs list in well under a second.
-STARTED_FIELDS = ('{"data": {"spec": {"name": "VARCHAR", "candidates": "JSON"}, '
-                  '"data": {"fingerprint": {"sha256": "VARCHAR"}}, "policies": [{"name": "VARCHAR"}]}}')
-PAGE_SQL = f"""
-SELECT seq FROM events
-WHERE kind = '{RUN_STARTED}' AND recorded_at >= ? AND recorded_at < ? AND seq < ?
-ORDER BY seq DESC LIMIT ?
+# A page of runs from the index (or, on a trail without a current one, from rows derived from the events):
+# keyset paging on the start's sequence number; only the verdict filter is applied in Python (it depends on today).
+PAGE_SQL = """
+SELECT {columns} FROM {source}
+WHERE started_at >= ? AND started_at < ? AND started_seq < ?
+  AND (?::VARCHAR IS NULL OR list_contains(candidates, ?::VARCHAR))
+  AND (?::VARCHAR IS NULL OR list_contains(policies, ?::VARCHAR))
+  AND (?::VARCHAR IS NULL OR list_contains(reviewers, ?::VARCHAR))
+ORDER BY started_seq DESC LIMIT ?
 """
-SUMMARY_TEMPLATE = f"""
-WITH s AS (
-    SELECT seq, run_id, recorded_at, json_transform(body, '{STARTED_FIELDS}') AS j
-    FROM events WHERE kind = '{RUN_STARTED}' AND recorded_at >= ? AND recorded_at < ? PAGE
-), o AS (
-    SELECT run_id,
-           bool_or(kind = '{RUN_COMPLETED}') AS complete,
-           max(CASE WHEN kind = '{RUN_COMPLETED}' THEN json_extract_string(body, '$.data.verdict') END) AS verdict,
-           max(CASE WHEN kind = '{RUN_COMPLETED}' THEN json_extract_string(body, '$.data.recommended') END)
-               AS recommended,
-           bool_or(kind IN ('{WAIVER}', '{SIGNOFF}')) AS reviewed,
-           list(json_extract_string(body, '$.data.reviewer')) FILTER (kind IN ('{WAIVER}', '{SIGNOFF}')) AS who
-    FROM events
-    WHERE kind IN ('{RUN_COMPLETED}', '{WAIVER}', '{SIGNOFF}') AND run_id IN (SELECT run_id FROM s)
-    GROUP BY run_id
-)
-SELECT s.run_id, s.recorded_at AS started_at, s.j.data.spec.name, s.j.data.data.fingerprint.sha256,
-       s.j.data.spec.candidates::VARCHAR, to_json(list_transform(s.j.data.policies, lambda p: p.name))::VARCHAR,
-       coalesce(o.complete, false), o.verdict, o.recommended, coalesce(o.reviewed, false), o.who, s.seq
-FROM s LEFT JOIN o ON o.run_id = s.run_id
-ORDER BY ORDERING
-"""
-SUMMARY_SQL = SUMMARY_TEMPLATE.replace("PAGE", "").replace("ORDERING", "started_at DESC")
-# A page: the starts are chosen from the small columns first, so only the bodies of the runs shown are parsed.
-PAGED_SQL = SUMMARY_TEMPLATE.replace("PAGE", f"AND seq IN ({PAGE_SQL})").replace("ORDERING", "s.seq DESC")
-BEFORE_SQL = f"SELECT min(seq) FROM events WHERE kind = '{RUN_STARTED}' AND run_id = ?"
+BEFORE_SQL = "SELECT min(seq) FROM events WHERE kind = 'run_started' AND run_id = ?"
 NO_CURSOR = 2**62
+BATCH = 1000
 
 
 def list_runs(path: Path, run_filter: RunFilter | None = None, *, limit: int | None = None,
-              before: str | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first, as they stand now (a reviewed run's verdict is recomputed from its events).
+              before: str | None = None, today: date | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first, as they stand now (each verdict decided today from its runs index row).
 
     With `limit`, one page: at most `limit` runs that match, started before run `before` (keyset paging: the
-    next page is `before` = the last run of this one), reading only the bodies of the runs it looks at.
+    next page is `before` = the last run of this one), reading only the index rows it looks at.
     """
-    if limit is None and before is None:
-        return _summaries(path, run_filter or RunFilter())
-    return _page(path, run_filter or RunFilter(), limit=limit, before=before)
-
-
-def newest_runs(path: Path, limit: int) -> list[dict[str, Any]]:
-    """The `limit` most recently started runs, as `list_runs` shows them: a first page, read without the rest."""
-    return _page(path, RunFilter(), limit=max(0, int(limit)), before=None)
-
-
-def _window(f: RunFilter) -> list[object]:
-    until = (f.until.toordinal() + 1) if f.until else None
-    return [f.since.isoformat() if f.since else "", date.fromordinal(until).isoformat() if until else "9999"]
-
-
-def _page(path: Path, f: RunFilter, *, limit: int | None, before: str | None) -> list[dict[str, Any]]:
+    f, today = run_filter or RunFilter(), today or today_utc()
     wanted = NO_CURSOR if limit is None else max(0, int(limit))
     found: list[dict[str, Any]] = []
     with reading(path) as con:
@@ -248,41 +226,40 @@ def _page(path: Path, f: RunFilter, *, limit: int | None, before: str | None) ->
             if start is None:
                 raise TrailError(f"{path}: no run {before!r} in the audit trail", hint="`mlgate runs` lists them")
             cursor = int(start)
-    batch = max(wanted, 50) if limit is not None else 1000
-    while len(found) < wanted:
-        with reading(path) as con:
-            rows = query_events(con, path, PAGED_SQL, [*_window(f), *_window(f), cursor, batch])
-        found += _summarise(path, rows, f)[: wanted - len(found)]
-        if len(rows) < batch:
-            break
-        cursor = int(rows[-1][-1])
+        sql = PAGE_SQL.format(columns=", ".join(index.COLUMNS), source=index.source(con))
+        batch = BATCH if limit is None or f.verdict is not None else max(wanted, 1)
+        while len(found) < wanted:
+            rows = query_events(con, path, sql, [*_window(f), cursor, *_twice(f.candidate), *_twice(f.policy),
+                                                 *_twice(f.reviewer), batch])
+            found += [s for s in map(lambda r: summary(dict(zip(index.COLUMNS, r, strict=True)), today=today), rows)
+                      if f.verdict is None or s["verdict"] == f.verdict][: wanted - len(found)]
+            if len(rows) < batch:
+                break
+            cursor = int(rows[-1][1])
     return found
 
 
-def _summaries(path: Path, f: RunFilter) -> list[dict[str, Any]]:
-    with reading(path) as con:
-        rows = query_events(con, path, SUMMARY_SQL, _window(f))
-    return _summarise(path, rows, f)
+def newest_runs(path: Path, limit: int) -> list[dict[str, Any]]:
+    """The `limit` most recently started runs, as `list_runs` shows them: a first page, read without the rest."""
+    return list_runs(path, limit=max(0, int(limit)))
 
 
-def _summarise(path: Path, rows: list[Any], f: RunFilter) -> list[dict[str, Any]]:
-    runs = []
-    for run_id, started_at, name, sha, cand_json, pol_json, complete, verdict, recommended, reviewed, who, _ in rows:
-        if name is None:  # events of a run whose start is outside the window
-            continue
-        candidates = candidate_names({"candidates": json.loads(cand_json)}) if cand_json else []
-        policies = _json_list(pol_json)
-        if reviewed:
-            current = view(load_run(path, run_id))
-            verdict, recommended = current.verdict, current.recommended
-        elif not complete:
-            verdict, recommended = decide.run_verdict(complete=False, recommended=None), None
-        summary = {"run_id": run_id, "started_at": started_at, "name": name, "data_sha256": sha,
-                   "candidates": candidates, "policies": policies, "complete": bool(complete),
-                   "verdict": verdict, "recommended": recommended, "reviewers": sorted(set(who or []))}
-        if _matches(summary, f):
-            runs.append(summary)
-    return runs
+def summary(row: dict[str, Any], *, today: date) -> dict[str, Any]:
+    """What `mlgate runs` shows of a run, from its index row (the verdict decided today)."""
+    verdict, recommended = index.current(row, today=today)
+    return {"run_id": row["run_id"], "started_at": row["started_at"], "name": row["name"],
+            "data_sha256": row["data_sha256"], "candidates": list(row["candidates"]),
+            "policies": list(row["policies"]), "complete": row["completed_at"] is not None, "verdict": verdict,
+            "recommended": recommended, "reviewers": list(row["reviewers"])}
+
+
+def _twice(value: str | None) -> list[object]:
+    return [value, value]
+
+
+def _window(f: RunFilter) -> list[object]:
+    until = (f.until.toordinal() + 1) if f.until else None
+    return [f.since.isoformat() if f.since else "", date.fromordinal(until).isoformat() if until else "9999"]
 
 
 def candidate_names(spec: dict[str, Any]) -> list[str]:
@@ -291,17 +268,3 @@ def candidate_names(spec: dict[str, Any]) -> list[str]:
     for candidate in spec["candidates"]:
         names += [candidate["name"], *(f"{candidate['name']}.{m}" for m in candidate.get("calibration", []))]
     return names
-
-
-def _json_list(text: str | None) -> list[str]:
-    return [str(v) for v in json.loads(text)] if text else []
-
-
-def _matches(summary: dict[str, Any], f: RunFilter) -> bool:
-    return (
-        (f.candidate is None or f.candidate in summary["candidates"])
-        and (f.verdict is None or f.verdict == summary["verdict"])
-        and (f.policy is None or f.policy in summary["policies"])
-        and (f.reviewer is None or f.reviewer in summary["reviewers"])
-    )
-

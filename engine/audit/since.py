@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.audit import index
 from engine.audit.head import signature_problem
 from engine.audit.trail import COLUMNS, GENESIS_HASH, query_events, reading
 from engine.audit.verify import (
@@ -41,7 +42,7 @@ class SinceCheck:
 
     @property
     def ok(self) -> bool:
-        return self.head_problem is None and self.result.intact
+        return self.head_problem is None and self.result.ok
 
 
 def head_problem(con: Any, path: Path, head: dict[str, Any], ends: list[Any]) -> str | None:
@@ -79,9 +80,10 @@ def verify_since(path: Path, head: dict[str, Any], *, public_key: Path | None = 
             return SinceCheck(failed, 0, problem)
         seq = int(head["seq"])
         found = first_problem(con, path, start=Start(seq, str(head["hash"])), progress=progress, chunk=chunk)
-    log_id = log_id_of(ends[0])
-    if found is not None:
-        position, prev_hash, why = found
-        return SinceCheck(Verification(False, count, position - 1, prev_hash, log_id, bad_seq=position, problem=why),
-                          position - seq)
-    return SinceCheck(Verification(True, count, count, str(ends[-1][6]), log_id), count - seq)
+        log_id = log_id_of(ends[0])
+        if found is not None:
+            position, prev_hash, why = found
+            return SinceCheck(Verification(False, count, position - 1, prev_hash, log_id, bad_seq=position,
+                                           problem=why), position - seq)
+        return SinceCheck(Verification(True, count, count, str(ends[-1][6]), log_id,
+                                       index_problem=index.problem(con, after=seq)), count - seq)

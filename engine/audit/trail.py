@@ -8,7 +8,8 @@ queue on a sidecar lock file (`audit.duckdb.lock`) with a timeout, with DuckDB's
 readers open read-only per query, with file-system access switched off, close at once and retry on the lock.
 Every wait is bounded by the command's one lock timeout (engine.audit.locks); running out of it raises
 `TrailBusyError`, naming the holder when the operating system says.
-There is no update or delete path in this code.
+Each append also rewrites, in its transaction, the runs index rows of the runs it touches (engine.audit.index).
+There is no update or delete path for events in this code.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import duckdb
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 
+from engine.audit import index
 from engine.audit.locks import LOCK_WAIT_SECONDS as LOCK_WAIT_SECONDS
 from engine.audit.locks import file_lock_holder, held_by, holder_from_message, lock_wait
 from engine.canonical import canonical_json, jsonable, sha256_text
@@ -209,12 +211,32 @@ def _append_locked(path: Path, events: Sequence[NewEvent], wait: float) -> str:
             rows.append((seq, recorded_at, event.run_id, event.kind, body, prev_hash, digest))
             prev_hash = digest
         con.executemany(f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        touched = list(dict.fromkeys(e.run_id for e in pending if e.run_id is not None))
+        index.update(con, touched, before=int(head[0]) if head else 0)  # the runs index moves with the events
         con.execute("COMMIT")
         return prev_hash
     except duckdb.Error as exc:
         raise TrailError(f"{path}: could not append to the audit trail: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
+
+
+def rebuild_index(path: Path, *, wait: float | None = None) -> int:
+    """Derive the runs index again from the events (in one transaction, in the writers' turn); returns its rows."""
+    if not path.is_file():
+        raise TrailError(f"{path}: no audit trail here", hint="run `mlgate audit` first or pass --audit-db")
+    with _writer_turn(path, lock_wait(wait)) as patience:
+        con = _connect(path, read_only=False, wait=patience)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            query_events(con, path, "SELECT count(*) FROM events")
+            rows = index.rebuild(con)
+            con.execute("COMMIT")
+            return rows
+        except duckdb.Error as exc:
+            raise TrailError(f"{path}: could not rebuild the runs index: {str(exc).splitlines()[0]}") from None
+        finally:
+            con.close()
 
 
 def event_of(row: tuple[Any, ...]) -> Event:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.audit import index
 from engine.audit.trail import COLUMNS, GENESIS_HASH, TRAIL_CREATED, query_events, reading
 from engine.canonical import sha256_text
 
@@ -37,6 +38,11 @@ class Verification:
     log_id: str | None
     bad_seq: int | None = None
     problem: str | None = None
+    index_problem: str | None = None  # the runs index disagrees with the events (checked on an intact chain)
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.index_problem is None
 
 
 @dataclass(frozen=True)
@@ -137,19 +143,20 @@ def first_problem(con: Any, path: Path, *, start: Start = Start(), progress: Pro
 
 
 def verify(path: Path, *, progress: Progress | None = None, chunk: int = CHUNK_EVENTS) -> Verification:
-    """Check the whole chain in sequence order, chunk by chunk inside DuckDB (`progress` told after each)."""
+    """Check the whole chain in sequence order, chunk by chunk inside DuckDB (`progress` told after each), then
+    every runs index row against the events."""
     with reading(path) as con:
         count = int(query_events(con, path, SUMMARY)[0][0])
         found = first_problem(con, path, progress=progress, chunk=chunk)
         ends = query_events(con, path, ENDS)
-    if found is not None:
-        position, prev_hash, problem = found
-        log_id = log_id_of(ends[0]) if position > 1 else None
-        return Verification(False, count, position - 1, prev_hash, log_id, bad_seq=position, problem=problem)
-    if not ends or ends[0][3] != TRAIL_CREATED:  # every event deleted, or the first ones: not the trail it was
-        return Verification(False, count, 0, GENESIS_HASH, None, bad_seq=1,
-                            problem="the trail's creation event (sequence 1, trail_created) is missing")
-    return Verification(True, count, count, str(ends[-1][6]), log_id_of(ends[0]))
+        if found is not None:
+            position, prev_hash, problem = found
+            log_id = log_id_of(ends[0]) if position > 1 else None
+            return Verification(False, count, position - 1, prev_hash, log_id, bad_seq=position, problem=problem)
+        if not ends or ends[0][3] != TRAIL_CREATED:  # every event deleted, or the first ones: not the trail it was
+            return Verification(False, count, 0, GENESIS_HASH, None, bad_seq=1,
+                                problem="the trail's creation event (sequence 1, trail_created) is missing")
+        return Verification(True, count, count, str(ends[-1][6]), log_id_of(ends[0]), index_problem=index.problem(con))
 
 
 ENDS = (f"(SELECT {COLUMNS} FROM events ORDER BY seq LIMIT 1) UNION ALL "
