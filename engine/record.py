@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.audit import runs
+from engine.audit.checkpoint import CHECKED, check_before_append
 from engine.audit.trail import NewEvent, append
 from engine.canonical import digest
 from engine.decide import CandidateResult
@@ -71,8 +72,12 @@ def run_started(plan: Plan) -> dict[str, Any]:
 
 
 def start_run(plan: Plan, run_id: str, *, lock_timeout: float) -> dict[str, Any]:
-    """Append the run's start; returns its body (the run's lineage is stamped into every candidate's)."""
+    """Check the trail since the last audit's check, then append the run's start with the head it verified;
+    returns the start's body (the run's lineage is stamped into every candidate's)."""
     body = run_started(plan)
+    checked = check_before_append(plan.outputs.audit_db)
+    if checked is not None:
+        body[CHECKED] = checked
     append(plan.outputs.audit_db, [NewEvent(runs.RUN_STARTED, run_id, body)], wait=lock_timeout)
     return body
 
