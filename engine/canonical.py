@@ -69,3 +69,11 @@ def sha256_file(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> str:
 def digest(value: Any) -> str:
     """SHA-256 of the canonical JSON of `value`."""
     return sha256_text(canonical_json(jsonable(value)))
+
+
+def digests_differ(data: memoryview, offsets: Any, digests: list[str | None]) -> list[int]:
+    """The indices `i` whose SHA-256 of `data[offsets[i]:offsets[i + 1]]` (one packed text column, as Arrow lays
+    it out) is not `digests[i]`: the trail's rows hashed from the stored bytes, without a copy per row."""
+    sha256 = hashlib.sha256
+    return [i for i, digest in enumerate(digests)
+            if sha256(data[int(offsets[i]):int(offsets[i + 1])]).hexdigest() != digest]

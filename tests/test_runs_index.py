@@ -120,11 +120,11 @@ def test_a_verdict_read_from_the_index_follows_a_waiver_expiring(trail: Path) ->
 
 
 @pytest.mark.parametrize(("sql", "said"), [
-    ("UPDATE runs_index SET recorded_verdict = 'fail' WHERE run_id = '20261205T000000Z-c0ffe0'", "run 20261205T000000Z-c0ffe0 disagrees"),
-    ("UPDATE runs_index SET standing = [] WHERE run_id = '20261205T000000Z-c0ffe0'", "(standing)"),
-    ("UPDATE runs_index SET reviewers = ['Mallory'] WHERE run_id = '20261205T000000Z-c0ffe0'", "(reviewers)"),
-    ("DELETE FROM runs_index WHERE run_id = '20261205T000000Z-c0ffe0'", "has no row for run 20261205T000000Z-c0ffe0"),
-    ("INSERT INTO runs_index SELECT * FROM runs_index WHERE run_id = '20261205T000000Z-c0ffe0'", "2 rows for run 20261205T000000Z-c0ffe0"),
+    (f"UPDATE runs_index SET recorded_verdict = 'fail' WHERE run_id = '{C0}'", f"run {C0} disagrees"),
+    (f"UPDATE runs_index SET standing = [] WHERE run_id = '{C0}'", "(standing)"),
+    (f"UPDATE runs_index SET reviewers = ['Mallory'] WHERE run_id = '{C0}'", "(reviewers)"),
+    (f"DELETE FROM runs_index WHERE run_id = '{C0}'", f"has no row for run {C0}"),
+    (f"INSERT INTO runs_index SELECT * FROM runs_index WHERE run_id = '{C0}'", f"2 rows for run {C0}"),
     ("INSERT INTO runs_index SELECT * REPLACE ('ghost' AS run_id) FROM runs_index LIMIT 1", "run ghost"),
     ("UPDATE runs_index_meta SET through_seq = 3", "current through sequence 3"),
 ])

@@ -223,3 +223,40 @@ def test_the_tui_module_needs_exactly_the_trail_file() -> None:
                           check=False)
     assert done.returncode == 1
     assert "usage: python -m tui AUDIT_DB" in done.stderr
+
+
+def test_the_runs_list_pages_past_its_first_page_with_each_run_once(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of two (the screen's page size made small): `]` older, `[` newer, each run on exactly one page."""
+    from tui_trail import settle
+
+    from tui.app import MlgateApp
+    from tui.screens import runs as runs_screen
+
+    monkeypatch.setattr(runs_screen, "SHOWN", 2)
+    db = tmp_path / "audit.duckdb"
+    for index in range(5):
+        append(db, small_run(f"run-{index}"))
+    everything = [r["run_id"] for r in list_runs(db)]
+
+    async def drive() -> list[list[str]]:
+        app = MlgateApp(db)
+        pages: list[list[str]] = []
+        async with app.run_test(size=(160, 40)) as pilot:
+            table = app.screen.query_one("#runs-table", SortableTable)
+            for key in ("", "right_square_bracket", "right_square_bracket", "right_square_bracket"):
+                if key:
+                    await pilot.press(key)
+                expected = everything[2 * min(len(pages), 2):][:2]
+                await settle(pilot, lambda e=expected: [r[3] for r in table.rows_of()] == e)
+                pages.append([r[3] for r in table.rows_of()])
+            count = str(app.screen.query_one("#runs-count").render())
+            assert "runs 5–5 of 5" in count, count
+            await pilot.press("left_square_bracket")
+            await settle(pilot, lambda: [r[3] for r in table.rows_of()] == everything[2:4])
+            await pilot.press("slash", "r", "u", "n", "-", "1")
+            await settle(pilot, lambda: [r[3] for r in table.rows_of()] == ["run-1"])
+        return pages
+
+    pages = asyncio.run(drive())
+    assert pages[:3] == [everything[:2], everything[2:4], everything[4:]] and pages[3] == pages[2]

@@ -66,6 +66,8 @@ def verify_line(audit_db: Path, *, since: dict[str, Any] | None = None, progress
         return visible(error_line(exc)), since
     if problem is not None:  # the head verified before is kept: a rewritten trail stays reported
         return visible(f"trail REWRITTEN: {problem}"), since
+    if result.intact and result.index_problem is not None:  # the chain holds; the derived index does not
+        return visible(f"trail INTACT · runs index DISAGREES: {result.index_problem}"), head_document(result)
     if result.intact:
         return f"trail INTACT · {result.events} events", head_document(result)
     return visible(f"trail BROKEN at sequence {result.bad_seq}: {result.problem}"), since

@@ -62,8 +62,13 @@ def list_runs(path: Path) -> list[dict[str, Any]]:
     return runs.list_runs(path) if path.is_file() else []
 
 
-def newest_runs(path: Path, limit: int) -> list[dict[str, Any]]:
-    return runs.newest_runs(path, limit) if path.is_file() else []
+def runs_page(path: Path, limit: int, before: str | None) -> list[dict[str, Any]]:
+    """One keyset page of runs from the runs index: at most `limit`, started before run `before`."""
+    return runs.list_runs(path, limit=limit, before=before) if path.is_file() else []
+
+
+def count_runs(path: Path) -> int:
+    return runs.count_runs(path) if path.is_file() else 0
 
 
 def load(path: Path, run_id: str) -> Run:
@@ -112,11 +117,11 @@ def events(path: Path, *, run_id: str | None = None) -> list[Event]:
     return read_events(path, run_id=run_id) if path.is_file() else []
 
 
-def decisions(path: Path) -> dict[str, dict[str, str]]:
-    """Each run's latest sign-off decision per candidate (`{run_id: {candidate: "approve"}}`): the runs list's
-    decision column, read from the sign-off events alone (a waiver is not a decision)."""
+def decisions(path: Path, run_ids: list[str]) -> dict[str, dict[str, str]]:
+    """The latest sign-off decision per candidate of the runs shown (`{run_id: {candidate: "approve"}}`): the
+    runs list's decision column, read from those runs' sign-off events alone (a waiver is not a decision)."""
     found: dict[str, dict[str, str]] = {}
-    for event in read_events(path, kinds=["signoff"]) if path.is_file() else []:
+    for event in runs.signoffs_of(path, run_ids) if path.is_file() and run_ids else []:
         if event.run_id is not None:
             found.setdefault(event.run_id, {})[str(event.data.get("candidate"))] = str(event.data.get("decision"))
     return found

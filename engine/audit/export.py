@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from engine.audit import runs
-from engine.audit.trail import read_events
+from engine.audit.trail import COLUMNS, Event, event_of, query_events, read_events, reading
 from engine.audit.verify import verify
 from engine.canonical import sha256_file
 from engine.errors import MlgateError, WriteError
@@ -62,31 +62,35 @@ def _safe_folder(out: Path) -> Path:
     return out
 
 
+EVENTS_OF_RUNS = f"SELECT {COLUMNS} FROM events WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY seq"
+
+
+def _chosen(audit_db: Path, f: ExportFilter) -> list[Event]:
+    """The events the filter selects: the whole trail without one; else only the chosen runs' events, the runs
+    chosen from the runs index and one run read within its index row's sequence range."""
+    if f == ExportFilter():
+        return read_events(audit_db)
+    with reading(audit_db) as con:
+        if f.run is not None and f == ExportFilter(run=f.run):
+            return runs.run_events(con, audit_db, f.run)
+        chosen = [r["run_id"] for r in runs.list_runs(audit_db, runs.RunFilter(
+            since=f.since, until=f.until, candidate=f.candidate, policy=f.policy)) if f.run in (None, r["run_id"])]
+        return [event_of(row) for row in query_events(con, audit_db, EVENTS_OF_RUNS, [chosen])]
+
+
 def _tables(audit_db: Path, f: ExportFilter) -> dict[str, pd.DataFrame]:
-    events = read_events(audit_db)
-    started = {e.run_id: e for e in events if e.kind == runs.RUN_STARTED}
-
-    def wanted(event: Any) -> bool:
-        if event.run_id is None:
-            return f == ExportFilter()
-        start = started.get(event.run_id)
-        if start is None:
-            return False
-        day = date.fromisoformat(start.recorded_at[:10])
-        names = runs.candidate_names(start.data["spec"])
-        policies = [p["name"] for p in start.data["policies"]]
-        return ((f.run is None or event.run_id == f.run) and (f.since is None or day >= f.since)
-                and (f.until is None or day <= f.until) and (f.candidate is None or f.candidate in names)
-                and (f.policy is None or f.policy in policies))
-
-    chosen = [e for e in events if wanted(e) and (f.candidate is None or e.data.get("candidate", f.candidate)
-                                                   == f.candidate)]
+    selected = _chosen(audit_db, f)  # the views below see every event of a run, the candidate filter aside
+    chosen = [e for e in selected if f.candidate is None or e.data.get("candidate", f.candidate) == f.candidate]
     event_rows = [{"seq": e.seq, "recorded_at": e.recorded_at, "run_id": e.run_id, "kind": e.kind,
                    "prev_hash": e.prev_hash, "hash": e.hash, "data": json.dumps(e.data, sort_keys=True)}
                   for e in chosen]
+    of_run: dict[str, list[Event]] = {}
+    for event in selected:
+        if event.run_id is not None:
+            of_run.setdefault(event.run_id, []).append(event)
     run_rows, outcome_rows, decision_rows = [], [], []
     for run_id in dict.fromkeys(e.run_id for e in chosen if e.kind == runs.RUN_STARTED and e.run_id is not None):
-        current = runs.view(runs.load_run(audit_db, run_id))
+        current = runs.view(runs.record_of(audit_db, run_id, of_run[run_id]))
         run_rows.append({"run_id": run_id, "started_at": current.started_at, "spec": current.name,
                          "complete": current.complete, "verdict": current.verdict,
                          "recommended": current.recommended})

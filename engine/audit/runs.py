@@ -239,6 +239,23 @@ def list_runs(path: Path, run_filter: RunFilter | None = None, *, limit: int | N
     return found
 
 
+COUNT_SQL = "SELECT count(*) FROM {source}"
+SIGNOFFS_SQL = f"""SELECT {COLUMNS} FROM events WHERE kind = '{SIGNOFF}' AND run_id IN (SELECT unnest(?::VARCHAR[]))
+ORDER BY seq"""
+
+
+def count_runs(path: Path) -> int:
+    """How many runs the trail holds (one row each in the runs index)."""
+    with reading(path) as con:
+        return int(query_events(con, path, COUNT_SQL.format(source=index.source(con)))[0][0])
+
+
+def signoffs_of(path: Path, run_ids: list[str]) -> list[Event]:
+    """The sign-off events of some runs, in sequence order."""
+    with reading(path) as con:
+        return [event_of(row) for row in query_events(con, path, SIGNOFFS_SQL, [run_ids])]
+
+
 def newest_runs(path: Path, limit: int) -> list[dict[str, Any]]:
     """The `limit` most recently started runs, as `list_runs` shows them: a first page, read without the rest."""
     return list_runs(path, limit=max(0, int(limit)))

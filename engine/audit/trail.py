@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS events (
 )
 """
 COLUMNS = "seq, recorded_at, run_id, kind, body, prev_hash, hash"
+ROWS_PER_INSERT = 500
 
 
 @dataclass(frozen=True)
@@ -193,9 +194,7 @@ def _append_locked(path: Path, events: Sequence[NewEvent], wait: float) -> str:
     kind = file_kind(path) if path.exists() else None  # checked in our turn: no mlgate process is creating it
     if kind is not None:
         raise not_a_trail(path, kind)
-    con = _connect(path, read_only=False, wait=wait)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with _transaction(path, wait, "append to the audit trail") as con:
         con.execute(CREATE_TABLE)
         head = con.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
@@ -210,13 +209,25 @@ def _append_locked(path: Path, events: Sequence[NewEvent], wait: float) -> str:
             digest = sha256_text(body)
             rows.append((seq, recorded_at, event.run_id, event.kind, body, prev_hash, digest))
             prev_hash = digest
-        con.executemany(f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        for first in range(0, len(rows), ROWS_PER_INSERT):  # a few statements, not one per row (executemany)
+            part = rows[first:first + ROWS_PER_INSERT]
+            con.execute(f"INSERT INTO events ({COLUMNS}) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(part)),
+                        [value for row in part for value in row])
         touched = list(dict.fromkeys(e.run_id for e in pending if e.run_id is not None))
         index.update(con, touched, before=int(head[0]) if head else 0)  # the runs index moves with the events
+    return prev_hash
+
+
+@contextmanager
+def _transaction(path: Path, wait: float, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection in one transaction, committed when the block ends, closed in any case."""
+    con = _connect(path, read_only=False, wait=wait)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        yield con
         con.execute("COMMIT")
-        return prev_hash
     except duckdb.Error as exc:
-        raise TrailError(f"{path}: could not append to the audit trail: {str(exc).splitlines()[0]}") from None
+        raise TrailError(f"{path}: could not {what}: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
 
@@ -225,18 +236,9 @@ def rebuild_index(path: Path, *, wait: float | None = None) -> int:
     """Derive the runs index again from the events (in one transaction, in the writers' turn); returns its rows."""
     if not path.is_file():
         raise TrailError(f"{path}: no audit trail here", hint="run `mlgate audit` first or pass --audit-db")
-    with _writer_turn(path, lock_wait(wait)) as patience:
-        con = _connect(path, read_only=False, wait=patience)
-        try:
-            con.execute("BEGIN TRANSACTION")
-            query_events(con, path, "SELECT count(*) FROM events")
-            rows = index.rebuild(con)
-            con.execute("COMMIT")
-            return rows
-        except duckdb.Error as exc:
-            raise TrailError(f"{path}: could not rebuild the runs index: {str(exc).splitlines()[0]}") from None
-        finally:
-            con.close()
+    with _writer_turn(path, lock_wait(wait)) as patience, _transaction(path, patience, "rebuild the runs index") as con:
+        query_events(con, path, "SELECT count(*) FROM events")
+        return index.rebuild(con)
 
 
 def event_of(row: tuple[Any, ...]) -> Event:

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.audit import index
 from engine.audit.trail import COLUMNS, GENESIS_HASH, TRAIL_CREATED, query_events, reading
-from engine.canonical import sha256_text
+from engine.canonical import digests_differ, sha256_text
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ WITH links AS (
     -- a body that is valid JSON, an object, and ends with exactly these scalar members has them as its top-level
     -- values (the members before an object's last brace are its own); anything else is only a suspect
     SELECT seq FROM events
-    WHERE seq > ? AND seq <= ? AND (sha256(body) <> hash OR NOT starts_with(body, '{{') OR NOT json_valid(body)
+    WHERE seq > ? AND seq <= ? AND (list_contains(?::BIGINT[], seq) OR NOT starts_with(body, '{{')
+       OR NOT json_valid(body)
        OR NOT ends_with(body, ',"kind":' || to_json(kind) || ',"prev_hash":' || to_json(prev_hash)
                               || ',"recorded_at":' || to_json(recorded_at)
                               || ',"run_id":' || coalesce(to_json(run_id)::VARCHAR, 'null')
@@ -105,12 +109,39 @@ def row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> s
     return None
 
 
+HASHED = "SELECT seq, body, hash FROM events WHERE seq > $low AND seq <= $high"
+BATCH_ROWS = 2048
+HASHING_THREADS = 2
+
+
+def mismatched(con: Any, bounds: tuple[int, int]) -> list[int]:
+    """The sequence numbers in (low, high] whose stored body does not hash to the row's hash: the bodies streamed
+    as Arrow batches (flat memory) and hashed in two threads straight from Arrow's buffer (hashlib releases the
+    lock while it hashes, and SHA-NI makes it several times faster than DuckDB's own `sha256`)."""
+    low, high = bounds
+    reader = con.sql(HASHED, params={"low": low, "high": high}).to_arrow_reader(BATCH_ROWS)
+    found: list[int] = []
+    with ThreadPoolExecutor(HASHING_THREADS) as pool:
+        for batch in reader:
+            seqs, bodies, hashes = batch.columns
+            data = memoryview(bodies.buffers()[2] or b"")
+            offsets = np.frombuffer(bodies.buffers()[1], dtype=np.int32)[bodies.offset:]
+            digests = hashes.to_pylist()
+            half = len(digests) // 2
+            parts = [pool.submit(digests_differ, data, offsets, digests[:half]),
+                     pool.submit(digests_differ, data, offsets[half:], digests[half:])]
+            bad = parts[0].result() + [half + i for i in parts[1].result()]
+            found += [int(seqs[i].as_py()) for i in bad]
+    return found
+
+
 def _chunk_problem(con: Any, path: Path, bounds: tuple[int, int], start: Start) -> tuple[int, str, str] | None:
     """(position, hash of the row before, problem) of the first broken row whose seq is in (low, high]."""
     low, high = bounds
+    unhashed = mismatched(con, bounds)
     offset = 0
     while True:
-        params = [start.position, start.prev_hash, low, high, low, high, SUSPECTS_PER_QUERY, offset]
+        params = [start.position, start.prev_hash, low, high, low, high, unhashed, SUSPECTS_PER_QUERY, offset]
         suspects = query_events(con, path, SUSPECTS, params)
         for position, expected_prev, *row in suspects:
             problem = row_problem(tuple(row), int(position), str(expected_prev))

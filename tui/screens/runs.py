@@ -1,7 +1,9 @@
-"""The first screen: every run of the trail, newest first, filtered as you type."""
+"""The first screen: the runs of the trail, newest first, a page at a time (keyset pages read from the runs
+index: `]` older, `[` newer), or every run filtered as you type."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,7 +18,7 @@ from tui.screens.base import MlgateScreen
 from tui.text import literal, status, visible
 from tui.widgets.tables import OpenableTable, SortableTable
 
-SHOWN = 200  # rows drawn at once: a table of 10,000 rows redraws too slowly to filter as you type
+SHOWN = 200  # rows drawn at once (a page): a table of 10,000 rows redraws too slowly to filter as you type
 # Each column with its priority: 0 always shown, higher dropped first when the terminal is narrow.
 COLUMNS = (("spec", 0), ("verdict", 0), ("decision", 1), ("run id", 2), ("policies", 3), ("recommended", 3),
            ("time (UTC)", 4), ("complete", 4), ("candidates", 5), ("reviewers", 5), ("data", 6))
@@ -52,23 +54,41 @@ def matches(run: dict[str, Any], words: list[str]) -> bool:
     return all(word in haystack for word in words)
 
 
+@dataclass
+class Page:
+    """The page shown: its runs, the run they start before (None: the newest), how many runs the trail holds."""
+
+    runs: list[dict[str, Any]]
+    before: str | None
+    total: int
+
+
 class RunsScreen(MlgateScreen):
     """The runs of the trail; Enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_run", "Open run", id="runs.open", priority=False),
         Binding("slash", "focus_filter", "Filter", id="runs.filter"),
+        Binding("right_square_bracket", "older", "Older runs", id="runs.older"),
+        Binding("left_square_bracket", "newer", "Newer runs", id="runs.newer"),
         Binding("escape", "clear_filter", "Clear filter", id="runs.clear", show=False),
     ]
     FAILURE_PLACE = "runs-count"
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs: list[dict[str, Any]] = []
+        self.page = Page([], None, 0)
+        self.cursors: list[str | None] = [None]  # the `before` of each page from the newest to the one shown
+        self.everything: list[dict[str, Any]] | None = None  # every run, read once a filter is typed
         self.complete = False
         self.decided: dict[str, dict[str, str]] = {}
         self.decisions_read = False
         self._debounce: Timer | None = None
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        """The runs the table draws from: every run while a filter is typed, else the page."""
+        return self.everything if self.filtering() and self.everything is not None else self.page.runs
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -83,24 +103,54 @@ class RunsScreen(MlgateScreen):
         self.reload()
 
     def reload(self) -> None:
-        """The newest page first (fast on any trail), then every run, for the count and the filter."""
+        """The page shown read again from the index (and every run, when a filter is typed)."""
+        path, before = self.audit_db, self.cursors[-1]
+        self.everything = None
+        self.load(self.show_page, lambda: Page(reads.runs_page(path, SHOWN, before), before, reads.count_runs(path)),
+                  group="runs")
+        if self.filtering():
+            self.load_everything()
+
+    def load_everything(self) -> None:
         path = self.audit_db
-        first_page = [] if self.runs else [lambda: (reads.newest_runs(path, SHOWN), False)]
-        self.load(self.show_runs, *first_page, lambda: (reads.list_runs(path), True), group="runs")
-        self.load(self.show_decisions, lambda: reads.decisions(path), group="decisions")
+        self.load(self.show_everything, lambda: reads.list_runs(path), group="everything")
+
+    def show_page(self, page: Page) -> None:
+        self.page, self.complete = page, True
+        self.apply_filter()
+        path, shown = self.audit_db, [run["run_id"] for run in page.runs]
+        self.load(self.show_decisions, lambda: reads.decisions(path, shown), group="decisions")
+
+    def show_everything(self, found: list[dict[str, Any]]) -> None:
+        self.everything = found
+        self.apply_filter()
+        path, shown = self.audit_db, [run["run_id"] for run in found[:SHOWN * 5]]
+        self.load(self.show_decisions, lambda: reads.decisions(path, shown), group="decisions")
 
     def show_decisions(self, found: dict[str, dict[str, str]]) -> None:
-        self.decided, self.decisions_read = found, True
+        self.decided, self.decisions_read = {**self.decided, **found}, True
         if self.runs:
             self.apply_filter()
 
-    def show_runs(self, found: tuple[list[dict[str, Any]], bool]) -> None:
-        """Show the runs read: `(runs, complete)`, complete once every run of the trail is counted."""
-        self.runs, self.complete = found
-        self.apply_filter()
+    def filtering(self) -> bool:
+        return bool(self.query_one("#runs-filter", Input).value.split())
+
+    def action_older(self) -> None:
+        """]: the page of runs started before the last one shown."""
+        if self.page.runs and len(self.page.runs) == SHOWN and not self.filtering():
+            self.cursors.append(str(self.page.runs[-1]["run_id"]))
+            self.reload()
+
+    def action_newer(self) -> None:
+        """[: back to the page of newer runs."""
+        if len(self.cursors) > 1 and not self.filtering():
+            self.cursors.pop()
+            self.reload()
 
     def apply_filter(self) -> None:
         words = self.query_one("#runs-filter", Input).value.casefold().split()
+        if words and self.everything is None:
+            self.load_everything()
         found = [run for run in self.runs if matches(run, words)] if words else self.runs
         shown = found[:SHOWN]
         table = self.query_one("#runs-table", SortableTable)
@@ -109,13 +159,22 @@ class RunsScreen(MlgateScreen):
                    keys=[run["run_id"] for run in shown])
         if selected is not None and selected in {run["run_id"] for run in shown}:
             table.move_cursor(row=table.get_row_index(selected))
-        total = f"{len(found)} of {len(self.runs)} runs" if words else f"{len(self.runs)} runs"
-        if not self.complete:
-            total = f"the newest {len(self.runs)} runs (counting all…)"
-        if len(found) > SHOWN:
-            total += f" (the newest {SHOWN} shown: type to filter)"
         self.query_one("#runs-count", Static).update(literal(
-            f"{total} · newest first · / filters · : jumps to a run · Enter opens it"))
+            f"{self.counted(words, len(found))} · newest first · / filters · : jumps to a run · Enter opens it"))
+
+    def counted(self, words: list[str], found: int) -> str:
+        """What the table holds, of how many runs."""
+        if words:
+            if self.everything is None:
+                return "filtering every run…"
+            total = f"{found} of {len(self.everything)} runs"
+            return total + (f" (the newest {SHOWN} shown: type more to narrow)" if found > SHOWN else "")
+        if not self.complete:
+            return "loading runs…"
+        if self.page.total <= SHOWN and len(self.cursors) == 1:
+            return f"{self.page.total} runs"
+        first = (len(self.cursors) - 1) * SHOWN + 1
+        return (f"runs {first:,}–{first + len(self.page.runs) - 1:,} of {self.page.total:,} · ] older · [ newer")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if self._debounce is not None:
