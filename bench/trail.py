@@ -9,7 +9,11 @@ of one run, the TUI's first screen), with its wall time and peak RSS (the child'
 
     .venv/bin/python bench/trail.py --runs 5000             # ~100,000 events
     .venv/bin/python bench/trail.py --runs 10000 --keep /tmp/t10k.duckdb --readers
-    .venv/bin/python bench/trail.py --events 1000000 --keep /tmp/big.duckdb --readers   # ~50,000 runs
+    .venv/bin/python bench/trail.py --events 1000000 --fast --keep /tmp/big.duckdb --readers   # ~50,000 runs
+
+`--fast` writes the same rows `append` would (canonical bodies, hashes, links) from each template event's data
+encoded once, in batches, then derives the runs index with `rebuild_index`: `append` re-encodes every event's
+JSON (about 10 s per 100 runs on a loaded 2-core machine), so a million events would take hours.
 """
 
 from __future__ import annotations

@@ -226,8 +226,11 @@ def list_runs(path: Path, run_filter: RunFilter | None = None, *, limit: int | N
             if start is None:
                 raise TrailError(f"{path}: no run {before!r} in the audit trail", hint="`mlgate runs` lists them")
             cursor = int(start)
-        sql = PAGE_SQL.format(columns=", ".join(index.COLUMNS), source=index.source(con))
+        source = index.source(con)
+        sql = PAGE_SQL.format(columns=", ".join(index.COLUMNS), source=source)
         batch = BATCH if limit is None or f.verdict is not None else max(wanted, 1)
+        if source != index.TABLE:  # rows derived from the events (no current index): derived once, not per batch
+            batch = NO_CURSOR
         while len(found) < wanted:
             rows = query_events(con, path, sql, [*_window(f), cursor, *_twice(f.candidate), *_twice(f.policy),
                                                  *_twice(f.reviewer), batch])

@@ -69,8 +69,8 @@ class RunsScreen(MlgateScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_run", "Open run", id="runs.open", priority=False),
         Binding("slash", "focus_filter", "Filter", id="runs.filter"),
-        Binding("right_square_bracket", "older", "Older runs", id="runs.older"),
-        Binding("left_square_bracket", "newer", "Newer runs", id="runs.newer"),
+        Binding("right_square_bracket", "older", "Older runs", id="runs.older", show=False),  # said in the count
+        Binding("left_square_bracket", "newer", "Newer runs", id="runs.newer", show=False),
         Binding("escape", "clear_filter", "Clear filter", id="runs.clear", show=False),
     ]
     FAILURE_PLACE = "runs-count"
