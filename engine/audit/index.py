@@ -58,7 +58,7 @@ SPEC = ('{"name": "VARCHAR", "candidates": [{"name": "VARCHAR", "calibration": [
 READ = ("run_started", "candidate_evaluated", "rules_checked", "run_completed", "waiver", "signoff",
         "champion_promoted")
 DERIVE = f"""
-WITH raw AS MATERIALIZED (
+WITH raw AS NOT MATERIALIZED (  -- the extracted JSON stays transient: only `facts` is kept
     SELECT seq, run_id, kind, recorded_at,
            CASE WHEN kind IN ({", ".join(f"'{k}'" for k in READ)})
                 THEN json_extract(body, [{", ".join(f"'{p}'" for p in PATHS)}]) END AS f
@@ -200,6 +200,14 @@ ORDER BY coalesce(s.started_seq, d.started_seq), 1 LIMIT 1
            differs=" OR ".join(f"s.{c} IS DISTINCT FROM d.{c}" for c in COLUMNS))
 ONLY = "AND run_id IN (SELECT unnest(?::VARCHAR[]))"
 TOUCHED = "SELECT list(DISTINCT run_id) FROM events WHERE seq > ? AND run_id IS NOT NULL"
+# Every run the index holds or the events start, in started order (the stored rows' order first).
+EVERY_RUN = f"""
+SELECT list(run_id ORDER BY started, run_id) FROM (
+    SELECT run_id, min(started) AS started FROM (
+        SELECT run_id, seq AS started FROM events WHERE kind = 'run_started' AND run_id IS NOT NULL
+        UNION ALL SELECT run_id, started_seq FROM {TABLE}) GROUP BY run_id)
+"""
+RUNS_PER_CHECK = 2500
 
 
 def problem(con: Any, *, after: int = 0) -> str | None:
@@ -211,11 +219,13 @@ def problem(con: Any, *, after: int = 0) -> str | None:
         return None
     if done != head_seq(con):
         return f"the runs index is current through sequence {done}, not the trail's head {head_seq(con)}"
-    if after > 0:
-        runs = con.execute(TOUCHED, [after]).fetchall()[0][0] or []
-        found = con.execute(DIFFERS.replace("RUNS", ONLY), [runs, runs]).fetchall()
-    else:
-        found = con.execute(DIFFERS.replace("RUNS", "")).fetchall()
+    runs = con.execute(TOUCHED if after > 0 else EVERY_RUN, [after] if after > 0 else []).fetchall()[0][0] or []
+    found = None
+    for first in range(0, len(runs), RUNS_PER_CHECK):  # in started order, a bounded batch of runs at a time
+        batch = runs[first:first + RUNS_PER_CHECK]
+        found = con.execute(DIFFERS.replace("RUNS", ONLY), [batch, batch]).fetchall()
+        if found:
+            break
     if not found:
         return None
     run_id, missing, extra, copies, columns = found[0]
