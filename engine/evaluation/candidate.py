@@ -166,9 +166,12 @@ def fit_sections(trained: Trained, context: EvaluationContext, proba: NDArray[np
                                  strategy=split.strategy, asked=split.folds, progress=progress,
                                  early_stopping_share=len(plan.splits.validation) / max(development, 1))
     with timed("generalization"):
-        fit = generalization(model, candidate, plan.training, trained_on=str(plan.trained_on.get("source", "")),
-                             y_test=context.y_test, proba_test=proba, metric=metric, threshold=threshold,
-                             fractions=curve_fractions(plan.spec.evaluation.get("learning_curve")),
-                             progress=progress)
+        try:
+            fit = generalization(model, candidate, plan.training, trained_on=str(plan.trained_on.get("source", "")),
+                                 y_test=context.y_test, proba_test=proba, metric=metric, threshold=threshold,
+                                 fractions=curve_fractions(plan.spec.evaluation.get("learning_curve")),
+                                 progress=progress)
+        except Exception as exc:  # scores that cannot be computed leave the gap's rule unknown, never a pass
+            fit = {"metric": metric, "error": failure(exc)}
     return {"cross_validation": jsonable(folds) if folds is not None else None,
             "generalization": jsonable(fit)}

@@ -73,7 +73,7 @@ def generalization_gap(evidence: Evidence, params: Params) -> Finding:
 def say_cv_stability(params: Params) -> str:
     bounds = [f"{label} {fmt(float(params[key]))}" for key, label in
               (("max_std", "a standard deviation of at most"), ("max_spread", "a spread of at most"),
-               ("worst_fold", "a worst fold of at least")) if key in params]
+               ("worst_fold", "a worst fold no worse than")) if key in params]
     return "the optimizing metric is stable across the cross-validation folds: " + ", ".join(bounds)
 
 
