@@ -92,13 +92,15 @@ def mlgate() -> None:
 @click.option("--group-column", help="group split: the entity column (each group on one side only)")
 @click.option("--test-data", type=click.Path(path_type=Path),
               help="a test file kept apart (CSV or Parquet): candidates are audited on it only")
+@click.option("--folds", type=click.IntRange(2, 20), default=None,
+              help="cross-validate each candidate on K folds of the development rows (cv_stability evidence)")
 def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
     artifacts_dir: Path | None, seed: int | None, lock_timeout: float, junit: Path | None, summary: Path | None,
     fail_on: str | None, output_format: str, model: Path | None = None, train_data: Path | None = None,
     progress_format: str = "text", split_strategy: str | None = None, time_column: str | None = None,
-    group_column: str | None = None, test_data: Path | None = None,
+    group_column: str | None = None, test_data: Path | None = None, folds: int | None = None,
 ) -> int:
     """Train, evaluate and check candidates (or audit a model trained elsewhere: --model); record; write cards."""
     from engine import service, spec
@@ -117,7 +119,7 @@ def audit(
         data=data, target=target, positive=positive, sensitive=_split_list(sensitive),
         features=_split_list(features), policies=list(policies), seed=seed, fail_on=fail_on, model=model,
         train_data=train_data, split={"strategy": split_strategy, "time_column": time_column,
-                                      "group_column": group_column, "test_path": test_data},
+                                      "group_column": group_column, "test_path": test_data, "folds": folds},
     )
     if spec_path is not None and overrides:
         source = f"{spec_path}{spec.FLAGS_SUFFIX}"

@@ -233,19 +233,25 @@ def load_dataset(spec: DataSpec) -> Dataset:
     )
 
 
+def matching(other: Dataset, dataset: Dataset, path: Path, what: str) -> Dataset:
+    """`other` (a training or test file read like the data) if it has the data's features and labels, else a
+    `DataError` naming its file."""
+    missing = [c for c in dataset.features.all if c not in other.frame.columns]
+    if missing:
+        raise DataError(f"{path}: the {what} data lacks feature column(s) {', '.join(map(repr, missing))}")
+    if other.positive_label != dataset.positive_label or other.negative_label != dataset.negative_label:
+        raise DataError(f"{path}: labels {[other.negative_label, other.positive_label]} differ from the data's "
+                        f"{[dataset.negative_label, dataset.positive_label]}")
+    return other
+
+
 def load_training_file(spec: DataSpec, dataset: Dataset) -> Dataset | None:
     """The training data file (`data.train_path`), read like the data and checked against it; or None."""
     path = spec.train_path
     if path is None:
         return None
     train = load_dataset(replace(spec, path=path, train_path=None, sensitive=(), sensitive_bins={}))
-    missing = [c for c in dataset.features.all if c not in train.frame.columns]
-    if missing:
-        raise DataError(f"{path}: the training data lacks feature column(s) {', '.join(map(repr, missing))}")
-    if train.positive_label != dataset.positive_label or train.negative_label != dataset.negative_label:
-        raise DataError(f"{path}: labels {[train.negative_label, train.positive_label]} differ from the data's "
-                        f"{[dataset.negative_label, dataset.positive_label]}")
-    return train
+    return matching(train, dataset, path, "training")
 
 
 def load_test_file(spec: DataSpec, test_path: Path | None, dataset: Dataset) -> Dataset | None:
@@ -254,14 +260,7 @@ def load_test_file(spec: DataSpec, test_path: Path | None, dataset: Dataset) -> 
     It carries the features, the target and the sensitive columns (its groups are judged too)."""
     if test_path is None:
         return None
-    test = load_dataset(replace(spec, path=test_path, train_path=None))
-    missing = [c for c in dataset.features.all if c not in test.frame.columns]
-    if missing:
-        raise DataError(f"{test_path}: the test data lacks feature column(s) {', '.join(map(repr, missing))}")
-    if test.positive_label != dataset.positive_label or test.negative_label != dataset.negative_label:
-        raise DataError(f"{test_path}: labels {[test.negative_label, test.positive_label]} differ from the data's "
-                        f"{[dataset.negative_label, dataset.positive_label]}")
-    return test
+    return matching(load_dataset(replace(spec, path=test_path, train_path=None)), dataset, test_path, "test")
 
 
 def with_test_rows(dataset: Dataset, test: Dataset | None) -> Dataset:

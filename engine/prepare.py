@@ -20,6 +20,7 @@ from engine.errors import SpecError
 from engine.evaluation.data_checks import data_checks
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.settings import EvaluationSettings
+from engine.folds import Fold, cv_folds
 from engine.policy.loader import Policy, load_policies
 from engine.spec import AuditSpec
 from engine.split import Splits, split_for, training_set
@@ -50,6 +51,7 @@ class Plan:
     models: dict[str, Candidate]
     outputs: Outputs
     data_evidence: dict[str, Any] | None = None  # split_integrity and data_quality, shared by every candidate
+    folds: tuple[Fold, ...] = ()  # split.folds: the cross-validation folds of the development rows
 
     @property
     def external_models(self) -> dict[str, dict[str, Any]]:
@@ -94,6 +96,8 @@ def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
     with timed("split"):
         splits = split_for(spec, dataset, own_test=len(test_file.y) if test_file is not None else 0)
     checks = data_checks(spec, dataset, splits, test_file)
+    folds = cv_folds(dataset.frame, dataset.y, splits.train_and_validation, spec.split,
+                     where=str(spec.data.path)) if len(splits.train) else ()
     settings = EvaluationSettings.from_spec(spec, dataset.features)
     models = build_candidates(spec, dataset)
     check_writable(outputs)
@@ -101,4 +105,4 @@ def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
     groupings = sensitive_groupings(dataset.frame.iloc[splits.test], dataset.sensitive, spec.data.sensitive_bins)
     return Plan(spec=spec, policies=policies, dataset=dataset, splits=splits, training=training,
                 trained_on=trained_on, settings=settings, groupings=groupings, models=models, outputs=outputs,
-                data_evidence=checks)
+                data_evidence=checks, folds=folds)

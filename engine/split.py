@@ -36,6 +36,11 @@ class Splits:
     test: NDArray[np.intp]
     record: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def train_and_validation(self) -> NDArray[np.intp]:
+        """The development rows: everything but the test part, in order."""
+        return np.sort(np.concatenate([self.train, self.validation]))
+
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
 

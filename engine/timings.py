@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STAGES = ("load", "split", "train", "performance", "conformal", "explanations", "robustness", "package", "measure",
-          "retrain", "reproducibility", "check", "record", "cards")  # the order a table is printed in
+          "retrain", "reproducibility", "cross_validation", "generalization", "check", "record",
+          "cards")  # the order a table is printed in
 
 
 @dataclass

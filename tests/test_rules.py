@@ -165,7 +165,36 @@ REAL_RULES: dict[str, dict[str, Any]] = {
 
     "reason_codes": {"max_error": 0.01, "max_withheld_share": 1.0},
     "recourse_parity": {"by": "sex", "max_gap": 1.0},
+    "cv_stability": {"max_std": 0.1, "max_spread": 0.3},
+    "generalization_gap": {"max_gap": 0.1},
 }
+
+
+def fit_evidence(data: Any, splits: Any) -> dict[str, Any]:
+    """The cross_validation and generalization sections of a real logistic candidate (3 stratified folds)."""
+    from engine.candidates import FAMILIES, TrainingData
+    from engine.evaluation.cv import cross_validation
+    from engine.evaluation.generalization import generalization
+    from engine.folds import cv_folds
+    from engine.progress import ignore
+    from engine.spec import CandidateSpec, SplitSpec
+
+    frame, y = data.frame, data.y
+    development = np.sort(np.concatenate([splits.train, splits.validation]))
+    folds = cv_folds(frame, y, development, SplitSpec(0.2, 0.2, 11, folds=3), where="adult")
+    candidate = CandidateSpec("logistic", "logistic", dict(FAMILIES["logistic"].default_params))
+    model = FAMILIES["logistic"].build(candidate.params)
+    training = TrainingData(frame.iloc[splits.train], y[splits.train], frame.iloc[splits.validation],
+                            y[splits.validation], data.features, 11)
+    model.fit(training)
+    folded = cross_validation(model, candidate, folds, frame=frame, y=y, features=data.features, metric="roc_auc",
+                              threshold=0.5, seed=11, strategy="stratified", early_stopping_share=0.25,
+                              progress=ignore, asked=3)
+    x_test, y_test = frame.iloc[splits.test], y[splits.test]
+    fit = generalization(model, candidate, training, trained_on="training split of the data", y_test=y_test,
+                         proba_test=model.predict_proba(x_test), metric="roc_auc", threshold=0.5, fractions=(),
+                         progress=ignore)
+    return {"cross_validation": folded, "generalization": fit}
 
 
 def test_rule_kinds_return_findings(real_evidence: dict[str, Any]) -> None:
@@ -375,6 +404,7 @@ def real_evidence(adult_sample: pd.DataFrame, adult_parquet: Path,
     evidence["serving"] = serving_helpers.serve(served, "logistic", data, splits, tmp_path_factory.mktemp("artifacts"),
                                                 tuple(data.features.all))
     evidence.update(data_evidence(data, splits))
+    evidence.update(fit_evidence(data, splits))
 
     test_frame = data.frame.iloc[splits.test]
     evidence["decisions"] = decisions_evidence(

@@ -51,6 +51,7 @@ EXPECTED: dict[str, str] = {
     "rollback": r"earlier champion\(s\) to roll back to", "beats_champion": r"champion: none yet",
     "split_integrity": r"duplicates\.rate", "data_quality": r"missing",
     "reason_codes": r"withheld_share", "recourse_parity": r"feasible_share",
+    "cv_stability": r"per_fold", "generalization_gap": r"validation_gap",
 }
 # Kinds that judge a monitoring run's batch, not an audited candidate: the checklist never shows them.
 AUDITED_KINDS = sorted(set(RULE_KINDS) - set(MONITOR_KINDS))
@@ -75,11 +76,12 @@ def packs(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) 
     spec = build_spec({
         "name": "adult-income",
         "policies": [str(ROOT / "policies/default.json"), str(ROOT / "policies/high-risk.json"),
-                     str(decisions_pack(folder))],
+                     str(decisions_pack(folder)), str(ROOT / "policies/stability.json")],
         "data": {"path": str(folder / "adult.csv"), "target": "income", "positive": ">50K",
                  "sensitive": ["sex", "race"]},
-        "split": {"seed": 42},
-        "evaluation": {"bootstrap": 50, "min_group_size": 30, "shap_rows": 10, "robustness_rows": 300},
+        "split": {"seed": 42, "folds": 3},
+        "evaluation": {"bootstrap": 50, "min_group_size": 30, "shap_rows": 10, "robustness_rows": 300,
+                       "learning_curve": [0.5, 1.0]},
         "candidates": [{"name": "baseline", "family": "baseline"}, {"name": "logistic", "family": "logistic"}],
         "decisions": {"rows": 60, "actionable": {"hours-per-week": {"direction": "increase", "max": 60}}},
     }, source="tui packs")

@@ -204,6 +204,20 @@ def _beyond(evidence: dict[str, Any] | None, key: str) -> dict[str, Any]:
     return {"status": "evaluated", **part}
 
 
+def _recorded(evidence: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """Sections of evidence as recorded (one that failed or was skipped: not evaluated, with why); None when the
+    run recorded none of them (a trail from before they existed, or no folds asked for)."""
+    if not evidence or not any(evidence.get(key) for key in keys):
+        return None
+    shown: dict[str, Any] = {}
+    for key in keys:
+        part = evidence.get(key)
+        why = None if part is None else part.get("error") or part.get("skipped")
+        shown[key] = (not_evaluated("not recorded for this candidate") if part is None else
+                      not_evaluated(str(why)) if why else part)
+    return shown
+
+
 def _verdict_and_checklist(record: RunRecord, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     current = view(record).candidate(name)
     if current is None or name not in record.rules:
@@ -300,6 +314,10 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
             "review": _review(record, name),
             "lineage": _lineage(record, evidence),
             "trail": {"head_seq": trail_head["seq"], "head_hash": trail_head["hash"]},
+            # the split-integrity certificate and the data-quality profile; the folds, the gap and learning curve
+            **{name: part for name, keys in (("data_checks", ("split_integrity", "data_quality")),
+                                              ("fit", ("cross_validation", "generalization")))
+               if (part := _recorded(evidence, keys)) is not None},
             # reason codes and recourse: only for runs whose spec declares `decisions` (engine.reasons)
             **({"decisions": (evidence or {})["decisions"]} if (evidence or {}).get("decisions") else {}),
         },

@@ -234,3 +234,26 @@ def top_features(features: Sequence[tuple[str, float]], title: str) -> str:
     body = _frame(ax, title=label(title), xlabel="mean |SHAP value|", ylabel=None, yticks=False)
     body += _bars(ax, names, values, fills=[f'fill="{ACCENT}"'] * len(values), gid="top-features")
     return _svg(ax.width, ax.height, label(title), body)
+
+
+def learning_curve(points: Sequence[dict[str, Any]], metric: str) -> str:
+    """The metric on the training rows and on the validation rows against the number of training rows."""
+    drawn = [p for p in points if p["train"] is not None and p["validation"] is not None]
+    values = [float(p[key]) for p in drawn for key in ("train", "validation")] or [0.0, 1.0]
+    low, high = min(values), max(values)
+    pad = max((high - low) * 0.15, 0.01)
+    rows = [float(p["rows"]) for p in drawn] or [1.0]
+    ax = Axes(4.2 * DPI, 3.2 * DPI, left=48, bottom=34, xlim=(0.0, max(rows) * 1.05), ylim=(low - pad, high + pad))
+    title = f"Learning curve ({label(metric)})"
+    body = _frame(ax, title=title, xlabel="training rows", ylabel=label(metric))
+    for key, color, dashed in (("train", MUTED, True), ("validation", ACCENT, False)):
+        ys = [float(p[key]) for p in drawn]
+        dash = ' stroke-dasharray="4 3"' if dashed else ""
+        body.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.8"{dash} '
+                    f'points="{ax.points(rows, ys)}"/>')
+        body.append(f'<g fill="{color}">' + "".join(_circle(ax.x(x), ax.y(y), 2.5) for x, y in zip(rows, ys,
+                                                                                                   strict=True))
+                    + "</g>")
+    body += _legend(ax, [("on the training rows", MUTED, True), ("on the validation rows", ACCENT, False)],
+                    corner="lower right")
+    return _svg(ax.width, ax.height, title, body)

@@ -86,8 +86,19 @@ def _explanation_figures(card: dict[str, Any], top: int = 10) -> list[str]:
                     f"Mean absolute SHAP value of the top {len(features)} features on the explained test rows.")]
 
 
+def _fit_figures(card: dict[str, Any]) -> list[str]:
+    gap = (card["mlgate"].get("fit") or {}).get("generalization")
+    if not gap or missing(gap) is not None or not gap.get("learning_curve"):
+        return []
+    curve = gap["learning_curve"]
+    return [_figure(figures.learning_curve(curve["points"], curve["metric"]),
+                    "The optimizing metric refitted on growing shares of the training rows: on those rows (dashed) "
+                    "and on the validation rows. A wide gap that narrows with rows is variance; two low lines, bias.")]
+
+
 FIGURES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "metrics": _metric_figures,
+    "fit": _fit_figures,
     "groups": _group_figures,
     "calibration": _calibration_figures,
     "explanations": _explanation_figures,

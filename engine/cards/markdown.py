@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import engine.cards.markdown_beyond as markdown_beyond
+import engine.cards.markdown_data as markdown_data
 import engine.cards.markdown_decisions as markdown_decisions
 from engine.cards.document import NOT_EVALUATED
 from engine.cards.markup import UNDEFINED, code, interval, md, missing, names, number, table
@@ -235,7 +236,9 @@ def _lineage(card: dict[str, Any]) -> list[str]:
 Section = Callable[[dict[str, Any]], list[str]]
 # The card's sections in order, by name (the HTML card adds the figures of a section after it).
 SECTIONS: dict[str, Section] = {
-    "details": _details, "intended_use": _intended_use, "data": _data, "metrics": _metrics, "groups": _groups,
+    "details": _details, "intended_use": _intended_use, "data": _data,
+    "data_checks": markdown_data.split_and_data, "metrics": _metrics, "fit": markdown_data.stability,
+    "groups": _groups,
     "calibration": _calibration, "conformal": markdown_beyond.conformal,
     "explanations": markdown_beyond.explanations, "robustness": markdown_beyond.robustness,
     "serving": markdown_beyond.serving, "release": markdown_beyond.release, "verdict": _verdict, "review": _review,
@@ -250,7 +253,8 @@ SECTION_OF_EVIDENCE: dict[str, str] = {
     "slices": "groups", "calibration": "calibration", "conformal": "conformal", "explanations": "explanations",
     "robustness": "robustness", "serving": "serving", "reproducibility": "release", "champion": "release",
     "lineage": "lineage",
-    "split_integrity": "data", "data_quality": "data",
+    "split_integrity": "data_checks", "data_quality": "data_checks",
+    "cross_validation": "fit", "generalization": "fit",
 
     "drift_reference": "release",
 

@@ -13,6 +13,7 @@ in one step afterwards.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,9 @@ from engine.canonical import digest, jsonable
 from engine.evaluation import reproducibility
 from engine.evaluation.beyond import BeyondContext, beyond_context, beyond_evidence
 from engine.evaluation.bootstrap import BootstrapSamples
+from engine.evaluation.cv import cross_validation
 from engine.evaluation.evidence import Evidence, Performance
+from engine.evaluation.generalization import curve_fractions, generalization
 from engine.evaluation.integrity import preprocessing_record
 from engine.evaluation.performance import evaluate
 from engine.lineage import candidate_lineage
@@ -125,6 +128,7 @@ def evaluate_candidate(trained: Trained, context: EvaluationContext, progress: P
                                   seed=plan.spec.split.seed),
         not_applicable=dict(trained.description.get("not_applicable") or {}),
         **data_sections(plan, external=spec.family == EXTERNAL),
+        **fit_sections(trained, context, proba, progress),
 
         drift_reference=reference_section(plan.training.x_train, numeric=plan.dataset.features.numeric,
                                           categorical=plan.dataset.features.categorical, scores=proba),
@@ -146,3 +150,28 @@ def data_sections(plan: Plan, *, external: bool) -> dict[str, Any]:
         integrity = {**integrity, "preprocessing": preprocessing_record(
             plan.trained_on, plan.training.x_train, plan.splits.test, external=external)}
     return {"split_integrity": integrity, "data_quality": shared.get("data_quality")}
+
+
+def fit_sections(trained: Trained, context: EvaluationContext, proba: NDArray[np.float64],
+                 progress: ProgressCallback) -> dict[str, Any]:
+    """How well the candidate fits beyond its one test score: the folds of the development rows
+    (`cross_validation`, when the spec asks for folds) and the train/held-out gap with the learning curve."""
+    plan, candidate, model = context.plan, trained.candidate, trained.model
+    assert model is not None
+    split, metric, threshold = plan.spec.split, plan.spec.optimizing_metric, plan.spec.threshold
+    development = len(plan.splits.train) + len(plan.splits.validation)
+    with timed("cross_validation") if split.folds else nullcontext():
+        folds = cross_validation(model, candidate, plan.folds, frame=plan.dataset.frame, y=plan.dataset.y,
+                                 features=plan.dataset.features, metric=metric, threshold=threshold, seed=split.seed,
+                                 strategy=split.strategy, asked=split.folds, progress=progress,
+                                 early_stopping_share=len(plan.splits.validation) / max(development, 1))
+    with timed("generalization"):
+        try:
+            fit = generalization(model, candidate, plan.training, trained_on=str(plan.trained_on.get("source", "")),
+                                 y_test=context.y_test, proba_test=proba, metric=metric, threshold=threshold,
+                                 fractions=curve_fractions(plan.spec.evaluation.get("learning_curve")),
+                                 progress=progress)
+        except Exception as exc:  # scores that cannot be computed leave the gap's rule unknown, never a pass
+            fit = {"metric": metric, "error": failure(exc)}
+    return {"cross_validation": jsonable(folds) if folds is not None else None,
+            "generalization": jsonable(fit)}

@@ -1,6 +1,7 @@
 """The data's evidence of one audit, computed once in `prepare`: the split-integrity certificate and the
-data-quality profile (`integrity.py`, `data_quality.py`), stored in every candidate's evidence under
-`split_integrity` and `data_quality`. A part that fails is stored as its error, so its rules are `unknown`.
+data-quality profile (`integrity.py`, `data_quality.py`, over the feature columns read once by `columns.py`),
+stored in every candidate's evidence under `split_integrity` and `data_quality`. A part that fails is stored as
+its error, so its rules are `unknown`.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.data import Dataset
+from engine.evaluation.columns import read_columns
 from engine.evaluation.data_quality import data_quality
 from engine.evaluation.integrity import SplitRows, split_integrity
 from engine.spec import AuditSpec
@@ -22,19 +24,20 @@ def data_checks(spec: AuditSpec, dataset: Dataset, splits: Splits, test_file: Da
     column = spec.split.time_column
     times = time_values(frame, column, where=where)[0] if column is not None else None
     evidence: dict[str, Any] = {}
+    columns = read_columns(frame, dataset.features)  # read once, for both
     try:
         evidence["split_integrity"] = {
             "strategy": spec.split.strategy, "sizes": splits.sizes(),
             **split_integrity(frame, y, parts, dataset.features, data_sha256=dataset.fingerprint.get("sha256"),
                               seed=spec.split.seed, time_values=times, time_column=column,
-                              group_column=spec.split.group_column)}
+                              group_column=spec.split.group_column, columns=columns)}
     except Exception as exc:  # evidence that cannot be computed leaves its rules unknown, never a pass
         evidence["split_integrity"] = {"error": f"{type(exc).__name__}: {exc}"}
     try:
         evidence["data_quality"] = data_quality(
             frame, y, {"train": splits.train, "validation": splits.validation, "test": splits.test},
             dataset.features, seed=spec.split.seed, data_schema=dataset.schema,
-            test_schema=test_file.schema if test_file is not None else None, time_column=column)
+            test_schema=test_file.schema if test_file is not None else None, time_column=column, columns=columns)
     except Exception as exc:  # as above
         evidence["data_quality"] = {"error": f"{type(exc).__name__}: {exc}"}
     return evidence

@@ -61,6 +61,10 @@ SECTIONS: tuple[Section, ...] = (
             "identifier-like features, preprocessing fitted on training rows only"),
     Section("data_quality", ("data_quality",), EVERY_TASK,
             "missing rates per part, constant features, unseen categories, out-of-range values, label balance"),
+    Section("cross_validation", ("cross_validation",), BINARY,
+            "the optimizing metric on each cross-validation fold of the development rows: mean, spread, worst"),
+    Section("generalization", ("generalization",), BINARY,
+            "the optimizing metric on the training rows beside the held-out rows, and the learning curve"),
 
     Section("drift_reference", ("drift_reference",), BINARY,
             "the training rows' distributions and the test scores' (never rows), monitored after approval"),
@@ -157,6 +161,8 @@ class Evidence:
     not_applicable: dict[str, str] = field(default_factory=dict)
     split_integrity: JSON | None = None
     data_quality: JSON | None = None
+    cross_validation: JSON | None = None
+    generalization: JSON | None = None
 
     drift_reference: JSON | None = None
 

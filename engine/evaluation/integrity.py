@@ -6,16 +6,19 @@ memorise. `split_integrity()` checks each on the rows the audit really used, tie
 records counts and a few example row numbers (1-based positions among the labelled rows: the data file's rows,
 then a kept-apart test file's). The rule kind `split_integrity` (`engine.policy.rules_data`) judges it.
 
-Everything is vectorised (one 64-bit hash per row of feature values, one sort; the leakage screen on a seeded
-sample of at most `SCREEN_ROWS` development rows, from per-bin label counts), so it costs seconds on a million
-rows (`bench/integrity.py`). Which rows a candidate's preprocessing was fitted on is added per candidate by
-`preprocessing_record()`.
+Everything is vectorised over the columns read once (`engine.evaluation.columns`): one 64-bit hash per row of
+feature values, one sort of them for both the duplicates and the label conflicts, and every pair of rows the
+hashes call equal compared value by value before it counts;
+the leakage screen on a seeded sample of at most `SCREEN_ROWS` development rows, from per-bin label counts. So it
+costs about a second on a million rows (`bench/integrity.py`). Which rows a candidate's preprocessing was fitted
+on is added per candidate by `preprocessing_record()`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,12 +26,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from engine.candidates import Features
+from engine.evaluation.columns import Columns, development_rows, read_columns, row_hashes, same_values
 
 JSON = dict[str, Any]
 Rows = NDArray[np.intp]
 EXAMPLES = 5
 SCREEN_ROWS = 100_000
 SCREEN_BINS = 64
+EDGE_ROWS = 10_000
 RARE_CATEGORY_ROWS = 20
 LEAK_AUC = 0.98
 IDENTIFIER_SHARE = 0.99
@@ -44,9 +49,9 @@ class SplitRows:
     validation: Rows
     test: Rows
 
-    @property
+    @cached_property
     def development(self) -> Rows:
-        return np.sort(np.concatenate([self.train, self.validation]))
+        return development_rows(self.train, self.validation)
 
     @property
     def screened(self) -> Rows:
@@ -59,32 +64,76 @@ def examples(rows: Rows) -> list[int]:
     return [int(r) + 1 for r in rows[:EXAMPLES]]
 
 
-def row_hashes(frame: pd.DataFrame, columns: list[str]) -> NDArray[np.uint64]:
-    """One 64-bit hash of each row's feature values (missing values hash alike)."""
-    if not columns:
-        return np.zeros(len(frame), dtype=np.uint64)
-    return np.asarray(pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(), dtype=np.uint64)
+@dataclass(frozen=True)
+class HashGroups:
+    """Every row's hash sorted once: the rows in hash order and where each run of equal hashes starts."""
+
+    order: Rows
+    starts: Rows
+    group: Rows  # each position of `order`'s group number
+
+    @classmethod
+    def of(cls, hashes: NDArray[np.uint64]) -> HashGroups:
+        order = np.argsort(hashes).astype(np.intp)  # the order within a group of equal hashes does not matter
+        ordered = hashes[order]
+        new = np.empty(order.size, dtype=bool)
+        new[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        return cls(order, np.flatnonzero(new).astype(np.intp), np.cumsum(new).astype(np.intp) - 1)
+
+    def per_group(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The sum of `values` (one per row) over each group."""
+        return np.add.reduceat(values[self.order], self.starts) if self.order.size else values[:0]
 
 
-def duplicates_across(hashes: NDArray[np.uint64], parts: SplitRows) -> JSON:
-    """Test rows whose feature values also appear among the development rows."""
-    test = parts.test
-    known = np.sort(hashes[parts.development])
-    wanted = hashes[test]
-    at = np.minimum(np.searchsorted(known, wanted), max(known.size - 1, 0))
-    found = test[known[at] == wanted] if known.size else test[:0]
+def duplicates_across(groups: HashGroups, parts: SplitRows, columns: Columns) -> JSON:
+    """Test rows whose feature values also appear among the development rows (each checked value by value
+    against a development row of its hash)."""
+    test, rows = parts.test, groups.order.size
+    development = np.zeros(rows, dtype=bool)
+    development[parts.development] = True
+    position = np.where(development[groups.order], np.arange(rows), -1)  # a development row's place in the order
+    known = np.maximum.reduceat(position, groups.starts) if rows else position
+    where = np.empty(rows, dtype=np.intp)
+    where[groups.order] = np.arange(rows)
+    partner = known[groups.group[where[test]]]
+    candidates, partner = test[partner >= 0], partner[partner >= 0]
+    found = candidates[same_values(columns, candidates, groups.order[partner])]
     return {"test_rows": int(test.size), "rows": int(found.size),
-            "rate": float(found.size / test.size) if test.size else 0.0, "examples": examples(found)}
+            "rate": float(found.size / test.size) if test.size else 0.0, "examples": examples(np.sort(found))}
 
 
-def conflicting_labels(hashes: NDArray[np.uint64], y: NDArray[np.bool_], rows: Rows) -> JSON:
-    """Rows whose exact feature values appear elsewhere with the other label."""
-    _, inverse, counts = np.unique(hashes[rows], return_inverse=True, return_counts=True)
-    positives = np.bincount(inverse, weights=y[rows].astype(np.float64), minlength=counts.size)
+def exact_groups(columns: Columns, rows: Rows) -> NDArray[np.intp]:
+    """Group numbers of `rows` by their exact feature values (missing values alike): for the rare rows whose
+    hashes collide."""
+    table = pd.DataFrame({name: (columns.numbers[name] if name in columns.numbers else columns.codes[name])[rows]
+                          for name in columns.names})
+    return np.asarray(table.groupby(list(table.columns), dropna=False, sort=False).ngroup().to_numpy(),
+                      dtype=np.intp)
+
+
+def conflicting_labels(groups: HashGroups, y: NDArray[np.bool_], columns: Columns) -> JSON:
+    """Rows whose exact feature values appear elsewhere with the other label. The rows of a group of equal hashes
+    with both labels are checked value by value against the group's first row; should any differ (a hash
+    collision), those groups' rows are grouped again by their exact values."""
+    rows = groups.order.size
+    labels = y.astype(np.float64)
+    counts = np.diff(np.append(groups.starts, rows))
+    positives = groups.per_group(labels)
     mixed = (positives > 0) & (positives < counts)
-    found = rows[mixed[inverse]]
-    return {"rows": int(found.size), "rate": float(found.size / rows.size) if rows.size else 0.0,
-            "groups": int(mixed.sum()), "examples": examples(found)}
+    in_order = np.flatnonzero(mixed[groups.group])
+    suspects = groups.order[in_order]
+    first = groups.order[groups.starts[groups.group[in_order]]]
+    found, conflicts = suspects, int(mixed.sum())
+    if not same_values(columns, suspects, first).all():
+        exact = exact_groups(columns, suspects)
+        size = np.bincount(exact)
+        both = np.bincount(exact, weights=labels[suspects], minlength=size.size)
+        really = (both > 0) & (both < size)
+        found, conflicts = suspects[really[exact]], int(really.sum())
+    found = np.sort(found)
+    return {"rows": int(found.size), "rate": float(found.size / rows) if rows else 0.0,
+            "groups": conflicts, "examples": examples(found)}
 
 
 def entity_overlap(frame: pd.DataFrame, column: str, parts: SplitRows) -> JSON:
@@ -102,18 +151,19 @@ def time_overlap(times: NDArray[np.float64], parts: SplitRows, *, column: str) -
     return {"column": column, "rows": int(found.size), "examples": examples(found)}
 
 
-def binned(values: pd.Series) -> NDArray[np.intp]:
-    """Integer bins of one column for the leakage screen: quantile bins of a number, categories (rare ones pooled),
-    missing values a bin of their own."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+def binned(columns: Columns, name: str, rows: Rows) -> NDArray[np.intp]:
+    """Integer bins of one column on `rows` for the leakage screen: quantile bins of a number (edges from at most
+    about `EDGE_ROWS` of its values), categories (rare ones pooled), missing values a bin of their own."""
+    if name in columns.numbers:
+        numbers = columns.numbers[name][rows]
         present = numbers[~np.isnan(numbers)]
         if present.size == 0:
             return np.zeros(numbers.size, dtype=np.intp)
-        edges = np.unique(np.quantile(present, np.linspace(0, 1, SCREEN_BINS + 1)[1:-1]))
+        step = max(present.size // EDGE_ROWS, 1)  # the edges from an evenly spread share of the values
+        edges = np.unique(np.quantile(present[::step], np.linspace(0, 1, SCREEN_BINS + 1)[1:-1]))
         bins = np.searchsorted(edges, numbers, side="right").astype(np.intp)
         return np.where(np.isnan(numbers), edges.size + 1, bins)
-    codes, _ = pd.factorize(values, use_na_sentinel=False)
+    codes = columns.codes[name][rows]
     counts = np.bincount(codes)
     return np.where(counts[codes] < RARE_CATEGORY_ROWS, counts.size, codes).astype(np.intp)
 
@@ -134,14 +184,13 @@ def single_feature_auc(bins: NDArray[np.intp], y: NDArray[np.bool_]) -> float | 
     return float(np.sum(pos * (below + 0.5 * neg)) / (p_all * n_all))
 
 
-def leakage_screen(frame: pd.DataFrame, y: NDArray[np.bool_], rows: Rows, columns: list[str], *,
+def leakage_screen(columns: Columns, y: NDArray[np.bool_], rows: Rows, names: list[str], *,
                    seed: int, threshold: float) -> JSON:
     """Each feature alone against the label on (a sample of) the training rows: those at or above `threshold`."""
     if rows.size > SCREEN_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(rows, SCREEN_ROWS, replace=False))
     labels = y[rows]
-    sample = frame.iloc[rows]
-    scores = {name: single_feature_auc(binned(sample[name]), labels) for name in columns}
+    scores = {name: single_feature_auc(binned(columns, name, rows), labels) for name in names}
     ranked = sorted(((auc, name) for name, auc in scores.items() if auc is not None), reverse=True)
     return {"rows": int(rows.size), "threshold": threshold,
             "top": [{"feature": name, "auc": round(auc, 6)} for auc, name in ranked[:TOP_FEATURES]],
@@ -169,19 +218,20 @@ def identifier_like(frame: pd.DataFrame, rows: Rows, columns: list[str], *, seed
 def split_integrity(frame: pd.DataFrame, y: NDArray[np.bool_], parts: SplitRows, features: Features, *,
                     data_sha256: str | None, seed: int, time_values: NDArray[np.float64] | None = None,
                     time_column: str | None = None, group_column: str | None = None,
-                    leak_auc: float = LEAK_AUC) -> JSON:
-    """The certificate's findings on the audit's rows (see the module's docstring)."""
-    columns = features.all
-    hashes = row_hashes(frame, columns)
-    every = np.arange(len(frame), dtype=np.intp)
-    identifiers = identifier_like(frame, parts.development, columns, seed=seed)
+                    leak_auc: float = LEAK_AUC, columns: Columns | None = None) -> JSON:
+    """The certificate's findings on the audit's rows (see the module's docstring); `columns` are the features
+    already read (`read_columns`), else they are read here."""
+    names = features.all
+    columns = columns if columns is not None else read_columns(frame, features)
+    groups = HashGroups.of(row_hashes(columns, len(frame)))
+    identifiers = identifier_like(frame, parts.development, names, seed=seed)
     named_ids = {entry["feature"] for entry in identifiers}
-    screened = [c for c in columns if c not in named_ids]
+    screened = [c for c in names if c not in named_ids]
     certificate: JSON = {
-        "data_sha256": data_sha256, "features": len(columns),
-        "duplicates": duplicates_across(hashes, parts),
-        "conflicting_labels": conflicting_labels(hashes, y, every),
-        "leakage": leakage_screen(frame, y, parts.screened, screened, seed=seed, threshold=leak_auc),
+        "data_sha256": data_sha256, "features": len(names),
+        "duplicates": duplicates_across(groups, parts, columns),
+        "conflicting_labels": conflicting_labels(groups, y, columns),
+        "leakage": leakage_screen(columns, y, parts.screened, screened, seed=seed, threshold=leak_auc),
         "identifiers": identifiers,
     }
     if group_column is not None:

@@ -32,3 +32,18 @@ def fmt(value: float, near: float | None = None) -> str:
     while near is not None and digits < 17 and f"{value:.{digits}g}" == f"{near:.{digits}g}" and value != near:
         digits += 2
     return f"{value:.{digits}g}"
+
+
+
+def faithful_part(part: Mapping[str, Any] | Finding, measured: str, bound: float, *, what: str,
+                  output: str) -> tuple[Mapping[str, Any], float] | Finding:
+    """An evidence part whose contributions + base match the output they explain within `bound`
+    (`part[measured]["max_abs_error"]`), with that error; else the finding that ends the rule: the part's own
+    (`unknown`), or a fail naming the error."""
+    if isinstance(part, Finding):
+        return part
+    error = float(part[measured]["max_abs_error"])
+    if error > bound:
+        return Finding("fail", error, bound, f"{what} not faithful: contributions + base differ from {output} by "
+                                             f"up to {fmt(error)} (> {fmt(bound)})")
+    return part, error

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.policy import rules, rules_beyond, rules_data, rules_reasons, rules_release, rules_serving
+from engine.policy import rules, rules_beyond, rules_data, rules_fit, rules_reasons, rules_release, rules_serving
 from engine.policy import rules_monitor as monitor
 from engine.policy.finding import Evidence, Finding, Params
 
@@ -89,6 +89,11 @@ RULE_KINDS: dict[str, RuleKind] = {
                                 ("split_integrity",), rules_data.say_split_integrity, TASK_TYPES),
     "data_quality": RuleKind(rules_data.data_quality, ("data_quality",), rules_data.DATA_QUALITY_PARAMS,
                              ("data_quality",), rules_data.say_data_quality, TASK_TYPES),
+    "cv_stability": RuleKind(rules_fit.cv_stability, ("cross_validation",), rules_fit.CV_STABILITY_PARAMS,
+                             ("cross_validation",), rules_fit.say_cv_stability),
+    "generalization_gap": RuleKind(rules_fit.generalization_gap, ("generalization",),
+                                   rules_fit.GENERALIZATION_GAP_PARAMS, ("generalization",),
+                                   rules_fit.say_generalization_gap),
 
     # monitoring: rules over a monitored batch's evidence (engine.monitor), shown beside the reference they use
     "drift": RuleKind(monitor.drift, ("drift",), monitor.DRIFT_PARAMS, ("drift_reference",)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.policy.finding import Evidence, Finding, Params, fmt
+from engine.policy.finding import Evidence, Finding, Params, faithful_part, fmt
 from engine.policy.groups import apply_small_groups, by_words, count, named, select_groupings
 from engine.policy.rules import LABELS
 
@@ -97,14 +97,12 @@ def _flag(entry: Mapping[str, Any], threshold: float) -> str | None:
 
 def explainability(evidence: Evidence, params: Params) -> Finding:
     """Explanations present and faithful; with `top_k`, no sensitive column or proxy among the top drivers."""
-    part = _part(evidence, "explanations", "explanations")
-    if isinstance(part, Finding):
-        return part
     tolerance = float(params.get("max_faithfulness_error", FAITHFULNESS_TOLERANCE))
-    error = float(part["faithfulness"]["max_abs_error"])
-    if error > tolerance:
-        return Finding("fail", error, tolerance, f"explanations not faithful: contributions + base differ from the "
-                                                 f"model's output by up to {fmt(error)} (> {fmt(tolerance)})")
+    checked = faithful_part(_part(evidence, "explanations", "explanations"), "faithfulness", tolerance,
+                            what="explanations", output="the model's output")
+    if isinstance(checked, Finding):
+        return checked
+    part, error = checked
     faithful = f"faithful ({part['method']}, max error {fmt(error)})"
     if "top_k" not in params:
         return Finding("pass", error, tolerance, f"explanations {faithful}")

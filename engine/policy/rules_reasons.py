@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.policy.finding import Evidence, Finding, Params, fmt
+from engine.policy.finding import Evidence, Finding, Params, faithful_part, fmt
 
 DEFAULT_MAX_ERROR = 0.01
 REASON_CODES_PARAMS: dict[str, Any] = {
@@ -44,14 +44,12 @@ def _decisions(evidence: Evidence) -> dict[str, Any] | Finding:
 
 def reason_codes(evidence: Evidence, params: Params) -> Finding:
     """Faithful reasons on the served artifact; no protected column or proxy among any decision's top reasons."""
-    part = _decisions(evidence)
-    if isinstance(part, Finding):
-        return part
     bound = float(params.get("max_error", DEFAULT_MAX_ERROR))
-    error = float(part["attribution"]["max_abs_error"])
-    if error > bound:
-        return Finding("fail", error, bound, f"reasons not faithful to the served artifact: contributions + base "
-                                             f"differ from its output by up to {fmt(error)} (> {fmt(bound)})")
+    checked = faithful_part(_decisions(evidence), "attribution", bound, what="reasons",
+                            output="the served artifact's output")
+    if isinstance(checked, Finding):
+        return checked
+    part, error = checked
     share, most = float(part["withheld_share"]), float(params.get("max_withheld_share", 0.0))
     if share > most:
         names = ", ".join(w["feature"] for w in part["summary"]["withheld"])
