@@ -18,13 +18,14 @@ import pandas as pd
 import pytest
 from conftest import ADULT, run_cli
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from engine.audit import runs
 from engine.audit.trail import read_events
 from engine.audit.verify import verify
 from engine.champion import APPROVAL_LAPSED, CHAMPION_ROLLED_BACK, promote, registry
 from engine.evaluation.performance import EvidenceSettings
-from engine.monitor.batch import checked_artifact, read_batch
+from engine.monitor.batch import checked_artifact, read_batch, score_batch
 from engine.monitor.conditions import attached_conditions
 from engine.monitor.drift import numeric_drift
 from engine.monitor.reference import bin_counts, numbers
@@ -245,3 +246,31 @@ def test_history_is_a_time_series_per_model_worst_feature_first(work: Trail) -> 
     assert found["features"][0] == "age" and found["runs"][1]["status"] == "lapsed" and len(found["lapses"]) == 1
     text = work.cli("--history", MODEL)
     assert text.returncode == 0 and "age" in text.stdout and "approval lapsed" in text.stdout
+
+
+def test_a_challenger_is_compared_paired_on_the_same_feedback_rows(work: Trail) -> None:
+    done = work.cli(work.base / "healthy.csv", "--challenger", "logistic", "--resamples", "50", "--format", "json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    evidence = json.loads(done.stdout)["record"]["evidence"]
+    paired = evidence["versus_challenger"]
+    assert paired["champion"]["candidate"] == "lightgbm" and paired["challenger"]["candidate"] == "logistic"
+    batch = pd.read_csv(work.base / "healthy.csv")
+    y = (batch["income"].astype(str).str.strip() == ">50K").to_numpy()
+    record = runs.load_run(work.db, work.run_id)
+    artifact = record.evidence("logistic")["serving"]["artifact"]
+    model, schema = checked_artifact(artifact)
+    theirs = score_batch(model, schema, read_batch(work.base / "healthy.csv").frame)
+    auc = paired["metrics"]["roc_auc"]
+    assert auc["challenger"] == pytest.approx(roc_auc_score(y, theirs), abs=1e-9)
+    assert auc["champion"] == pytest.approx(evidence["metrics"]["roc_auc"], abs=1e-12)  # the same rows and scores
+    assert auc["interval"][0] <= auc["lift"] <= auc["interval"][1] and paired["delong_roc_auc"]["p_value"] is not None
+    assert paired["verdict"]["verdict"] in ("challenger_better", "champion_better", "no_difference")
+    text = work.cli(work.base / "healthy.csv", "--challenger", "logistic", "--resamples", "50")
+    assert "challenger logistic of run" in text.stdout and "verdict:" in text.stdout
+    unlabelled = monitor(work.db, work.base / "unlabelled.parquet", Options(challenger=f"{work.run_id}:logistic"))
+    assert "no labels" in unlabelled.record["evidence"]["versus_challenger"]["error"]
+    before = work.db.read_bytes()
+    for wrong in ("lightgbm", "nobody"):
+        refused = work.cli(work.base / "healthy.csv", "--challenger", wrong)
+        assert refused.returncode == 2 and "--challenger" in refused.stderr, refused.stderr
+    assert work.db.read_bytes() == before
