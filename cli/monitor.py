@@ -16,17 +16,10 @@ from cli import output
 from cli.output import EXIT_OK, print_json, safe_text, status_text, stdout, trail_path
 
 EXIT_CONDITION_FAILED = 1
-SPARK = "▁▂▃▄▅▆▇█"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def _spark(values: list[float | None], top: float) -> str:
-    """A small chart of one feature's PSI over the runs (0 to `top`), '·' where it was not measured."""
-    scale = len(SPARK) - 1
-    return "".join("·" if v is None else SPARK[min(scale, round(scale * min(v, top) / top))] for v in values)
 
 
 def _show_run(record: dict[str, Any], result: Any) -> None:
@@ -102,6 +95,8 @@ def _show_paired(paired: dict[str, Any] | None) -> None:
 
 
 def _show_history(found: dict[str, Any]) -> None:
+    from engine.monitor.history import spark
+
     runs = found["runs"]
     if not runs:
         stdout.print(safe_text(f"no monitoring run of {found['model']} recorded"))
@@ -113,7 +108,7 @@ def _show_history(found: dict[str, Any]) -> None:
     for name in found["features"]:
         values = [r["psi"].get(name) for r in runs]
         measured = [v for v in values if v is not None]
-        table.add_row(safe_text(name), _spark(values, 0.5), _fmt(values[-1]), _fmt(max(measured) if measured else None))
+        table.add_row(safe_text(name), spark(values, 0.5), _fmt(values[-1]), _fmt(max(measured) if measured else None))
     stdout.print(table)
     for r in runs:
         window = r["batch"].get("window") or {}

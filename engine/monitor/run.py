@@ -17,9 +17,9 @@ from typing import Any
 
 from engine import champion as registry_of
 from engine.audit import runs
+from engine.audit.runs import APPROVAL_LAPSED, MONITORING_RUN
 from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append
 from engine.canonical import jsonable
-from engine.champion import APPROVAL_LAPSED
 from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.monitor import conditions as conds
@@ -29,7 +29,6 @@ from engine.monitor.feedback import estimated_performance, versus_approval
 from engine.monitor.paired import Challenger, challenger_of, versus_challenger
 from engine.monitor.schema import schema_violations
 
-MONITORING_RUN = "monitoring_run"
 NO_REFERENCE = ("the champion's audit recorded no training reference (it was audited before mlgate recorded "
                 "one): re-audit it to monitor drift")
 ROLLBACK_REVIEWER = "mlgate monitor"
