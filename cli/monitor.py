@@ -95,7 +95,7 @@ def _show_paired(paired: dict[str, Any] | None) -> None:
 
 
 def _show_history(found: dict[str, Any]) -> None:
-    from engine.monitor.history import spark
+    from engine.monitor.series import spark
 
     runs = found["runs"]
     if not runs:

@@ -23,8 +23,10 @@ from sklearn.metrics import roc_auc_score
 from engine.audit import runs
 from engine.audit.trail import read_events
 from engine.audit.verify import verify
+from engine.cards.document import card_document
 from engine.champion import APPROVAL_LAPSED, CHAMPION_ROLLED_BACK, promote, registry
 from engine.evaluation.performance import EvidenceSettings
+from engine.jsonfiles import load_schema, schema_errors
 from engine.monitor.batch import checked_artifact, read_batch, score_batch
 from engine.monitor.conditions import attached_conditions
 from engine.monitor.drift import numeric_drift
@@ -274,3 +276,29 @@ def test_a_challenger_is_compared_paired_on_the_same_feedback_rows(work: Trail) 
         refused = work.cli(work.base / "healthy.csv", "--challenger", wrong)
         assert refused.returncode == 2 and "--challenger" in refused.stderr, refused.stderr
     assert work.db.read_bytes() == before
+
+
+def test_the_champions_card_gains_a_monitoring_section_written_again_by_each_run(work: Trail) -> None:
+    window = "[x](javascript:alert(1)) <b>w2</b>"
+    monitor(work.db, work.base / "healthy.csv", Options(resamples=20, window="w1"))
+    monitor(work.db, work.base / "older.csv", Options(resamples=20, window=window))
+    written = [e for e in read_events(work.db, kinds=("card_written",)) if e.data["candidate"] == "lightgbm"]
+    assert len(written) == 3  # the audit's, then one per monitoring run
+    text = Path(written[-1].data["path"]).read_text(encoding="utf-8")
+    assert text == Path(written[-1].data["files"]["md"]["path"]).read_text(encoding="utf-8")
+    assert "## Monitoring after approval" in text and "2 monitoring run(s)" in text
+    assert "**Approval lapsed**" in text and "`feature-drift-action`" in text
+    assert "Rollback recommended to logistic" in text
+    age = next(f for f in _runs(work.db)[-1].data["evidence"]["drift"]["features"] if f["name"] == "age")
+    assert f"| `age` | {age['psi']:.4f} | action |" in text
+    assert "[x](javascript" not in text and "<b>" not in text  # the window is recorded as given, shown inert
+    html = Path(written[-1].data["files"]["html"]["path"]).read_text(encoding="utf-8")
+    assert "Monitoring after approval" in html and "<b>w2" not in html
+    record = runs.load_run(work.db, work.run_id)
+    document = card_document(record, "lightgbm", trail_head={"seq": 1, "hash": "0" * 64})
+    assert schema_errors(document, load_schema("engine.cards", "model-card-v1.schema.json")) == []
+    assert [r["status"] for r in document["mlgate"]["monitoring"]["runs"]] == ["healthy", "lapsed"]
+    assert "monitoring" not in card_document(record, "logistic", trail_head={"seq": 1, "hash": "0" * 64})["mlgate"]
+    again = run_cli("card", work.run_id, "lightgbm", "--audit-db", work.db)
+    assert again.returncode == 0 and "## Monitoring after approval" in again.stdout
+    assert verify(work.db).intact

@@ -3,7 +3,8 @@ ONNX artifact, computes the monitoring evidence, judges the conditions and recor
 
 It appends one `monitoring_run` event (on the champion's audit run: batch fingerprint, window, rows, evidence,
 outcomes, alerts) and, when a critical condition fails, an `approval_lapsed` event naming the rule, the batch
-and the figures; with `rollback_on="critical"` the rollback itself follows (`engine.champion.rollback`).
+and the figures; then the champion's model card is written again with its monitoring section (`card_written`);
+with `rollback_on="critical"` the rollback itself follows (`engine.champion.rollback`).
 A champion audited before the reference was recorded is still scored and checked: its drift evidence says the
 reference is missing and the drift rules are `unknown`.
 """
@@ -28,6 +29,7 @@ from engine.monitor.drift import drift_evidence
 from engine.monitor.feedback import estimated_performance, versus_approval
 from engine.monitor.paired import Challenger, challenger_of, versus_challenger
 from engine.monitor.schema import schema_violations
+from engine.review import rerender_card
 
 NO_REFERENCE = ("the champion's audit recorded no training reference (it was audited before mlgate recorded "
                 "one): re-audit it to monitor drift")
@@ -183,6 +185,7 @@ def monitor(audit_db: Path, batch_path: Path, options: Options = Options()) -> R
         lapsed = jsonable(_lapse(model, entry, batch, critical, found.rollback_target))
         events.append(NewEvent(APPROVAL_LAPSED, entry["run_id"], lapsed))
     head = append(audit_db, events, wait=options.lock_timeout)
+    head = rerender_card(audit_db, entry["run_id"], entry["candidate"], options.lock_timeout) or head
     result = Result(model, registry_of.reference(entry) or {}, body, head, lapsed, None, failed)
     if critical and options.rollback_on == "critical" and found.rollback_target is not None:
         head, withdrawn, restored = registry_of.rollback(

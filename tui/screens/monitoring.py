@@ -20,7 +20,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.monitor.history import history, monitored_models, spark
+from engine.monitor.history import history, monitored_models
+from engine.monitor.series import spark
 from tui import reads
 from tui.screens.base import MlgateScreen
 from tui.screens.runs import RunsScreen
