@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import run_cli
 from textual.widgets import Static
-from tui_trail import MARKUP_NAME, screen_text, settle, spec_document, write_inputs
+from tui_trail import MARKUP_NAME, POLICY_RULES, Trail, screen_text, settle, spec_document, write_inputs
 
 from engine.audit.runs import MONITORING_RUN
 from engine.audit.trail import read_events
@@ -34,19 +32,11 @@ pytestmark = pytest.mark.slow
 REVIEWER = "[bold]Ann[/] | QA"
 NEW_CATEGORY = "[blink]Crew[/]"
 WINDOW = "[i]2026-W50[/]"
-GATE = {"name": "gate", "version": "1.0.0", "rules": [
-    {"id": "auc-floor", "kind": "metric_threshold", "metric": "roc_auc", "op": ">=", "value": 0.6,
-     "severity": "block", "checklist": "optimizing_metric"}]}
-
-
-@dataclass(frozen=True)
-class Monitored:
-    db: Path
-    run_id: str
+GATE = {"name": "gate", "version": "1.0.0", "rules": POLICY_RULES[:1]}  # the ROC AUC floor alone
 
 
 @pytest.fixture(scope="module")
-def monitored(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Monitored:
+def monitored(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Trail:
     folder = tmp_path_factory.mktemp("tui-monitoring")
     data, _ = write_inputs(adult_sample, folder)
     gate = folder / "gate.json"
@@ -72,14 +62,14 @@ def monitored(adult_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFacto
     assert first.returncode == 0, first.stdout + first.stderr
     second = run_cli("monitor", folder / "older.csv", "--audit-db", db, "--window", WINDOW, "--resamples", "50")
     assert second.returncode == 1 and "approval lapsed" in second.stdout, second.stdout + second.stderr
-    return Monitored(db, run_id)
+    return Trail(db, run_id)
 
 
 def _rows(screen: MonitoringScreen, table: str) -> list[list[str]]:
     return screen.query_one(f"#{table}", SortableTable).rows_of()
 
 
-def test_the_monitoring_screen_shows_runs_drift_feedback_and_the_lapse(monitored: Monitored) -> None:
+def test_the_monitoring_screen_shows_runs_drift_feedback_and_the_lapse(monitored: Trail) -> None:
     recorded = [e.data for e in read_events(monitored.db, kinds=(MONITORING_RUN,))]
     age = [next(f for f in r["evidence"]["drift"]["features"] if f["name"] == "age") for r in recorded]
 
