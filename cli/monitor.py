@@ -95,8 +95,13 @@ def _show_paired(paired: dict[str, Any] | None) -> None:
 
 
 def _show_history(found: dict[str, Any]) -> None:
+    from cli.champion import lapsed_line
     from engine.monitor.series import spark
 
+    champion = found.get("champion")
+    if champion:
+        stdout.print(safe_text(f"{found['model']}: champion {champion['candidate']} of run {champion['run_id']} — "
+                               + (lapsed_line(found["lapsed"]) if found.get("lapsed") else "approval holds")))
     runs = found["runs"]
     if not runs:
         stdout.print(safe_text(f"no monitoring run of {found['model']} recorded"))

@@ -248,6 +248,9 @@ def test_history_is_a_time_series_per_model_worst_feature_first(work: Trail) -> 
     assert found["features"][0] == "age" and found["runs"][1]["status"] == "lapsed" and len(found["lapses"]) == 1
     text = work.cli("--history", MODEL)
     assert text.returncode == 0 and "age" in text.stdout and "approval lapsed" in text.stdout
+    assert found["champion"]["candidate"] == "lightgbm" and found["lapsed"]["rule"] == "feature-drift-action"
+    assert found["rollback_target"]["candidate"] == "logistic"
+    assert f"champion lightgbm of run {work.run_id} — approval lapsed — rollback recommended to logistic" in text.stdout
 
 
 def test_a_challenger_is_compared_paired_on_the_same_feedback_rows(work: Trail) -> None:
