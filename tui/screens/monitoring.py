@@ -33,7 +33,7 @@ STYLES = {"healthy": "bold green", "failed": "bold yellow", "lapsed": "bold red"
           "info": "cyan", "holds": "bold green"}
 RUN_HEADERS = ("#", "time (UTC)", "window", "batch", "rows", "status", "alerts", "worst feature", "scores PSI",
                "feedback ROC AUC", "change vs approval", "challenger")
-RUN_PRIORITIES = (0, 3, 1, 4, 4, 0, 2, 1, 2, 1, 1, 3)
+RUN_PRIORITIES = (0, 3, 1, 4, 4, 0, 3, 1, 1, 1, 1, 2)
 FEATURE_HEADERS = ("feature", "PSI over the runs", "PSI", "level", "worst PSI", "drifted (test)", "new categories")
 FEATURE_PRIORITIES = (0, 1, 0, 0, 2, 2, 3)
 SPARK_TOP = 0.5  # the PSI at which a spark bar is full (twice the action level)
@@ -94,6 +94,7 @@ def run_row(point: dict[str, Any]) -> list[Text]:
     estimated = (point.get("estimated") or {}).get("roc_auc")
     worst = max(((n, v) for n, v in point["psi"].items() if v is not None), key=lambda p: p[1], default=None)
     paired = point.get("paired") or {}
+    absent = [name for name, level in point["levels"].items() if level == "absent"]
     if feedback:
         performance = Text(f"{number(feedback['batch'])} {interval(feedback.get('batch_interval'))}")
         change = Text(f"{signed(feedback.get('change'))} {interval(feedback.get('change_interval'))}")
@@ -105,7 +106,8 @@ def run_row(point: dict[str, Any]) -> list[Text]:
         Text(str(point["seq"])), Text(point["recorded_at"][:19].replace("T", " ")), literal(window_text(batch)),
         Text(str(batch["sha256"])[:12]), Text(str(batch["rows"])), word(point["status"]),
         literal(", ".join(f"{a['alert']} {a['id']}" for a in point["alerts"]) or NONE),
-        literal(f"{worst[0]} {worst[1]:.3f}") if worst else Text("unknown" if point.get("drift_error") else NONE),
+        literal(f"{absent[0]} ABSENT") if absent else literal(f"{worst[0]} {worst[1]:.3f}") if worst else
+        Text("unknown" if point.get("drift_error") else NONE),
         Text(number(point.get("prediction_psi"), 3)), performance, change,
         literal(paired["verdict"]["verdict"] if paired.get("verdict") else paired.get("error", NONE)[:40]),
     ]
@@ -159,7 +161,7 @@ def detail_text(point: dict[str, Any] | None) -> Text:
                          f"{signed(auc.get('lift'))} {interval(auc.get('interval'))}; supports "
                          f"{paired['verdict']['supports']}")
     lines += [f"{a['alert'].upper()}: {a['id']} — {a['message']}" for a in point["alerts"]]
-    return literal("\n".join(lines))
+    return Text("\n").join(literal(line) for line in lines)  # each line made safe alone: no newline in a value
 
 
 class MonitoringScreen(MlgateScreen):
