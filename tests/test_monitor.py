@@ -291,6 +291,7 @@ def test_the_champions_card_gains_a_monitoring_section_written_again_by_each_run
     assert text == Path(written[-1].data["files"]["md"]["path"]).read_text(encoding="utf-8")
     assert "## Monitoring after approval" in text and "2 monitoring run(s)" in text
     assert "**Approval lapsed**" in text and "`feature-drift-action`" in text
+    assert "Checklist item `monitoring` in the latest run: **FAIL**." in text
     assert "Rollback recommended to logistic" in text
     age = next(f for f in _runs(work.db)[-1].data["evidence"]["drift"]["features"] if f["name"] == "age")
     assert f"| `age` | {age['psi']:.4f} | action |" in text

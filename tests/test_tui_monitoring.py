@@ -85,6 +85,7 @@ def test_the_monitoring_screen_shows_runs_drift_feedback_and_the_lapse(monitored
             assert f"champion logistic of run {monitored.run_id} (promoted by {REVIEWER})" in state
             assert f"approval LAPSED — rollback recommended to logistic-strong of run {monitored.run_id}" in state
             assert "feature-drift-action" in state
+            assert "checklist item Monitoring in the latest run: FAIL" in state
             runs = _rows(screen, "monitoring-runs")
             assert [r[2] for r in runs] == ["w1", WINDOW] and [r[5] for r in runs] == ["HEALTHY", "LAPSED"]
             assert runs[0][11] == recorded[0]["evidence"]["versus_challenger"]["verdict"]["verdict"]

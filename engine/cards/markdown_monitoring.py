@@ -45,7 +45,9 @@ def monitoring(card: JSON) -> list[str]:
     runs = part["runs"]
     lines = ["## Monitoring after approval", "",
              f"{len(runs)} monitoring run(s) of this model as champion, recorded in the audit trail "
-             "(`mlgate monitor`); drift is against the training reference recorded at audit time.", ""]
+             "(`mlgate monitor`); drift is against the training reference recorded at audit time.", "",
+             f"Checklist item `monitoring` in the latest run: **{md(runs[-1]['checklist']).upper()}**." if runs
+             else "No monitoring run recorded.", ""]
     for lapse in part["lapses"]:
         target = lapse.get("rollback_recommended_to")
         to = f"{md(target['candidate'])} of run `{target['run_id']}`" if target else "no earlier champion"

@@ -10,6 +10,9 @@ from typing import Any
 
 from engine.audit.runs import APPROVAL_LAPSED, MONITORING_RUN
 from engine.audit.trail import Event
+from engine.checklist import item_status
+
+MONITORING_ITEM = "monitoring"  # the checklist item the monitoring rules serve
 
 SPARK = "▁▂▃▄▅▆▇█"
 FEEDBACK_METRICS = ("roc_auc", "pr_auc", "accuracy", "brier", "log_loss")
@@ -50,7 +53,9 @@ def point(seq: int, recorded_at: str, data: JSON) -> JSON:
     features = drift.get("features", [])
     prediction = drift.get("prediction") or {}
     return {"seq": seq, "recorded_at": recorded_at, "champion": data["champion"], "batch": data["batch"],
-            "status": data["status"], "alerts": [{k: a[k] for k in ("id", "alert", "message")} for a in data["alerts"]],
+            "status": data["status"], "checklist": item_status([o for o in data.get("outcomes", [])
+                                                                if o.get("checklist") == MONITORING_ITEM]),
+            "alerts": [{k: a[k] for k in ("id", "alert", "message")} for a in data["alerts"]],
             "psi": {f["name"]: f.get("psi") for f in features},
             "levels": {f["name"]: f.get("psi_level") or ("absent" if f.get("absent") else None) for f in features},
             "drifted": [f["name"] for f in features if f.get("drifted")],

@@ -29,6 +29,7 @@ from tui.text import NONE, interval, literal, number, signed
 from tui.widgets.tables import SortableTable
 
 STYLES = {"healthy": "bold green", "failed": "bold yellow", "lapsed": "bold red", "stable": "green",
+          "pass": "bold green", "fail": "bold red", "warn": "bold yellow", "unknown": "yellow",
           "warning": "bold yellow", "action": "bold red", "absent": "bold red", "critical": "bold red",
           "info": "cyan", "holds": "bold green"}
 RUN_HEADERS = ("#", "time (UTC)", "window", "batch", "rows", "status", "alerts", "worst feature", "scores PSI",
@@ -209,9 +210,10 @@ class MonitoringScreen(MlgateScreen):
             return
         self.title = f"monitoring · {self.found['model']}"
         others = [m for m in self.models if m != self.found["model"]]
+        latest = self.found["runs"][-1]["checklist"] if self.found["runs"] else None
         state.update(Text.assemble(standing_text(self.found), literal(
-            f" · {len(self.found['runs'])} monitoring runs" + (f" · n: next model ({len(others)} more)"
-                                                                 if others else ""))))
+            f" · {len(self.found['runs'])} monitoring runs · checklist item Monitoring in the latest run: "),
+            word(latest), literal(f" · n: next model ({len(others)} more)" if others else "")))
         points = self.found["runs"]
         table = self.query_one("#monitoring-runs", SortableTable)
         table.fill([run_row(p) for p in points], keys=[str(p["seq"]) for p in points])
