@@ -1,6 +1,7 @@
 """The monitoring scenario on real data: a champion approved on the wage data's early years (2003-2005), monitored
-on each later year, then on a batch built to break a critical condition (the `age` column missing); prints the
-figures and checks that the trail still verifies.
+on each later year (with the champion it replaced compared paired on the same labelled rows), then on a batch
+built to break a critical condition (the `age` column missing); prints the figures, the champion card's
+monitoring section, and checks that the trail still verifies.
 
     python -m bench.monitor_wage [--wage ../shared/datasets/wage/wage.csv] [--out bench-out/wage]
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.audit.trail import read_events
 from engine.audit.verify import verify
 from engine.champion import promote, registry
 from engine.monitor.run import Options, monitor
@@ -52,19 +54,28 @@ def main() -> None:
     for year in range(2006, 2010):
         batch = args.out / f"year-{year}.csv"
         wage[wage["year"] == year].to_csv(batch, index=False)
-        record = monitor(db, batch, Options(window_column="year")).record
+        record = monitor(db, batch, Options(window_column="year", challenger="lightgbm")).record
         drift = record["evidence"]["drift"]
         auc = record["evidence"]["versus_approval"]["metrics"]["roc_auc"]
+        paired = record["evidence"]["versus_challenger"]
+        lift = paired["metrics"]["roc_auc"]
         print(f"{year}: {record['status']:8} worst PSI {drift['features'][0]['name']} "
               f"{drift['features'][0]['psi']:.3f}, scores PSI {drift['prediction']['psi']:.3f}; ROC AUC "
               f"{auc['batch']:.3f} {[round(x, 3) for x in auc['batch_interval']]} vs {auc['approved']:.3f} "
-              f"approved, change interval {[round(x, 3) for x in auc['change_interval']]}")
+              f"approved, change interval {[round(x, 3) for x in auc['change_interval']]}; lightgbm on the same "
+              f"rows {lift['lift']:+.3f} {[round(x, 3) for x in lift['interval']]} (DeLong p "
+              f"{paired['delong_roc_auc']['p_value']:.3f}): {paired['verdict']['verdict']}")
     broken = args.out / "broken.csv"
     wage[wage["year"] == 2009].drop(columns=["age"]).to_csv(broken, index=False)
     result = monitor(db, broken, Options(window_column="year"))
     print(f"broken batch: {result.record['status']}; lapsed by {result.lapsed and result.lapsed['rule']}: "
           f"{result.lapsed and result.lapsed['message']}; rollback recommended to "
           f"{result.lapsed and (result.lapsed['rollback_recommended_to'] or {}).get('candidate')}")
+    card = next(e for e in reversed(read_events(db, kinds=("card_written",))) if e.data["candidate"] == "logistic")
+    text = Path(card.data["path"]).read_text(encoding="utf-8")
+    print(f"the champion's card {card.data['path']}: monitoring section "
+          f"{'present' if '## Monitoring after approval' in text else 'MISSING'}, lapse "
+          f"{'shown' if '**Approval lapsed**' in text else 'NOT shown'}")
     current = registry(db, "wage").current
     print(f"champion {current and current['candidate']} lapsed: {bool(current and current.get('lapsed'))}; "
           f"verify intact: {verify(db).intact}")

@@ -12,30 +12,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from cli.output import (
-    EXIT_OK,
-    audit_db_option,
-    format_option,
-    lock_timeout_option,
-    print_json,
-    safe_text,
-    status_text,
-    stdout,
-    trail_path,
-)
+from cli import output
+from cli.output import EXIT_OK, print_json, safe_text, status_text, stdout, trail_path
 
 EXIT_CONDITION_FAILED = 1
-SPARK = "▁▂▃▄▅▆▇█"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def _spark(values: list[float | None], top: float) -> str:
-    """A small chart of one feature's PSI over the runs (0 to `top`), '·' where it was not measured."""
-    scale = len(SPARK) - 1
-    return "".join("·" if v is None else SPARK[min(scale, round(scale * min(v, top) / top))] for v in values)
 
 
 def _show_run(record: dict[str, Any], result: Any) -> None:
@@ -74,6 +58,7 @@ def _show_run(record: dict[str, Any], result: Any) -> None:
         estimate = record["evidence"]["estimated"]["metrics"]
         stdout.print(safe_text("no labels: ESTIMATED (CBPE) " + ", ".join(f"{k} {_fmt(v)}"
                                                                          for k, v in estimate.items())))
+    _show_paired(record["evidence"].get("versus_challenger"))
     for alert in record["alerts"]:
         stdout.print(safe_text(f"{alert['alert'].upper()}: {alert['id']} — {alert['message']}"))
     if result.lapsed:
@@ -86,7 +71,37 @@ def _show_run(record: dict[str, Any], result: Any) -> None:
         stdout.print(safe_text(f"rolled back to {restored['candidate']} of run {restored['run_id']}"))
 
 
+def _show_paired(paired: dict[str, Any] | None) -> None:
+    """The champion against the challenger on the same rows: each metric's paired difference, DeLong, verdict."""
+    if not paired:
+        return
+    them = paired["challenger"]
+    stdout.print(safe_text(f"challenger {them['candidate']} of run {them['run_id']} on the same rows: "
+                           + (paired["error"] if "error" in paired else f"{paired['rows']} rows, paired bootstrap "
+                              f"of {paired['resamples']} resamples")))
+    if "error" in paired:
+        return
+    for name in ("roc_auc", "pr_auc", "accuracy", "log_loss", "brier"):
+        entry = paired["metrics"][name]
+        low, high = entry.get("interval") or [None, None]
+        stdout.print(safe_text(f"  {name}: challenger {_fmt(entry['challenger'])} vs champion "
+                               f"{_fmt(entry['champion'])}, difference {_fmt(entry['lift'])} [{_fmt(low)}, "
+                               f"{_fmt(high)}] (better if positive)"))
+    test = paired.get("delong_roc_auc")
+    if test and test.get("p_value") is not None:
+        stdout.print(safe_text(f"  DeLong: ROC AUC difference {_fmt(test['difference'])} [{_fmt(test['interval'][0])}, "
+                               f"{_fmt(test['interval'][1])}], p {_fmt(test['p_value'], 4)}"))
+    stdout.print(safe_text(f"  verdict: {paired['verdict']['verdict']} — supports {paired['verdict']['supports']}"))
+
+
 def _show_history(found: dict[str, Any]) -> None:
+    from cli.champion import lapsed_line
+    from engine.monitor.series import spark
+
+    champion = found.get("champion")
+    if champion:
+        stdout.print(safe_text(f"{found['model']}: champion {champion['candidate']} of run {champion['run_id']} — "
+                               + (lapsed_line(found["lapsed"]) if found.get("lapsed") else "approval holds")))
     runs = found["runs"]
     if not runs:
         stdout.print(safe_text(f"no monitoring run of {found['model']} recorded"))
@@ -98,7 +113,7 @@ def _show_history(found: dict[str, Any]) -> None:
     for name in found["features"]:
         values = [r["psi"].get(name) for r in runs]
         measured = [v for v in values if v is not None]
-        table.add_row(safe_text(name), _spark(values, 0.5), _fmt(values[-1]), _fmt(max(measured) if measured else None))
+        table.add_row(safe_text(name), spark(values, 0.5), _fmt(values[-1]), _fmt(max(measured) if measured else None))
     stdout.print(table)
     for r in runs:
         window = r["batch"].get("window") or {}
@@ -122,13 +137,16 @@ def _show_history(found: dict[str, Any]) -> None:
 @click.option("--rollback-on", type=click.Choice(["critical"]), help="record the rollback to the previous "
               "champion when a critical condition fails")
 @click.option("--resamples", type=int, help="bootstrap resamples for feedback intervals (default: the audit's)")
+@click.option("--challenger", metavar="[RUN_ID:]CANDIDATE", help="compare this audited candidate with the champion "
+              "on the batch's labelled rows, paired (default run: the champion's)")
 @click.option("--history", "history_model", metavar="MODEL", help="show the monitoring runs of MODEL over time")
-@audit_db_option
-@lock_timeout_option
-@format_option
+@output.audit_db_option
+@output.lock_timeout_option
+@output.format_option
 def monitor(batch: Path | None, model: str | None, policy: Path | None, window_column: str | None,
             window: str | None, fail_on: str, rollback_on: str | None, resamples: int | None,
-            history_model: str | None, audit_db: Path | None, lock_timeout: float, output_format: str) -> int:
+            challenger: str | None, history_model: str | None, audit_db: Path | None, lock_timeout: float,
+            output_format: str) -> int:
     """Re-audit the champion on a batch: drift, schema, feedback performance; lapse its approval on a critical
     failure (exit 0 healthy, 1 a condition failed, 2 bad input)."""
     from engine.errors import MlgateError
@@ -152,6 +170,7 @@ def monitor(batch: Path | None, model: str | None, policy: Path | None, window_c
 
     result = run_monitor(path, batch, Options(model=model, policy=policy, window_column=window_column, window=window,
                                               fail_on=fail_on, rollback_on=rollback_on, resamples=resamples,
+                                              challenger=challenger,
                                               lock_timeout=lock_timeout))
     if output_format == "json":
         print_json({"record": result.record, "head": result.head, "lapsed": result.lapsed,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.audit import runs
+from engine.audit.runs import APPROVAL_LAPSED
 from engine.audit.trail import LOCK_WAIT_SECONDS, Event, NewEvent, append, read_events
 from engine.decision import may_promote
 from engine.errors import MlgateError
@@ -26,7 +27,6 @@ from engine.review import plain_text
 CHAMPION_PROMOTED = "champion_promoted"
 CHAMPION_ROLLED_BACK = "champion_rolled_back"
 KINDS = (CHAMPION_PROMOTED, CHAMPION_ROLLED_BACK)
-APPROVAL_LAPSED = "approval_lapsed"  # recorded by a monitoring run (engine.monitor) when a critical condition fails
 MAX_TEXT = 2000
 
 

@@ -73,8 +73,9 @@ def _basis(record: runs.RunRecord, name: str) -> dict[str, Any]:
     return {"evidence_sha256": checked["evidence_sha256"], "policies": checked["policies"]}
 
 
-def _rerender(audit_db: Path, run_id: str, name: str, lock_timeout: float) -> None:
-    """Write the candidate's card again so it shows the decision, and record the new file.
+def rerender_card(audit_db: Path, run_id: str, name: str, lock_timeout: float) -> str | None:
+    """Write the candidate's card again so it shows what was just recorded (a decision, a monitoring run), and
+    record the new file; the new chain head (None when the audit wrote no card to write again).
 
     The card goes where the audit wrote it: CARDS_DIR/RUN/CANDIDATE.{md,html,json}, rebuilt from the recorded
     cards folder (never a path taken whole from the trail), so a crafted trail cannot aim the write elsewhere.
@@ -82,13 +83,13 @@ def _rerender(audit_db: Path, run_id: str, name: str, lock_timeout: float) -> No
     record = runs.load_run(audit_db, run_id)
     written = record.cards.get(name)
     if written is None or "cards_dir" not in written.data:
-        return
+        return None
     try:
         event = write_cards(record, name, audit_db.resolve().parent / written.data["cards_dir"], audit_db,
                             trail_head=current_head(audit_db))
     except ValueError as exc:
         raise ReviewError(f"{audit_db}: the card of {name!r} cannot be written again: {exc}") from None
-    append(audit_db, [NewEvent(runs.CARD_WRITTEN, run_id, event)], wait=lock_timeout)
+    return append(audit_db, [NewEvent(runs.CARD_WRITTEN, run_id, event)], wait=lock_timeout)
 
 
 def signoff(audit_db: Path, run_id: str, candidate: str, *, decision: str, reviewer: str, reason: str,
@@ -102,7 +103,7 @@ def signoff(audit_db: Path, run_id: str, candidate: str, *, decision: str, revie
         "candidate": candidate, "decision": decision, "reviewer": plain_text(reviewer, "reviewer"),
         "reason": plain_text(reason, "reason"), "verdict_at_signoff": current.verdict, **_basis(record, candidate),
     })], wait=lock_timeout)
-    _rerender(audit_db, run_id, candidate, lock_timeout)
+    rerender_card(audit_db, run_id, candidate, lock_timeout)
     return head
 
 
@@ -132,7 +133,7 @@ def waive(audit_db: Path, run_id: str, candidate: str, rule_id: str, *, reviewer
         "reviewer": plain_text(reviewer, "reviewer"), "reason": plain_text(reason, "reason"),
         "until": until.isoformat() if until else None, **_basis(record, candidate),
     })], wait=lock_timeout)
-    _rerender(audit_db, run_id, candidate, lock_timeout)
+    rerender_card(audit_db, run_id, candidate, lock_timeout)
     return head
 
 

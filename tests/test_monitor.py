@@ -18,13 +18,16 @@ import pandas as pd
 import pytest
 from conftest import ADULT, run_cli
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from engine.audit import runs
 from engine.audit.trail import read_events
 from engine.audit.verify import verify
+from engine.cards.document import card_document
 from engine.champion import APPROVAL_LAPSED, CHAMPION_ROLLED_BACK, promote, registry
 from engine.evaluation.performance import EvidenceSettings
-from engine.monitor.batch import checked_artifact, read_batch
+from engine.jsonfiles import load_schema, schema_errors
+from engine.monitor.batch import checked_artifact, read_batch, score_batch
 from engine.monitor.conditions import attached_conditions
 from engine.monitor.drift import numeric_drift
 from engine.monitor.reference import bin_counts, numbers
@@ -245,3 +248,61 @@ def test_history_is_a_time_series_per_model_worst_feature_first(work: Trail) -> 
     assert found["features"][0] == "age" and found["runs"][1]["status"] == "lapsed" and len(found["lapses"]) == 1
     text = work.cli("--history", MODEL)
     assert text.returncode == 0 and "age" in text.stdout and "approval lapsed" in text.stdout
+    assert found["champion"]["candidate"] == "lightgbm" and found["lapsed"]["rule"] == "feature-drift-action"
+    assert found["rollback_target"]["candidate"] == "logistic"
+    assert f"champion lightgbm of run {work.run_id} — approval lapsed — rollback recommended to logistic" in text.stdout
+
+
+def test_a_challenger_is_compared_paired_on_the_same_feedback_rows(work: Trail) -> None:
+    done = work.cli(work.base / "healthy.csv", "--challenger", "logistic", "--resamples", "50", "--format", "json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    evidence = json.loads(done.stdout)["record"]["evidence"]
+    paired = evidence["versus_challenger"]
+    assert paired["champion"]["candidate"] == "lightgbm" and paired["challenger"]["candidate"] == "logistic"
+    batch = pd.read_csv(work.base / "healthy.csv")
+    y = (batch["income"].astype(str).str.strip() == ">50K").to_numpy()
+    record = runs.load_run(work.db, work.run_id)
+    artifact = record.evidence("logistic")["serving"]["artifact"]
+    model, schema = checked_artifact(artifact)
+    theirs = score_batch(model, schema, read_batch(work.base / "healthy.csv").frame)
+    auc = paired["metrics"]["roc_auc"]
+    assert auc["challenger"] == pytest.approx(roc_auc_score(y, theirs), abs=1e-9)
+    assert auc["champion"] == pytest.approx(evidence["metrics"]["roc_auc"], abs=1e-12)  # the same rows and scores
+    assert auc["interval"][0] <= auc["lift"] <= auc["interval"][1] and paired["delong_roc_auc"]["p_value"] is not None
+    assert paired["verdict"]["verdict"] in ("challenger_better", "champion_better", "no_difference")
+    text = work.cli(work.base / "healthy.csv", "--challenger", "logistic", "--resamples", "50")
+    assert "challenger logistic of run" in text.stdout and "verdict:" in text.stdout
+    unlabelled = monitor(work.db, work.base / "unlabelled.parquet", Options(challenger=f"{work.run_id}:logistic"))
+    assert "no labels" in unlabelled.record["evidence"]["versus_challenger"]["error"]
+    before = work.db.read_bytes()
+    for wrong in ("lightgbm", "nobody"):
+        refused = work.cli(work.base / "healthy.csv", "--challenger", wrong)
+        assert refused.returncode == 2 and "--challenger" in refused.stderr, refused.stderr
+    assert work.db.read_bytes() == before
+
+
+def test_the_champions_card_gains_a_monitoring_section_written_again_by_each_run(work: Trail) -> None:
+    window = "[x](javascript:alert(1)) <b>w2</b>"
+    monitor(work.db, work.base / "healthy.csv", Options(resamples=20, window="w1"))
+    monitor(work.db, work.base / "older.csv", Options(resamples=20, window=window))
+    written = [e for e in read_events(work.db, kinds=("card_written",)) if e.data["candidate"] == "lightgbm"]
+    assert len(written) == 3  # the audit's, then one per monitoring run
+    text = Path(written[-1].data["path"]).read_text(encoding="utf-8")
+    assert text == Path(written[-1].data["files"]["md"]["path"]).read_text(encoding="utf-8")
+    assert "## Monitoring after approval" in text and "2 monitoring run(s)" in text
+    assert "**Approval lapsed**" in text and "`feature-drift-action`" in text
+    assert "Checklist item `monitoring` in the latest run: **FAIL**." in text
+    assert "Rollback recommended to logistic" in text
+    age = next(f for f in _runs(work.db)[-1].data["evidence"]["drift"]["features"] if f["name"] == "age")
+    assert f"| `age` | {age['psi']:.4f} | action |" in text
+    assert "[x](javascript" not in text and "<b>" not in text  # the window is recorded as given, shown inert
+    html = Path(written[-1].data["files"]["html"]["path"]).read_text(encoding="utf-8")
+    assert "Monitoring after approval" in html and "<b>w2" not in html
+    record = runs.load_run(work.db, work.run_id)
+    document = card_document(record, "lightgbm", trail_head={"seq": 1, "hash": "0" * 64})
+    assert schema_errors(document, load_schema("engine.cards", "model-card-v1.schema.json")) == []
+    assert [r["status"] for r in document["mlgate"]["monitoring"]["runs"]] == ["healthy", "lapsed"]
+    assert "monitoring" not in card_document(record, "logistic", trail_head={"seq": 1, "hash": "0" * 64})["mlgate"]
+    again = run_cli("card", work.run_id, "lightgbm", "--audit-db", work.db)
+    assert again.returncode == 0 and "## Monitoring after approval" in again.stdout
+    assert verify(work.db).intact

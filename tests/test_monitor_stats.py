@@ -85,6 +85,17 @@ def test_ks_on_the_reference_bins_equals_scipy_on_the_binned_values(adult_sample
     assert abs(ours[0] - raw.statistic) <= max(age["counts"]) / rows + 1e-12
 
 
+@pytest.mark.parametrize("n", [50, 141, 5_000, 120_000, 500_000])
+def test_smirnovs_distribution_equals_scipys_kstwo_in_every_branch(n: int) -> None:
+    """`kstwo_sf` sums scipy's slowest branch (the exact Smirnov sum) itself: equal to scipy on a grid that crosses
+    every branch boundary (n d <= 1, n d^2 = 2.2 and 370, d = 0.5, n d >= n - 1)."""
+    grid = [0.5 / n, 1.0 / n, 1.5 / n, np.sqrt(2.19 / n), np.sqrt(2.2 / n), np.sqrt(20 / n), np.sqrt(369.9 / n),
+            np.sqrt(370 / n), 0.3, 0.4999, 0.5, 0.7, 1 - 1.5 / n, 1 - 0.5 / n]
+    for d in (float(x) for x in grid if 0 < x < 1):
+        ours, theirs = monitor_stats.kstwo_sf(d, n), float(np.clip(stats.kstwo.sf(d, n), 0, 1))
+        assert ours == pytest.approx(theirs, rel=1e-11, abs=1e-300), (n, d)
+
+
 def test_chi_squared_equals_scipy_on_the_raw_counts(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     train, batch = halves
     shifted = batch.copy()

@@ -34,6 +34,7 @@ from tui.screens.candidate import CandidateScreen
 from tui.screens.card import CardScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ExportDialog, SignoffDialog, WaiverDialog
+from tui.screens.monitoring import MonitoringScreen, model_of
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.trail import TrailScreen
@@ -84,6 +85,7 @@ class MlgateApp(App[None]):
         Binding("R", "runs", "Runs", id="app.runs"),
         Binding("colon", "jump", "Jump to run", id="app.jump"),
         Binding("L", "trail", "Trail log", id="app.trail"),
+        Binding("M", "monitoring", "Monitoring", id="app.monitoring", show=False),  # in the palette and help
         Binding("N", "new_audit", "New audit", id="app.audit"),
         Binding("E", "export", "Export", id="app.export"),
         Binding("V", "verify_now", "Verify", id="app.verify"),
@@ -185,6 +187,11 @@ class MlgateApp(App[None]):
 
     def action_trail(self) -> None:
         self.push_screen(TrailScreen())
+
+    def action_monitoring(self) -> None:
+        """M: the monitoring after approval of the model of the run shown (else the model monitored last)."""
+        if not isinstance(self.screen, MonitoringScreen):
+            self.push_screen(MonitoringScreen(model_of(self.screen)))
 
     def action_new_audit(self) -> None:
         self.push_screen("audit")

@@ -28,6 +28,8 @@ RUN_COMPLETED = "run_completed"
 SIGNOFF = "signoff"
 WAIVER = "waiver"
 RECHECK = "recheck"
+MONITORING_RUN = "monitoring_run"  # a champion re-audited on a batch (engine.monitor), on its audit run
+APPROVAL_LAPSED = "approval_lapsed"  # a monitoring run's critical condition failed (engine.monitor)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class RunRecord:
     waivers: list[Event] = field(default_factory=list)
     signoffs: list[Event] = field(default_factory=list)
     rechecks: list[Event] = field(default_factory=list)
+    monitoring: list[Event] = field(default_factory=list)  # monitoring runs and lapses of its champions
 
     def evidence(self, candidate: str) -> dict[str, Any]:
         """The candidate's recorded evidence through the versioned reader ({} when it failed before evaluation)."""
@@ -171,7 +174,8 @@ def record_of(path: Path, run_id: str, events: list[Event]) -> RunRecord:
         raise TrailError(f"{path}: no run {run_id!r} in the audit trail", hint="`mlgate runs` lists them")
     record = RunRecord(run_id=run_id, started=started)
     by_candidate = {CANDIDATE_EVALUATED: record.candidates, RULES_CHECKED: record.rules, CARD_WRITTEN: record.cards}
-    lists = {WAIVER: record.waivers, SIGNOFF: record.signoffs, RECHECK: record.rechecks}
+    lists = {WAIVER: record.waivers, SIGNOFF: record.signoffs, RECHECK: record.rechecks,
+             MONITORING_RUN: record.monitoring, APPROVAL_LAPSED: record.monitoring}
     for event in events:
         if event.kind in by_candidate:
             by_candidate[event.kind][event.data["candidate"]] = event

@@ -17,6 +17,7 @@ from engine.audit.runs import RunRecord, view
 from engine.candidates import FAMILIES
 from engine.checklist import CHECKLIST, item_status
 from engine.evaluation.metrics import METRICS
+from engine.monitor.series import card_part as monitoring_part
 
 SCHEMA_VERSION = "mlgate-model-card/1"
 NOT_EVALUATED = "not evaluated"
@@ -320,6 +321,8 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
                if (part := _recorded(evidence, keys)) is not None},
             # reason codes and recourse: only for runs whose spec declares `decisions` (engine.reasons)
             **({"decisions": (evidence or {})["decisions"]} if (evidence or {}).get("decisions") else {}),
+            # monitoring after approval: only for a champion that `mlgate monitor` re-audited (engine.monitor)
+            **({"monitoring": monitored} if (monitored := monitoring_part(record.monitoring, name)) else {}),
         },
     }
     return document

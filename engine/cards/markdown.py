@@ -15,6 +15,7 @@ from typing import Any
 import engine.cards.markdown_beyond as markdown_beyond
 import engine.cards.markdown_data as markdown_data
 import engine.cards.markdown_decisions as markdown_decisions
+import engine.cards.markdown_monitoring as markdown_monitoring
 from engine.cards.document import NOT_EVALUATED
 from engine.cards.markup import UNDEFINED, code, interval, md, missing, names, number, table
 from engine.policy.registry import RULE_KINDS
@@ -243,7 +244,7 @@ SECTIONS: dict[str, Section] = {
     "explanations": markdown_beyond.explanations, "robustness": markdown_beyond.robustness,
     "serving": markdown_beyond.serving, "release": markdown_beyond.release, "verdict": _verdict, "review": _review,
     "considerations": _considerations, "lineage": _lineage,
-    "decisions": markdown_decisions.decisions,
+    "decisions": markdown_decisions.decisions, "monitoring": markdown_monitoring.monitoring,
 }
 
 

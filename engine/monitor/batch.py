@@ -91,17 +91,19 @@ def labels(frame: pd.DataFrame, *, target: str, positive: str | None) -> NDArray
     return np.asarray(label_text(frame[target]) == str(positive), dtype=bool)
 
 
-def checked_artifact(artifact: Mapping[str, Any] | None) -> tuple[bytes, dict[str, Any]]:
-    """The champion's `model.onnx` bytes and input schema, each checked against the SHA-256 the trail recorded."""
+def checked_artifact(artifact: Mapping[str, Any] | None, *, whose: str = "the champion"
+                     ) -> tuple[bytes, dict[str, Any]]:
+    """The `model.onnx` bytes and input schema of `whose` artifact (the champion's, or a challenger's), each
+    checked against the SHA-256 the trail recorded."""
     if not artifact or not artifact.get("path"):
-        raise MonitorError("the champion has no packaged ONNX artifact to score the batch with",
-                           hint="promote a candidate whose serving evidence holds an artifact")
+        raise MonitorError(f"{whose} has no packaged ONNX artifact to score the batch with",
+                           hint="name a candidate whose serving evidence holds an artifact")
     folder, files = Path(artifact["path"]), artifact.get("files") or {}
     loaded: dict[str, bytes] = {}
     for name in ("model.onnx", "input_schema.json"):
         path = folder / name
         if not path.is_file():
-            raise MonitorError(f"{path}: the champion's artifact file is missing",
+            raise MonitorError(f"{path}: the artifact file of {whose} is missing",
                                hint="restore the artifacts folder the audit wrote")
         data = path.read_bytes()
         if sha256_bytes(data) != (files.get(name) or {}).get("sha256"):

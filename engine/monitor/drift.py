@@ -14,7 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from engine.monitor import stats
-from engine.monitor.reference import bin_counts, category_counts, numbers
+from engine.monitor.reference import bin_counts, category_counts, coarser_counts, numbers
 
 PSI_WARNING = 0.1  # the seeds' thresholds: 0.1 warning, 0.25 action
 PSI_ACTION = 0.25
@@ -34,8 +34,12 @@ def psi_level(value: float | None) -> str | None:
 def numeric_drift(reference: Mapping[str, Any], values: NDArray[np.float64]) -> JSON:
     """PSI over the reference's deciles and KS over its percentiles, for one numeric column of the batch."""
     present = values[~np.isnan(values)]
-    value = stats.psi(np.asarray(reference["psi_counts"]), np.asarray(bin_counts(present, reference["psi_edges"])))
-    ks = stats.ks_binned(np.asarray(reference["counts"]), np.asarray(bin_counts(present, reference["edges"])))
+    fine = bin_counts(present, reference["edges"])
+    coarse = coarser_counts(fine, reference["edges"], reference["psi_edges"])
+    if coarse is None:  # a reference whose PSI edges are not among its fine edges: binned again
+        coarse = bin_counts(present, reference["psi_edges"])
+    value = stats.psi(np.asarray(reference["psi_counts"]), np.asarray(coarse))
+    ks = stats.ks_binned(np.asarray(reference["counts"]), np.asarray(fine))
     return {"kind": "numeric", "rows": len(present), "psi": value, "psi_level": psi_level(value),
             "test": "ks", "statistic": None if ks is None else ks[0], "p_value": None if ks is None else ks[1],
             "effect_size": None if ks is None else ks[0], "mean": float(present.mean()) if len(present) else None,

@@ -39,6 +39,17 @@ def bin_counts(values: NDArray[np.float64], edges: Sequence[float] | NDArray[np.
     return [int(c) for c in np.bincount(index, minlength=len(edges) + 1)]
 
 
+def coarser_counts(counts: Sequence[int], edges: Sequence[float], coarse: Sequence[float]) -> list[int] | None:
+    """The counts over the `coarse` edges, added up from the counts over the finer `edges`, when every coarse edge
+    is one of them (the deciles are among the percentiles), so a batch is binned once; None otherwise."""
+    fine, wide = np.asarray(edges, float), np.asarray(coarse, float)
+    if not np.isin(wide, fine).all():
+        return None
+    lower = np.concatenate([[-np.inf], fine])  # fine bin b holds [edges[b-1], edges[b]): its coarse bin is lower's
+    target = np.searchsorted(wide, lower, side="right")
+    return [int(c) for c in np.bincount(target, weights=np.asarray(counts, float), minlength=len(wide) + 1)]
+
+
 def category_counts(values: pd.Series) -> dict[str, int]:
     """How often each category occurs (as text, as the input schema stores categories), missing left out."""
     counts = values.dropna().astype(str).value_counts(sort=False)

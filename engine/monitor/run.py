@@ -3,7 +3,8 @@ ONNX artifact, computes the monitoring evidence, judges the conditions and recor
 
 It appends one `monitoring_run` event (on the champion's audit run: batch fingerprint, window, rows, evidence,
 outcomes, alerts) and, when a critical condition fails, an `approval_lapsed` event naming the rule, the batch
-and the figures; with `rollback_on="critical"` the rollback itself follows (`engine.champion.rollback`).
+and the figures; then the champion's model card is written again with its monitoring section (`card_written`);
+with `rollback_on="critical"` the rollback itself follows (`engine.champion.rollback`).
 A champion audited before the reference was recorded is still scored and checked: its drift evidence says the
 reference is missing and the drift rules are `unknown`.
 """
@@ -17,18 +18,19 @@ from typing import Any
 
 from engine import champion as registry_of
 from engine.audit import runs
+from engine.audit.runs import APPROVAL_LAPSED, MONITORING_RUN
 from engine.audit.trail import LOCK_WAIT_SECONDS, NewEvent, append
 from engine.canonical import jsonable
-from engine.champion import APPROVAL_LAPSED
 from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.performance import EvidenceSettings, evaluate
 from engine.monitor import conditions as conds
 from engine.monitor.batch import Batch, MonitorError, checked_artifact, labels, read_batch, score_batch
 from engine.monitor.drift import drift_evidence
 from engine.monitor.feedback import estimated_performance, versus_approval
+from engine.monitor.paired import Challenger, challenger_of, versus_challenger
 from engine.monitor.schema import schema_violations
+from engine.review import rerender_card
 
-MONITORING_RUN = "monitoring_run"
 NO_REFERENCE = ("the champion's audit recorded no training reference (it was audited before mlgate recorded "
                 "one): re-audit it to monitor drift")
 ROLLBACK_REVIEWER = "mlgate monitor"
@@ -47,6 +49,7 @@ class Options:
     fail_on: str = "critical"
     rollback_on: str | None = None
     resamples: int | None = None
+    challenger: str | None = None  # `[RUN_ID:]CANDIDATE`, compared with the champion on the same labelled rows
     lock_timeout: float = LOCK_WAIT_SECONDS
 
 
@@ -97,8 +100,10 @@ def _settings(spec: Mapping[str, Any], resamples: int | None) -> EvidenceSetting
 
 
 def monitoring_evidence(batch: Batch, *, approved: Mapping[str, Any], model: bytes, schema: Mapping[str, Any],
-                        data: Mapping[str, Any], positive: str | None, settings: EvidenceSettings) -> JSON:
-    """Everything one batch says about the champion: schema, drift, and performance on feedback or its estimate."""
+                        data: Mapping[str, Any], positive: str | None, settings: EvidenceSettings,
+                        challenger: tuple[Challenger, Mapping[str, Any]] | None = None) -> JSON:
+    """Everything one batch says about the champion: schema, drift, and performance on feedback or its estimate;
+    with a `challenger` (and the champion's reference), the two compared paired on the batch's labelled rows."""
     frame = batch.frame
     evidence: JSON = {"schema": schema_violations(schema, frame),
                       "approved": {k: v for k, v in (approved.get("metrics") or {}).items() if v is not None}}
@@ -122,6 +127,9 @@ def monitoring_evidence(batch: Batch, *, approved: Mapping[str, Any], model: byt
     if scores is None:
         return evidence
     y = labels(frame, target=data["target"], positive=positive)
+    if challenger is not None:
+        evidence["versus_challenger"] = versus_challenger(challenger[0], frame, y, scores, champion=challenger[1],
+                                                          settings=settings)
     if y is None:
         evidence["estimated"] = estimated_performance(scores, threshold=settings.threshold)
         return evidence
@@ -157,10 +165,13 @@ def monitor(audit_db: Path, batch_path: Path, options: Options = Options()) -> R
     batch = read_batch(batch_path, missing=data.get("missing_values", []), window_column=options.window_column,
                        window=options.window)
     approved = record.evidence(entry["candidate"])
+    named = registry_of.reference(entry) or {}
+    challenger = None if options.challenger is None else (
+        challenger_of(audit_db, options.challenger, entry), {k: named[k] for k in ("run_id", "candidate")})
     positive = record.started.data.get("data", {}).get("positive_label", data.get("positive"))
     evidence = monitoring_evidence(batch, approved=approved, model=onnx, schema=schema, data=data,
                                    positive=None if positive is None else str(positive),
-                                   settings=_settings(spec, options.resamples))
+                                   settings=_settings(spec, options.resamples), challenger=challenger)
     outcomes = conds.judge(stored, evidence)
     failed = conds.failed_at(outcomes, options.fail_on)
     critical = conds.failed_at(outcomes, "critical")
@@ -174,6 +185,7 @@ def monitor(audit_db: Path, batch_path: Path, options: Options = Options()) -> R
         lapsed = jsonable(_lapse(model, entry, batch, critical, found.rollback_target))
         events.append(NewEvent(APPROVAL_LAPSED, entry["run_id"], lapsed))
     head = append(audit_db, events, wait=options.lock_timeout)
+    head = rerender_card(audit_db, entry["run_id"], entry["candidate"], options.lock_timeout) or head
     result = Result(model, registry_of.reference(entry) or {}, body, head, lapsed, None, failed)
     if critical and options.rollback_on == "critical" and found.rollback_target is not None:
         head, withdrawn, restored = registry_of.rollback(

@@ -5,6 +5,11 @@ Every test takes counts (a reference's and a batch's, over the same bins or cate
 reference stored in the trail is enough. The KS test on bins equals `scipy.stats.ks_2samp` on the bin indices
 (same statistic, same p-value: exact below 10,000 rows per side, Smirnov's asymptotic distribution above, as
 scipy's `method="auto"` does); chi-squared is `scipy.stats.chi2_contingency` on the 2 x k table.
+
+Smirnov's distribution (`kstwo_sf`) is scipy's `kstwo.sf`, with one branch summed faster: where scipy computes
+the exact one-sided Smirnov probability (`scipy.special.smirnov`, about a second per feature at a million rows:
+one scalar loop over up to n terms), the same sum is taken vectorised as binomial probabilities, which agrees
+with scipy to about 1e-13 relative.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from scipy import stats
 
 PSI_FLOOR = 1e-4  # an empty bin's share, so the logarithm stays finite (the usual convention)
 EXACT_KS_ROWS = 10_000  # scipy's MAX_AUTO_N: at most this many rows per side, the exact distribution
+SLOW_SMIRNOV_ROWS = 140  # above it scipy's kstwo.sf loops over the exact Smirnov sum (see `kstwo_sf`)
 
 Counts = NDArray[np.float64]
 
@@ -41,7 +47,26 @@ def ks_binned(reference: Counts, batch: Counts) -> tuple[float, float] | None:
         return float(exact.statistic), float(exact.pvalue)
     d = float(np.max(np.abs(np.cumsum(ref) / n1 - np.cumsum(cur) / n2)))
     m, n = sorted((float(n1), float(n2)), reverse=True)
-    return d, float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+    return d, kstwo_sf(d, int(np.round(m * n / (m + n))))
+
+
+def smirnov(n: int, d: float) -> float:
+    """The exact one-sided Smirnov probability P(D+ >= d) for n rows, as `scipy.special.smirnov(n, d)`:
+    d * sum over j <= n(1 - d) of C(n, j) (d + j/n)^(j-1) (1 - d - j/n)^(n-j), each term a binomial probability
+    of j successes at p = d + j/n, divided by p."""
+    j = np.arange(int(np.floor(n * (1 - d))) + 1)
+    p = d + j / n
+    return float(d * np.sum(stats.binom.pmf(j, n, p) / p))
+
+
+def kstwo_sf(d: float, n: int) -> float:
+    """`scipy.stats.kstwo.sf(d, n)`, the two-sided KS survival function: scipy itself, except in the branch where
+    scipy takes twice the exact Smirnov probability (n > 140, 2.2 <= n d^2 < 370, 1 < n d < n - 1, d < 0.5),
+    which `smirnov` sums vectorised."""
+    t = n * d
+    if n > SLOW_SMIRNOV_ROWS and 1.0 < t < n - 1 and d < 0.5 and 2.2 <= t * d < 370.0:
+        return float(np.clip(2 * smirnov(n, d), 0.0, 1.0))
+    return float(np.clip(stats.kstwo.sf(d, n), 0.0, 1.0))
 
 
 def chi_squared(reference: Counts, batch: Counts) -> tuple[float, float, float, int] | None:

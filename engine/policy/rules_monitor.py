@@ -28,6 +28,12 @@ def _part(evidence: Evidence, key: str, what: str) -> Any:
     return part
 
 
+def _at_most(observed: float, bound: float, said: str, shown: str) -> Finding:
+    """Pass when `observed` <= `bound`; the message is `said`, the comparison, then `shown` (the bound as read)."""
+    ok = observed <= bound
+    return Finding("pass" if ok else "fail", observed, bound, f"{said} {'<=' if ok else 'is not <='} {shown}")
+
+
 def drift(evidence: Evidence, params: Params) -> Finding:
     """No feature (of `features`, default all) with PSI above `max_psi`, nor, with `max_drifted`, more features
     than that whose KS / chi-squared test rejects after the correction for many features."""
@@ -59,16 +65,12 @@ def drift(evidence: Evidence, params: Params) -> Finding:
 def prediction_drift(evidence: Evidence, params: Params) -> Finding:
     """The PSI of the champion's scores on the batch against its test scores at audit time at most `max_psi`."""
     part = _part(evidence, "drift", "prediction drift")
-    if isinstance(part, Finding):
-        return part
     bound = float(params.get("max_psi", 0.25))
-    scores = part.get("prediction")
-    if not scores or scores.get("psi") is None:
-        return Finding("unknown", None, bound, "prediction drift is unknown: no score reference was recorded")
-    psi = float(scores["psi"])
-    ok = psi <= bound
-    return Finding("pass" if ok else "fail", psi, bound,
-                   f"PSI of the scores {fmt(psi, bound)} {'<=' if ok else 'is not <='} {fmt(bound)}")
+    if isinstance(part, Finding) or not part.get("prediction") or part["prediction"].get("psi") is None:
+        return part if isinstance(part, Finding) else Finding(
+            "unknown", None, bound, "prediction drift is unknown: no score reference was recorded")
+    psi = float(part["prediction"]["psi"])
+    return _at_most(psi, bound, f"PSI of the scores {fmt(psi, bound)}", fmt(bound))
 
 
 def schema_violations(evidence: Evidence, params: Params) -> Finding:
@@ -82,11 +84,9 @@ def schema_violations(evidence: Evidence, params: Params) -> Finding:
     rate = part.get("violation_rate")
     if rate is None:
         return Finding("unknown", None, bound, "the batch has no rows")
-    ok = rate <= bound
     worst = ", ".join(c["name"] for c in part["columns"][:3])
-    return Finding("pass" if ok else "fail", float(rate), bound,
-                   f"{rate:.2%} of {part['rows']} rows violate the input schema {'<=' if ok else 'is not <='} "
-                   f"{bound:.2%}" + (f" ({worst})" if worst else ""))
+    return _at_most(float(rate), bound, f"{rate:.2%} of {part['rows']} rows violate the input schema",
+                    f"{bound:.2%}" + (f" ({worst})" if worst else ""))
 
 
 def performance_decay(evidence: Evidence, params: Params) -> Finding:
