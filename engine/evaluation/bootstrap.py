@@ -45,26 +45,25 @@ def _resample_key(seed: np.uint64, b: int) -> np.uint32:
     return np.uint32((x ^ (x >> np.uint64(31))) & np.uint64(0xFFFFFFFF))
 
 
-@njit(cache=True, inline="always")
-def _weight(key: np.uint32, row: np.uint32, thresholds: NDArray[np.uint32]) -> np.uint8:
-    """Poisson(1) weight of `row` in the resample of `key`: a 32-bit hash (lowbias32) against the CDF."""
-    x = np.uint32(row + key)
-    x = np.uint32(x ^ (x >> np.uint32(16)))
-    x = np.uint32(x * np.uint32(0x7FEB352D))
-    x = np.uint32(x ^ (x >> np.uint32(15)))
-    x = np.uint32(x * np.uint32(0x846CA68B))
-    x = np.uint32(x ^ (x >> np.uint32(16)))
-    w = 0
-    for t in range(thresholds.size):  # branch-free, vectorisable
-        w += x >= thresholds[t]
-    return np.uint8(w)
-
-
 @njit(cache=True)
 def _fill_weights(out: NDArray[np.uint8], rows: NDArray[np.uint32], key: np.uint32,
                   thresholds: NDArray[np.uint32]) -> None:
+    """The Poisson(1) weight of each row in the resample of `key`: a 32-bit hash (lowbias32) of `row + key`
+    against the CDF. Every product and sum is masked to 32 bits in place and the thresholds are counted in a loop
+    of constant length, so the compiler keeps the arithmetic 32 bits wide and vectorises the loop over rows
+    (numba widens integer scalars to 64 bits, and a loop of unknown length inside stops it: six times slower)."""
+    low, key32 = np.uint32(0xFFFFFFFF), np.uint32(key)
     for k in range(rows.size):
-        out[k] = _weight(key, rows[k], thresholds)
+        x = (rows[k] + key32) & low
+        x = np.uint32(x ^ (x >> np.uint32(16)))
+        x = np.uint32((x * np.uint32(0x7FEB352D)) & low)
+        x = np.uint32(x ^ (x >> np.uint32(15)))
+        x = np.uint32((x * np.uint32(0x846CA68B)) & low)
+        x = np.uint32(x ^ (x >> np.uint32(16)))
+        w = np.uint8(0)
+        for t in range(MAX_WEIGHT):  # a constant count, unrolled; branch-free: the number of thresholds reached
+            w += np.uint8(x >= thresholds[t])
+        out[k] = w
 
 
 def resample_weights(n: int, seed: int, b: int) -> NDArray[np.uint8]:
@@ -135,8 +134,8 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
             end = 1.0 if packed < 0 else 0.0
             area += end * (cfp - prev_fp) * (ctp + prev_tp)
             gain = end * (ctp - prev_tp)
-            prev_tp += end * (ctp - prev_tp)
-            prev_fp += end * (cfp - prev_fp)
+            prev_tp = ctp if packed < 0 else prev_tp  # a select, not a latency chain of sub, mul and add
+            prev_fp = cfp if packed < 0 else prev_fp
             ap_gain[slot] = gain
             ap_tp[slot] = ctp
             ap_seen[slot] = ctp + cfp if ctp + cfp > 0 else 1.0
