@@ -94,9 +94,6 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
         local = np.zeros((4, n_cells))
         local_loss = np.zeros((4, n_finest))
         local_sq = np.zeros((4, n_finest))
-        total = 0.0
-        tp = 0.0
-        fp = 0.0
         loss_sum = 0.0
         sq_sum = 0.0
         ctp = 0.0
@@ -113,12 +110,8 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
             packed = cell[k]  # finest group * 4 + label * 2 + flagged; the sign bit marks a tie block's end
             c = packed & 0x7FFFFFFF
             wy = w * ((c >> 1) & 1)
-            flagged = c & 1
             wl = w * loss[k]
             ws = w * sq_error[k]
-            total += w
-            tp += wy * flagged
-            fp += (w - wy) * flagged
             loss_sum += wl
             sq_sum += ws
             lane = k & 3
@@ -145,6 +138,10 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
         counts[b, :] = local.sum(axis=0)
         finest_loss[b, :] = local_loss.sum(axis=0)
         finest_sq[b, :] = local_sq.sum(axis=0)
+        # Whole-number totals, so summing them from the cells is exact: no per-row work for them.
+        total = counts[b, :].sum()
+        fp = counts[b, 1::4].sum()
+        tp = counts[b, 3::4].sum()
         if total == 0:
             continue
         pos = ctp
