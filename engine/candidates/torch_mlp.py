@@ -2,9 +2,11 @@
 
 Preprocessing is the shared `onehot` transformer, fitted on the training rows only. Training uses CUDA with
 mixed precision when it is available (or when the spec forces `device = "cuda"`), else the CPU in float32;
-the device, its name and the precision are recorded. Seeds, a seeded shuffling generator, deterministic
-algorithms and a fixed thread count make a CPU retrain bit-identical. The best epoch (lowest validation log
-loss) is restored, and the trained network is moved to the CPU for scoring, which is what gets exported.
+the device, its name and the precision are recorded. On the CPU the optimiser is `adamw.AdamW` (torch's AdamW
+update as plain tensor operations, so torch's compiler is never imported). Seeds, a seeded shuffling generator,
+deterministic algorithms and a fixed thread count make a CPU retrain bit-identical. The best epoch (lowest
+validation log loss) is restored, and the trained network is moved to the CPU for scoring, which is what gets
+exported.
 torch is imported only when a candidate of this family is fitted or scores.
 """
 
