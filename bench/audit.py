@@ -76,6 +76,22 @@ def stage_table(result: dict[str, Any]) -> dict[str, Any]:
     return timings
 
 
+# What a quick-mode audit of the four families loads (scikit-learn, pandas and pyarrow, numba's compiler for the
+# bootstrap, LightGBM, torch, the ONNX converters and runtime, MAPIE, DuckDB for the trail).
+LIBRARIES = ("cli.main", "engine.service", "engine.evaluation.bootstrap", "lightgbm", "torch", "skl2onnx",
+             "onnxmltools", "onnxruntime", "mapie.classification", "duckdb")
+
+
+def import_floor_mb() -> float:
+    """Peak memory of a fresh process that only imports what an audit loads: the part of the audit's peak no
+    data, copy or buffer adds to."""
+    code = f"import importlib, resource\nfor m in {LIBRARIES!r}: importlib.import_module(m)\n" \
+           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return int(done.stdout.split()[-1]) / 1024
+
+
 def report(results: list[dict[str, Any]]) -> None:
     timings = stage_table(results[0])
     print(f"{'stage':<16} {'candidate':<22} {'seconds':>8}")
@@ -84,6 +100,7 @@ def report(results: list[dict[str, Any]]) -> None:
     print(f"{'in-process audit':<39} {timings['wall_seconds']:>8.3f}")
     for r in results:
         print(f"audit {r['run_id']}: exit {r['exit']}, wall {r['wall_s']:.2f} s, peak {r['peak_mb']:.0f} MB")
+    print(f"import floor (the libraries an audit loads, no data): peak {import_floor_mb():.0f} MB")
 
 
 def main() -> None:

@@ -43,3 +43,22 @@ def test_the_cli_starts_without_lightgbm_or_torch(code: str) -> None:
     modules = loaded_after(code)
     assert "cli.main" in modules
     assert matching(modules, ("lightgbm", "torch")) == []
+
+
+def test_training_the_mlp_never_imports_torchs_compiler() -> None:
+    """torch.optim and torch.use_deterministic_algorithms import torch._dynamo (seconds, ~70 MB); the MLP uses
+    neither on the CPU, so the compiler stays out of an audit."""
+    code = (
+        "import numpy as np, pandas as pd\n"
+        "from engine.candidates import FAMILIES, TrainingData\n"
+        "from engine.candidates.base import Features\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = pd.DataFrame({'a': rng.normal(size=200), 'c': rng.choice(['u', 'v'], 200)})\n"
+        "y = (x['a'] > 0).to_numpy()\n"
+        "m = FAMILIES['torch_mlp'].build({'epochs': 2, 'device': 'cpu'})\n"
+        "m.fit(TrainingData(x[:150], y[:150], x[150:], y[150:], Features(('a',), ('c',)), 0))\n"
+        "m.explain(x[:5], x[:5]); m.predict_proba(x)"
+    )
+    modules = loaded_after(code)
+    assert "torch" in modules, "the probe really trained the MLP"
+    assert matching(modules, ("torch._dynamo", "torch._inductor", "sympy")) == []

@@ -2,16 +2,18 @@
 
 Preprocessing is the shared `onehot` transformer, fitted on the training rows only. Training uses CUDA with
 mixed precision when it is available (or when the spec forces `device = "cuda"`), else the CPU in float32;
-the device, its name and the precision are recorded. Seeds, a seeded shuffling generator, deterministic
-algorithms and a fixed thread count make a CPU retrain bit-identical. The best epoch (lowest validation log
-loss) is restored, and the trained network is moved to the CPU for scoring, which is what gets exported.
+the device, its name and the precision are recorded. On the CPU the optimiser is `adamw.AdamW` (torch's AdamW
+update as plain tensor operations, so torch's compiler is never imported). Seeds, a seeded shuffling generator,
+deterministic algorithms and a fixed thread count make a CPU retrain bit-identical. The best epoch (lowest
+validation log loss) is restored, and the trained network is moved to the CPU for scoring, which is what gets
+exported.
 torch is imported only when a candidate of this family is fitted or scores.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.compose import ColumnTransformer
 
+from engine.candidates.adamw import AdamW
 from engine.candidates.base import MISSING_CATEGORY, Contributions, Family, Features, TrainingData, categorical_frame
 from engine.candidates.mlp_attribution import rescale_attributions
 from engine.candidates.onehot import input_origins, one_hot_preprocessor
@@ -41,16 +44,23 @@ DEFAULTS: dict[str, Any] = {
 
 @contextmanager
 def _deterministic(torch: Any, seed: int, threads: int) -> Iterator[None]:
-    """Seeded, deterministic torch with a fixed thread count, restoring the process-wide settings afterwards."""
-    previous = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+    """Seeded, deterministic torch with a fixed thread count, restoring the process-wide settings afterwards.
+
+    The deterministic flag is set where `torch.use_deterministic_algorithms` sets it for eager operations
+    (`torch._C`): the public function also imports the compiler's configuration (torch._inductor, and with it
+    torch._dynamo: seconds and about 70 MB) only to flag compiled code deterministic, and nothing here compiles.
+    """
+    flags = torch._C
+    previous = (flags._get_deterministic_algorithms(), flags._get_deterministic_algorithms_warn_only(),
+                torch.get_num_threads())
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    flags._set_deterministic_algorithms(True, warn_only=True)
     torch.set_num_threads(threads)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(previous[0])
-        torch.set_num_threads(previous[1])
+        flags._set_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.set_num_threads(previous[2])
 
 
 def _device(torch: Any, wanted: str) -> tuple[Any, str, str]:
@@ -71,6 +81,30 @@ def _network(torch: Any, n_inputs: int, hidden: list[int], dropout: float) -> An
         width = size
     layers.append(torch.nn.Linear(width, 1))
     return torch.nn.Sequential(*layers)
+
+
+def _optimiser_step(torch: Any, net: Any, device: Any, p: dict[str, Any], amp_dtype: Any) -> Callable[[Any], None]:
+    """One AdamW update from a batch's loss: on the CPU the plain-tensor AdamW of `adamw` (bit-identical to
+    torch's, without importing torch's compiler), on CUDA torch's own, with a gradient scaler for float16."""
+    if device.type == "cpu":
+        plain = AdamW(torch, list(net.parameters()), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+
+        def cpu_step(loss: Any) -> None:
+            plain.zero_grad()
+            loss.backward()
+            plain.step()
+
+        return cpu_step
+    optimiser = torch.optim.AdamW(net.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    def cuda_step(loss: Any) -> None:
+        optimiser.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimiser)
+        scaler.update()
+
+    return cuda_step
 
 
 class TorchMLPCandidate:
@@ -106,10 +140,9 @@ class TorchMLPCandidate:
         x_valid = torch.from_numpy(self._inputs(data.x_valid)).to(device)
         y_valid = torch.from_numpy(data.y_valid.astype(np.float32)).to(device)
         net = _network(torch, int(x.shape[1]), list(p["hidden_sizes"]), float(p["dropout"])).to(device)
-        optimiser = torch.optim.AdamW(net.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
         loss_fn = torch.nn.BCEWithLogitsLoss()
         amp_dtype = {"mixed bfloat16": torch.bfloat16, "mixed float16": torch.float16}.get(precision)
-        scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+        step = _optimiser_step(torch, net, device, p, amp_dtype)
         shuffle = torch.Generator().manual_seed(data.seed)
         best = (float("inf"), 0, copy.deepcopy(net.state_dict()))
         epochs_run = 0
@@ -117,12 +150,9 @@ class TorchMLPCandidate:
             net.train()
             order = torch.randperm(int(x.shape[0]), generator=shuffle).to(device)
             for batch in order.split(int(p["batch_size"])):
-                optimiser.zero_grad(set_to_none=True)
                 with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                     loss = loss_fn(net(x[batch]).squeeze(1), y[batch])
-                scaler.scale(loss).backward()
-                scaler.step(optimiser)
-                scaler.update()
+                step(loss)
             net.eval()
             with torch.no_grad():
                 valid_loss = float(loss_fn(net(x_valid).float().squeeze(1), y_valid))

@@ -45,26 +45,25 @@ def _resample_key(seed: np.uint64, b: int) -> np.uint32:
     return np.uint32((x ^ (x >> np.uint64(31))) & np.uint64(0xFFFFFFFF))
 
 
-@njit(cache=True, inline="always")
-def _weight(key: np.uint32, row: np.uint32, thresholds: NDArray[np.uint32]) -> np.uint8:
-    """Poisson(1) weight of `row` in the resample of `key`: a 32-bit hash (lowbias32) against the CDF."""
-    x = np.uint32(row + key)
-    x = np.uint32(x ^ (x >> np.uint32(16)))
-    x = np.uint32(x * np.uint32(0x7FEB352D))
-    x = np.uint32(x ^ (x >> np.uint32(15)))
-    x = np.uint32(x * np.uint32(0x846CA68B))
-    x = np.uint32(x ^ (x >> np.uint32(16)))
-    w = 0
-    for t in range(thresholds.size):  # branch-free, vectorisable
-        w += x >= thresholds[t]
-    return np.uint8(w)
-
-
 @njit(cache=True)
 def _fill_weights(out: NDArray[np.uint8], rows: NDArray[np.uint32], key: np.uint32,
                   thresholds: NDArray[np.uint32]) -> None:
+    """The Poisson(1) weight of each row in the resample of `key`: a 32-bit hash (lowbias32) of `row + key`
+    against the CDF. Every product and sum is masked to 32 bits in place and the thresholds are counted in a loop
+    of constant length, so the compiler keeps the arithmetic 32 bits wide and vectorises the loop over rows
+    (numba widens integer scalars to 64 bits, and a loop of unknown length inside stops it: six times slower)."""
+    low, key32 = np.uint32(0xFFFFFFFF), np.uint32(key)
     for k in range(rows.size):
-        out[k] = _weight(key, rows[k], thresholds)
+        x = (rows[k] + key32) & low
+        x = np.uint32(x ^ (x >> np.uint32(16)))
+        x = np.uint32((x * np.uint32(0x7FEB352D)) & low)
+        x = np.uint32(x ^ (x >> np.uint32(15)))
+        x = np.uint32((x * np.uint32(0x846CA68B)) & low)
+        x = np.uint32(x ^ (x >> np.uint32(16)))
+        w = np.uint8(0)
+        for t in range(MAX_WEIGHT):  # a constant count, unrolled; branch-free: the number of thresholds reached
+            w += np.uint8(x >= thresholds[t])
+        out[k] = w
 
 
 def resample_weights(n: int, seed: int, b: int) -> NDArray[np.uint8]:
@@ -95,9 +94,6 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
         local = np.zeros((4, n_cells))
         local_loss = np.zeros((4, n_finest))
         local_sq = np.zeros((4, n_finest))
-        total = 0.0
-        tp = 0.0
-        fp = 0.0
         loss_sum = 0.0
         sq_sum = 0.0
         ctp = 0.0
@@ -114,12 +110,8 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
             packed = cell[k]  # finest group * 4 + label * 2 + flagged; the sign bit marks a tie block's end
             c = packed & 0x7FFFFFFF
             wy = w * ((c >> 1) & 1)
-            flagged = c & 1
             wl = w * loss[k]
             ws = w * sq_error[k]
-            total += w
-            tp += wy * flagged
-            fp += (w - wy) * flagged
             loss_sum += wl
             sq_sum += ws
             lane = k & 3
@@ -135,8 +127,8 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
             end = 1.0 if packed < 0 else 0.0
             area += end * (cfp - prev_fp) * (ctp + prev_tp)
             gain = end * (ctp - prev_tp)
-            prev_tp += end * (ctp - prev_tp)
-            prev_fp += end * (cfp - prev_fp)
+            prev_tp = ctp if packed < 0 else prev_tp  # a select, not a latency chain of sub, mul and add
+            prev_fp = cfp if packed < 0 else prev_fp
             ap_gain[slot] = gain
             ap_tp[slot] = ctp
             ap_seen[slot] = ctp + cfp if ctp + cfp > 0 else 1.0
@@ -146,6 +138,10 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
         counts[b, :] = local.sum(axis=0)
         finest_loss[b, :] = local_loss.sum(axis=0)
         finest_sq[b, :] = local_sq.sum(axis=0)
+        # Whole-number totals, so summing them from the cells is exact: no per-row work for them.
+        total = counts[b, :].sum()
+        fp = counts[b, 1::4].sum()
+        tp = counts[b, 3::4].sum()
         if total == 0:
             continue
         pos = ctp
@@ -189,16 +185,20 @@ def _finest(groups: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.in
     for j in range(groups.shape[1]):
         codes, _ = pd.factorize(finest * (int(groups[:, j].max()) + 1) + groups[:, j])
         finest = codes.astype(np.int64)
-    first_row = np.unique(finest, return_index=True)[1]
+    # factorize numbers groups in order of first appearance, so a group's first row is where the running maximum
+    # of the codes rises: one pass, where np.unique(return_index=True) would sort every row.
+    highest = np.maximum.accumulate(finest)
+    first_row = np.flatnonzero(np.r_[finest.size > 0, highest[1:] != highest[:-1]])
     return finest, groups[first_row]
 
 
 def bootstrap(y: NDArray[np.bool_], proba: FloatArray, *, threshold: float, cells: NDArray[np.intp],
-              n_cells: int, seed: int, resamples: int) -> BootstrapSamples:
+              n_cells: int, seed: int, resamples: int, order: NDArray[np.intp] | None = None) -> BootstrapSamples:
     """Run `resamples` Poisson resamples.
 
     `cells` is (rows, groupings) of flat cell indices `group * 4 + label * 2 + prediction`, the groups of all
-    groupings numbered side by side (`n_cells` in all).
+    groupings numbered side by side (`n_cells` in all). `order` is the stable descending sort of `proba` where
+    the caller already has it (`evaluate` does), else it is sorted here.
     """
     if y.size >= 2**32:
         raise ValueError("the bootstrap handles at most 2**32 - 1 rows")
@@ -206,7 +206,8 @@ def bootstrap(y: NDArray[np.bool_], proba: FloatArray, *, threshold: float, cell
     n_groups = n_cells // 4
     finest, finest_groups = _finest(groups)
     n_finest = finest_groups.shape[0]
-    order = np.argsort(-proba, kind="mergesort")
+    if order is None:
+        order = np.argsort(-proba, kind="mergesort")
     sorted_scores = proba[order]
     last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True] if proba.size else np.zeros(0, bool)
     eps = np.finfo(np.float64).eps

@@ -143,7 +143,7 @@ def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Groupin
         return evidence, None
     cells, n_cells = group_cells(groupings, y, proba >= threshold)
     samples = bootstrap(y, proba, threshold=threshold, cells=cells, n_cells=n_cells, seed=settings.seed,
-                        resamples=settings.resamples)
+                        resamples=settings.resamples, order=order)
     evidence["intervals"] = {
         "method": "percentile bootstrap with Poisson(1) row weights; DeLong for the ROC AUC of each group; "
                   "none for each group's PR AUC",

@@ -89,38 +89,47 @@ def gaps(group_rates: dict[str, FloatArray], eligible: NDArray[np.bool_]) -> dic
     }
 
 
-def _midranks(ascending: FloatArray) -> FloatArray:
-    """1-based ranks of sorted values, ties sharing the mean of their ranks."""
-    if ascending.size == 0:
-        return np.zeros(0)
-    ends = np.r_[np.flatnonzero(np.diff(ascending)), ascending.size - 1]
-    starts = np.r_[0, ends[:-1] + 1]
-    return np.repeat((starts + ends) / 2 + 1, ends - starts + 1)
-
-
 def delong_interval(y: NDArray[np.bool_], descending: FloatArray, confidence: float) -> list[float | None]:
-    """DeLong's normal interval for the ROC AUC of scores sorted in descending order (None if undefined)."""
+    """DeLong's normal interval for the ROC AUC of scores sorted in descending order (None if undefined).
+
+    Every quantity is constant within a block of equal scores (midranks, placements), so each is computed once
+    per block and repeated to its rows: the same arrays, to the bit, as ranking all rows, the positives and the
+    negatives separately, at the cost of one pass to find the blocks."""
     ascending, labels = descending[::-1], y[::-1]
     positives, negatives = int(labels.sum()), int(labels.size - labels.sum())
     if positives < 2 or negatives < 2:
         return [None, None]
-    all_ranks = _midranks(ascending)
-    auc = (all_ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives)
-    v10 = (all_ranks[labels] - _midranks(ascending[labels])) / negatives
-    v01 = 1 - (all_ranks[~labels] - _midranks(ascending[~labels])) / positives
+    ends = np.r_[np.flatnonzero(np.diff(ascending)), ascending.size - 1]
+    starts = np.r_[0, ends[:-1] + 1]
+    block_positives = np.diff(np.r_[0, np.cumsum(labels)[ends]])
+    block_negatives = ends - starts + 1 - block_positives
+    rank = (starts + ends) / 2 + 1  # every row's midrank among all rows, per block
+    rank_positive = _block_midranks(block_positives)  # and among the positives alone, the negatives alone
+    rank_negative = _block_midranks(block_negatives)
+    auc = (np.repeat(rank, block_positives).sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    v10 = np.repeat((rank - rank_positive) / negatives, block_positives)
+    v01 = np.repeat(1 - (rank - rank_negative) / positives, block_negatives)
     spread = NormalDist().inv_cdf(1 - (1 - confidence) / 2) * np.sqrt(
         v10.var(ddof=1) / positives + v01.var(ddof=1) / negatives
     )
     return [float(max(auc - spread, 0.0)), float(min(auc + spread, 1.0))]
 
 
+def _block_midranks(counts: NDArray[np.intp]) -> FloatArray:
+    """The 1-based midrank, within the rows of one class, of each block holding `counts` of them (ties share
+    the mean of their ranks; a block without any gets a value that is never repeated)."""
+    ends = np.cumsum(counts) - 1
+    starts = ends - counts + 1
+    return np.asarray((starts + ends) / 2 + 1, dtype=np.float64)
+
+
 def _ranking_by_group(grouping: Grouping, y: NDArray[np.bool_], proba: FloatArray, order: NDArray[np.intp],
                       threshold: float, confidence: float) -> tuple[dict[str, list[float | None]], list[Any]]:
     """ROC AUC, PR AUC, log loss and Brier per group, slicing the one global sort by group; and each group's
     DeLong interval for its ROC AUC."""
-    codes = grouping.codes[order].astype(np.uint16 if grouping.size < 2**16 else np.int64)  # radix sort
-    by_group = order[np.argsort(codes, kind="stable")]
-    bounds = np.searchsorted(grouping.codes[by_group], np.arange(grouping.size + 1))
+    narrow = grouping.codes.astype(np.uint16 if grouping.size < 2**16 else np.int64)  # uint16: a radix sort
+    by_group = order[np.argsort(narrow[order], kind="stable")]
+    bounds = np.r_[0, np.cumsum(np.bincount(grouping.codes, minlength=grouping.size))]  # each group's rows
     out: dict[str, list[float | None]] = {name: [] for name in RANKING_NAMES}
     intervals = []
     for g in range(grouping.size):
