@@ -8,9 +8,11 @@ every screen that shows them is tested to show them literally. `build_trail` can
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -19,7 +21,7 @@ from rich.console import Console
 from textual.app import App
 from textual.worker import WorkerCancelled
 
-from engine import service
+from engine import service, timings
 from engine.audit import trail
 from engine.service import run_audit
 from engine.spec import build_spec
@@ -29,6 +31,7 @@ MARKUP_COLUMN = "[bold red]sex[/]"
 ESCAPE_GROUP = "\x1b[31mOther\x1b[0m"
 STABLE_TIME = "2026-01-02T03:04:05.000000Z"
 STABLE_RUN = "20260102T030405Z-000001"
+STABLE_LOG_ID = 0x5EED
 POLICY_RULES: list[dict[str, Any]] = [
     {"id": "auc-floor", "kind": "metric_threshold", "metric": "roc_auc", "op": ">=", "value": 0.70,
      "use": "ci_lower", "severity": "block", "checklist": "optimizing_metric"},
@@ -73,16 +76,27 @@ def spec_document(data: Path, policy: Path) -> dict[str, Any]:
 
 
 def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False) -> Trail:
-    """Audit the sample for real into folder/audit.duckdb (cards in folder/cards)."""
+    """Audit the sample for real into folder/audit.duckdb (cards in folder/cards).
+
+    `stable=True` makes every byte of the trail the same on every run, so every hash an event's detail shows is
+    too: the clock, the run id, the trail's log id (a random UUID), the stage timings (a fixed clock for
+    `engine.timings`) and the paths the events record (the audit runs inside `folder` on relative paths; the TUI
+    finds the cards through the cards folder recorded relative to the trail).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     data, policy = write_inputs(sample, folder)
-    spec = build_spec(spec_document(data, policy), source="tui test")
     db = folder / "audit.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        if stable:  # the clock and the run id: the only things that differ between two runs of this audit
+        if stable:
             patch.setattr(trail, "now_utc", lambda: STABLE_TIME)
             patch.setattr(service, "new_run_id", lambda: STABLE_RUN)
-        result = run_audit(spec, audit_db=db, cards_dir=folder / "cards")
+            patch.setattr(trail, "uuid", SimpleNamespace(uuid4=lambda: uuid.UUID(int=STABLE_LOG_ID)))
+            patch.setattr(timings, "time", SimpleNamespace(perf_counter=lambda: 0.0))
+            patch.chdir(folder)
+            data, policy = Path(data.name), Path(policy.name)
+        spec = build_spec(spec_document(data, policy), source="tui test")
+        result = run_audit(spec, audit_db=Path(db.name) if stable else db,
+                           cards_dir=Path("cards") if stable else folder / "cards")
     return Trail(db, result.run_id)
 
 
