@@ -251,3 +251,14 @@ def test_every_screens_help_page_lists_each_of_its_bindings_with_its_key() -> No
         keys = {k for b in Binding.make_bindings(screen.BINDINGS) for k in [b.key]}
         assert keys == {k.strip() for b in bindings for k in b.key.split(",")}, screen
         assert all(description for _, description in rows), screen
+
+
+def test_a_card_is_cut_into_sections_at_its_headings_outside_code_and_joins_back_whole() -> None:
+    from tui.screens.card import sections
+
+    card = ("# Model card: `m`\n\nintro\n\n## Data\n\n```\n## not a heading\n```\n### sub\n"
+            "## Policy verdict: **FAIL**\nx")
+    found = sections(card)
+    assert [s.title for s in found] == ["Model card: m", "Data", "Policy verdict: FAIL"]
+    assert "".join(s.text for s in found) == card and "### sub" in found[1].text
+    assert [s.title for s in sections("no heading")] == ["(start)"] and sections("")[0].text == ""

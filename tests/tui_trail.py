@@ -21,7 +21,7 @@ from rich.console import Console
 from textual.app import App
 from textual.worker import WorkerCancelled
 
-from engine import service, timings
+from engine import service
 from engine.audit import trail
 from engine.service import run_audit
 from engine.spec import build_spec
@@ -78,10 +78,11 @@ def spec_document(data: Path, policy: Path) -> dict[str, Any]:
 def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False) -> Trail:
     """Audit the sample for real into folder/audit.duckdb (cards in folder/cards).
 
-    `stable=True` makes every byte of the trail the same on every run, so every hash an event's detail shows is
-    too: the clock, the run id, the trail's log id (a random UUID), the stage timings (a fixed clock for
-    `engine.timings`) and the paths the events record (the audit runs inside `folder` on relative paths; the TUI
-    finds the cards through the cards folder recorded relative to the trail).
+    `stable=True` fixes what differs between two runs of this audit apart from measured figures: the clock, the
+    run id, the trail's log id (a random UUID, so the first event and its hash are the same byte for byte) and
+    the paths the events record (the audit runs inside `folder` on relative paths; the TUI finds the cards
+    through the cards folder recorded relative to the trail). The measured figures (latencies, seconds) and so
+    the hashes of the later events still differ: a snapshot shows none of them.
     """
     folder.mkdir(parents=True, exist_ok=True)
     data, policy = write_inputs(sample, folder)
@@ -91,7 +92,6 @@ def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False) -> 
             patch.setattr(trail, "now_utc", lambda: STABLE_TIME)
             patch.setattr(service, "new_run_id", lambda: STABLE_RUN)
             patch.setattr(trail, "uuid", SimpleNamespace(uuid4=lambda: uuid.UUID(int=STABLE_LOG_ID)))
-            patch.setattr(timings, "time", SimpleNamespace(perf_counter=lambda: 0.0))
             patch.chdir(folder)
             data, policy = Path(data.name), Path(policy.name)
         spec = build_spec(spec_document(data, policy), source="tui test")
