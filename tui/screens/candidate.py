@@ -19,7 +19,9 @@ from tui import reads
 from tui.messages import CardChosen, SignoffChosen, WaiverChosen
 from tui.refusals import signoff_refusal, waiver_refusal
 from tui.screens.base import MlgateScreen
+from tui.screens.decision import DecisionScreen
 from tui.text import literal, number, status
+from tui.widgets.decisions import TABLE_ID as DECISIONS_TABLE
 from tui.widgets.evidence import Context, note, render_all, render_rule
 from tui.widgets.tables import OpenableTable, SortableTable
 
@@ -122,6 +124,9 @@ class CandidateScreen(MlgateScreen):
         event.stop()
         if event.data_table.id == "checklist":
             self.query_one("#rules", SortableTable).focus()
+        elif event.data_table.id == DECISIONS_TABLE and self.current is not None and event.row_key.value:
+            section = self.current.evidence.get("decisions") or {}
+            self.app.push_screen(DecisionScreen(self.candidate, section, int(event.row_key.value)))
 
     def show_item(self, item_id: str) -> None:
         ready = {item.id: item for item in CHECKLIST}.get(item_id)
