@@ -65,8 +65,12 @@ def write_inputs(sample: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
     return data, policy
 
 
-def spec_document(data: Path, policy: Path) -> dict[str, Any]:
-    return {
+DECISIONS = {"rows": 40, "actionable": {"hours-per-week": {"direction": "increase", "max": 60}}}
+
+
+def spec_document(data: Path, policy: Path, *, decisions: bool = False) -> dict[str, Any]:
+    """The spec; with `decisions`, its adverse decisions explained too (the decisions evidence section)."""
+    return {**({"decisions": DECISIONS} if decisions else {}),
         "name": MARKUP_NAME, "policies": [str(policy)],
         "data": {"path": str(data), "target": "income", "positive": ">50K", "sensitive": [MARKUP_COLUMN, "race"]},
         "split": {"seed": 42},
@@ -75,7 +79,7 @@ def spec_document(data: Path, policy: Path) -> dict[str, Any]:
     }
 
 
-def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False) -> Trail:
+def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False, decisions: bool = False) -> Trail:
     """Audit the sample for real into folder/audit.duckdb (cards in folder/cards).
 
     `stable=True` fixes what differs between two runs of this audit apart from measured figures: the clock, the
@@ -94,7 +98,7 @@ def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False) -> 
             patch.setattr(trail, "uuid", SimpleNamespace(uuid4=lambda: uuid.UUID(int=STABLE_LOG_ID)))
             patch.chdir(folder)
             data, policy = Path(data.name), Path(policy.name)
-        spec = build_spec(spec_document(data, policy), source="tui test")
+        spec = build_spec(spec_document(data, policy, decisions=decisions), source="tui test")
         result = run_audit(spec, audit_db=Path(db.name) if stable else db,
                            cards_dir=Path("cards") if stable else folder / "cards")
     return Trail(db, result.run_id)

@@ -54,7 +54,7 @@ def sections(markdown: str) -> list[Section]:
     """The card cut before each `#`/`##` heading outside a fenced code block; what precedes the first heading
     (if anything) is a section of its own."""
     found: list[Section] = []
-    title, lines, fenced = "(start)", [], False
+    title, lines, fenced = "(start)", list[str](), False
     for line in markdown.splitlines(keepends=True):
         if line.lstrip().startswith("```"):
             fenced = not fenced

@@ -36,7 +36,7 @@ def decision_widgets(section: Mapping[str, Any], decision: Mapping[str, Any]) ->
     withheld = [[literal(w.get("feature")), literal(w.get("value")), str(w.get("would_rank")),
                  signed(w.get("contribution")), literal(w.get("why"))] for w in decision.get("withheld") or []]
     option = decision.get("recourse")
-    widgets: list[Widget] = [heading("Reasons (principal first; contribution in log-odds towards the decision)")]
+    widgets: list[Widget] = [heading("Reasons (principal first; each one's contribution to the score, in log-odds)")]
     widgets.append(SortableTable(["rank", "feature", "value", "contribution", "reason given"], reasons,
                                  id="decision-reasons", classes="evidence") if reasons
                    else note("no feature pushed the score towards this decision"))
