@@ -100,10 +100,11 @@ class CandidateScreen(RunView):
         items = list(self.outcomes)
         checklist.fill([[literal(titles.get(i, i)), status(item_status(self.outcomes[i], v.fail_on))] for i in items],
                        keys=items)
+        shown = self.shown  # read again (the trail changed): the reviewer stays on the evidence they were reading
         checklist.move_cursor(row=min(row, len(items) - 1))
         self.show_item(items[checklist.cursor_row])
-        if self.shown is not None:
-            self.show_evidence(self.shown)
+        if shown is not None:
+            self.show_evidence(shown)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
