@@ -157,10 +157,16 @@ async def on_event(pilot: Pilot[Any]) -> None:
     """The detail of the chain's first event: the only one whose body, and so whose hash, no measured figure
     (a latency, a duration) reaches, so its picture is the same on every run."""
     await on_trail(pilot)
-    table = pilot.app.screen.query_one("#events", SortableTable)
-    table.move_cursor(row=table.row_count - 1)
+    await open_row(pilot, "#events", -1, lambda screen: isinstance(screen, EventScreen))
+
+
+async def open_row(pilot: Pilot[Any], table_id: str, row: int, opened: Callable[[Screen[Any]], bool]) -> None:
+    """Enter on row `row` (-1: the last) of the table, then wait until the screen it opens is drawn."""
+    table = pilot.app.screen.query_one(table_id, SortableTable)
+    table.focus()
+    table.move_cursor(row=row % table.row_count)
     await pilot.press("enter")
-    await settle(pilot, lambda: isinstance(pilot.app.screen, EventScreen))
+    await settle(pilot, lambda: opened(pilot.app.screen))
 
 
 async def on_audit(pilot: Pilot[Any]) -> None:
@@ -191,12 +197,9 @@ async def on_decision(pilot: Pilot[Any]) -> None:
     """The second adverse decision the logistic candidate's evidence explains (opened from every evidence, e)."""
     await on_candidate(pilot)
     await pilot.press("e")
-    await settle(pilot)
-    table = pilot.app.screen.query_one("#decisions-explained", SortableTable)
-    table.focus()
-    table.move_cursor(row=1)
-    await pilot.press("enter")
-    await settle(pilot, lambda: isinstance(pilot.app.screen, DecisionScreen))
+    await settle(pilot, lambda: bool(pilot.app.screen.query("#decisions-explained")))
+    await open_row(pilot, "#decisions-explained", 1,
+                   lambda screen: isinstance(screen, DecisionScreen) and bool(screen.query("#decision-reasons")))
 
 
 async def on_help(pilot: Pilot[Any]) -> None:
