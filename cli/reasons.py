@@ -77,3 +77,26 @@ def reasons(run_id: str, candidate: str, data: Path, all_rows: bool, top: int | 
     else:
         _text(document)
     return EXIT_OK
+
+
+def explained_summary(seq: int, recorded_at: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One `reasons_explained` event as `mlgate show` reports it: which batch, how many decisions, the most
+    frequent principal reasons and the features withheld."""
+    summary = data.get("summary") or {}
+    reasons = sorted(summary.get("reasons") or [], key=lambda r: (-int(r.get("principal", 0)), str(r.get("feature"))))
+    return {"seq": seq, "recorded_at": recorded_at, "candidate": data.get("candidate"), "data": data.get("data"),
+            "batch_sha256": data.get("batch_sha256"), "rows": data.get("rows"),
+            "adverse_rows": data.get("adverse_rows"), "explained": summary.get("decisions"),
+            "principal_reasons": [{"feature": r.get("feature"), "decisions": r.get("principal")}
+                                  for r in reasons[:3] if r.get("principal")],
+            "withheld": summary.get("withheld") or []}
+
+
+def explained_line(entry: dict[str, Any]) -> str:
+    """The summary in one line: `reasons explained for logistic: 340 rows of rows.csv (sha256 0a1b…), ...`."""
+    principal = ", ".join(f"{r['feature']} ({r['decisions']})" for r in entry["principal_reasons"]) or "none"
+    withheld = ", ".join(f"{w.get('feature')} ({w.get('decisions')})" for w in entry["withheld"]) or "none"
+    return (f"reasons explained for {entry['candidate']}: {entry['rows']} rows of {Path(str(entry['data'])).name} "
+            f"(sha256 {str(entry['batch_sha256'])[:12]}…), {entry['adverse_rows']} adverse, {entry['explained']} "
+            f"explained · principal reasons: {principal} · withheld: {withheld} · event {entry['seq']}, "
+            f"{entry['recorded_at'][:19]}")

@@ -27,6 +27,7 @@ from cli.output import (
     stdout,
     trail_path,
 )
+from cli.reasons import explained_line, explained_summary
 from cli.timings import print_timings
 
 DATE = click.DateTime(["%Y-%m-%d"])
@@ -175,9 +176,14 @@ def show(run_id: str, candidate: str | None, audit_db: Path | None, output_forma
          with_timings: bool = False) -> int:
     """Show a run (or one candidate of it) as it stands now: verdicts, rules, waivers, sign-offs."""
     from engine.audit.runs import load_run, view
+    from engine.audit.trail import read_events
     from engine.errors import TrailError
+    from engine.reasons import REASONS_EXPLAINED
 
     record = load_run(trail_path(audit_db), run_id)
+    explained = [explained_summary(e.seq, e.recorded_at, e.data)
+                 for e in read_events(trail_path(audit_db), run_id=run_id, kinds=[REASONS_EXPLAINED])
+                 if candidate is None or e.data.get("candidate") == candidate]
     if with_timings:
         return print_timings(run_id, record.completed.data if record.completed else None, output_format)
     current = view(record)
@@ -190,7 +196,8 @@ def show(run_id: str, candidate: str | None, audit_db: Path | None, output_forma
                     "candidates": [_candidate_json(c) for c in chosen],
                     "rechecks": [{"seq": e.seq, "recorded_at": e.recorded_at,
                                   "policies": [p["name"] + " " + p["version"] for p in e.data["policies"]],
-                                  "changes": e.data["changes"]} for e in record.rechecks]})
+                                  "changes": e.data["changes"]} for e in record.rechecks],
+                    "reasons_explained": explained})
         return EXIT_OK
     title = safe_text(f"run {run_id} · {current.name} · ").append_text(status_text(current.verdict))
     stdout.print(title.append(safe(f" · recommended: {current.recommended or '—'}")))
@@ -206,6 +213,8 @@ def show(run_id: str, candidate: str | None, audit_db: Path | None, output_forma
                 w = o["waiver"]
                 row.append(safe(f" — waived by {w['reviewer']} until {w['until'] or 'no expiry'}: {w['reason']}"))
             stdout.print(row, soft_wrap=True)
+    for entry in explained:
+        stdout.print(safe_text(explained_line(entry)), soft_wrap=True)
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import run_cli
-from textual.widgets import Collapsible, Markdown
+from textual.widgets import Collapsible, Markdown, OptionList
 from tui_trail import ESCAPE_GROUP, MARKUP_COLUMN, MARKUP_NAME, Trail, build_trail, screen_text, settle
 
 from engine.audit.runs import list_runs, load_run, view
@@ -198,18 +198,33 @@ def test_every_evidence_key_is_drawn_and_the_calibration_rule_shows_its_reliabil
     asyncio.run(look())
 
 
-def test_the_model_card_is_the_markdown_the_audit_wrote(audited: Trail) -> None:
+def test_the_model_card_opens_on_its_contents_and_draws_one_section_at_a_time(audited: Trail) -> None:
     written = read_events(audited.db, run_id=audited.run_id, kinds=["card_written"])
-    card = Path(next(e.data["path"] for e in written if e.data["candidate"] == "logistic"))
+    text = Path(next(e.data["path"] for e in written if e.data["candidate"] == "logistic")).read_text(encoding="utf-8")
+    headings = [line.split(" ", 1)[1].replace("**", "").replace("`", "").strip() for line in text.splitlines()
+                if line.startswith(("# ", "## "))]
 
     async def look() -> None:
         app = MlgateApp(audited.db)
         async with app.run_test(size=(120, 40)) as pilot:
             await open_candidate(pilot, app, "logistic")
             await pilot.press("c")
-            await settle(pilot, lambda: isinstance(app.screen, CardScreen)
-                         and app.screen.query_one("#card", Markdown).source != "*loading the card…*")
-            assert app.screen.query_one("#card", Markdown).source == card.read_text(encoding="utf-8")
+            await settle(pilot, lambda: isinstance(app.screen, CardScreen) and app.screen.opened_seconds is not None)
+            screen = app.screen
+            assert isinstance(screen, CardScreen)
+            toc = screen.query_one("#card-toc", OptionList)
+            titles = [str(toc.get_option_at_index(i).prompt) for i in range(toc.option_count)]
+            assert titles == headings and "Calibration" in titles and len(titles) > 10
+            assert "".join(s.text for s in screen.sections) == text  # the sections are the card, byte for byte
+            markdown = screen.query_one("#card", Markdown)
+            assert markdown.source == text[:text.index("\n## ") + 1]  # the title part alone is drawn
+            assert 0 < (screen.opened_seconds or 0) < 3  # the whole card took 3 s to open (issue 18)
+            toc.highlighted = titles.index("Calibration")
+            await settle(pilot, lambda: screen.shown == titles.index("Calibration"))
+            assert markdown.source.startswith("## Calibration") and "\n## " not in markdown.source
+            await pilot.press("n")
+            await settle(pilot, lambda: screen.shown == titles.index("Calibration") + 1)
+            assert markdown.source.startswith(f"## {titles[titles.index('Calibration') + 1]}")
             assert "logistic" in flat(app)
 
     asyncio.run(look())

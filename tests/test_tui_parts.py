@@ -186,10 +186,12 @@ def test_recent_events_are_the_newest_first_bounded_and_filtered(tmp_path: Path)
     assert recent_events(db, limit=-5) == []
 
 
-def test_without_a_trail_the_app_says_so_toggles_its_keys_and_the_palette_reaches_every_action(tmp_path: Path) -> None:
+def test_without_a_trail_the_app_says_so_opens_its_help_and_the_palette_reaches_every_action(tmp_path: Path) -> None:
     from tui_trail import settle
 
     from tui.app import MlgateApp
+    from tui.screens.help import HelpScreen
+    from tui.screens.runs import RunsScreen
 
     async def drive() -> None:
         app = MlgateApp(tmp_path / "none" / "audit.duckdb")
@@ -197,14 +199,21 @@ def test_without_a_trail_the_app_says_so_toggles_its_keys_and_the_palette_reache
             await settle(pilot, lambda: "none yet" in app.sub_title)
             assert app.screen.query_one("#runs-table", SortableTable).row_count == 0
             await pilot.press("question_mark")
-            await settle(pilot)
-            assert app.screen.query("HelpPanel")
+            await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+            help_page = app.screen
+            assert "The runs of the trail; Enter opens one." in str(help_page.query_one("#help-purpose").render())
+            assert help_page.query_one("#help-screen-keys", SortableTable).rows_of() == [
+                ["Enter", "Open run"], ["/", "Filter"], ["Esc", "Clear filter"]]
+            assert ["? / F1", "Help"] in help_page.query_one("#help-app-keys", SortableTable).rows_of()
             await pilot.press("question_mark")
-            await settle(pilot)
-            assert not app.screen.query("HelpPanel")
+            await settle(pilot, lambda: isinstance(app.screen, RunsScreen))
+            await pilot.press("f1")
+            await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.press("escape")
+            await settle(pilot, lambda: isinstance(app.screen, RunsScreen))
             titles = [command.title for command in app.get_system_commands(app.screen)]
-            assert {"Runs", "Trail log", "New audit", "Export", "Verify", "Filter", "Sort"} <= set(titles)
-            assert titles.count("Keys") == 1 and titles.count("Quit") == 1
+            assert {"Runs", "Trail log", "New audit", "Export", "Verify", "Filter", "Sort", "Help"} <= set(titles)
+            assert titles.count("Help") == 1 and titles.count("Quit") == 1
             await pilot.press("L")
             await settle(pilot, lambda: "0 of the newest 0" in str(app.screen.query_one("#trail-count").render()))
 
@@ -260,3 +269,31 @@ def test_the_runs_list_pages_past_its_first_page_with_each_run_once(tmp_path: Pa
 
     pages = asyncio.run(drive())
     assert pages[:3] == [everything[:2], everything[2:4], everything[4:]] and pages[3] == pages[2]
+def test_every_screens_help_page_lists_each_of_its_bindings_with_its_key() -> None:
+    from textual.binding import Binding
+
+    from tui.screens import audit, candidate, card, compare, dialogs, event, run, runs, trail
+    from tui.screens.help import key_name, key_rows
+
+    assert (key_name("question_mark,f1"), key_name("ctrl+s"), key_name("V"), key_name("colon")) == (
+        "? / F1", "Ctrl+S", "V", ":")
+    screens = [runs.RunsScreen, run.RunScreen, candidate.CandidateScreen, compare.CompareScreen, card.CardScreen,
+               trail.TrailScreen, event.EventScreen, audit.AuditScreen, dialogs.SignoffDialog, dialogs.ExportDialog]
+    for screen in screens:
+        rows = key_rows(screen.BINDINGS)
+        bindings = [b for b in screen.BINDINGS if isinstance(b, Binding)]
+        assert rows == [[key_name(b.key), b.description] for b in bindings] and len(rows) == len(bindings) > 0
+        keys = {k for b in Binding.make_bindings(screen.BINDINGS) for k in [b.key]}
+        assert keys == {k.strip() for b in bindings for k in b.key.split(",")}, screen
+        assert all(description for _, description in rows), screen
+
+
+def test_a_card_is_cut_into_sections_at_its_headings_outside_code_and_joins_back_whole() -> None:
+    from tui.screens.card import sections
+
+    card = ("# Model card: `m`\n\nintro\n\n## Data\n\n```\n## not a heading\n```\n### sub\n"
+            "## Policy verdict: **FAIL**\nx")
+    found = sections(card)
+    assert [s.title for s in found] == ["Model card: m", "Data", "Policy verdict: FAIL"]
+    assert "".join(s.text for s in found) == card and "### sub" in found[1].text
+    assert [s.title for s in sections("no heading")] == ["(start)"] and sections("")[0].text == ""

@@ -1,12 +1,14 @@
 """The reviewer's terminal on a trail checked by both shipped packs (every rule kind of the registry): each kind's
 own evidence with units, forms that keep every key typed before Ctrl+S, impossible actions refused before a
-reason is asked, the comparison of two candidates and an event's detail."""
+reason is asked, the comparison of two candidates, an event's detail, and one adverse decision explained (with
+`mlgate show` summarising the reasons explained for a run)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from tui.app import MlgateApp
 from tui.messages import CandidateChosen
 from tui.screens.candidate import CandidateScreen
 from tui.screens.compare import CompareScreen
+from tui.screens.decision import DecisionScreen
 from tui.screens.dialogs import SignoffDialog, WaiverDialog
 from tui.screens.event import EventScreen
 from tui.screens.run import RunScreen
@@ -197,3 +200,80 @@ def test_impossible_actions_are_refused_before_a_reason_is_asked(packs: Trail) -
             assert "previous hash" in detail and app.screen.event.hash in detail  # type: ignore[attr-defined]
 
     asyncio.run(drive())
+
+
+def test_an_adverse_decision_opens_with_its_reasons_withheld_features_and_recourse(packs: Trail) -> None:
+    run = reads.load(packs.db, packs.run_id)
+    section = run.candidates["logistic"].evidence["decisions"]
+    kept = section["explained"]
+    assert 0 < len(kept) <= min(25, section["explained_rows"])
+    assert all(d["score"] < section["threshold"] for d in kept)  # adverse = the negative outcome: below it
+    principal = Counter(d["reasons"][0]["feature"] for d in kept if d["reasons"])
+    recorded = {r["feature"]: r["principal"] for r in section["summary"]["reasons"]}
+    assert all(n <= recorded[f] for f, n in principal.items())  # the kept decisions are among those summarised
+    examples = {e["test_row"]: e for e in section["recourse"]["examples"]}
+    for d in kept:
+        if d["test_row"] in examples:  # the section's recourse examples are the same decisions' recourse
+            assert d["recourse"] == {k: v for k, v in examples[d["test_row"]].items() if k != "test_row"}
+    assert any(o["kind"] == "reason_codes" for o in run.candidates["logistic"].view.outcomes)
+
+    async def drive() -> None:
+        app = MlgateApp(packs.db)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            app.post_message(CandidateChosen(packs.run_id, "logistic"))
+            await settle(pilot, lambda: isinstance(app.screen, CandidateScreen) and app.screen.run is not None)
+            await pilot.press("e")  # every evidence section, the decisions among them
+            await settle(pilot, lambda: bool(app.screen.query("#decisions-explained")))
+            table = app.screen.query_one("#decisions-explained", SortableTable)
+            assert [row[0] for row in table.rows_of()] == [str(d["test_row"]) for d in kept]
+            table.focus()
+            table.move_cursor(row=1)
+            await pilot.press("enter")
+            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen) and bool(app.screen.query(
+                "#decision-reasons")))
+            text = " ".join(screen_text(app).split())
+            assert f"decision 2 of {len(kept)}" in text and f"test row {kept[1]['test_row']}" in text
+            reasons = app.screen.query_one("#decision-reasons", SortableTable).rows_of()
+            assert [r[1] for r in reasons] == [r["feature"] for r in kept[1]["reasons"]]
+            assert "Withheld from the reasons" in text and "Recourse" in text
+            option = kept[1]["recourse"]
+            if option is not None:
+                assert [r[0] for r in app.screen.query_one("#decision-recourse", SortableTable).rows_of()] == [
+                    c["feature"] for c in option["changes"]]
+            else:
+                assert "none found within the actionable features" in text
+            await pilot.press("n")
+            await settle(pilot, lambda: "decision 3 of" in screen_text(app))
+            assert f"decision 3 of {len(kept)}" in " ".join(screen_text(app).split())
+
+    asyncio.run(drive())
+
+
+def test_show_summarises_the_reasons_explained_for_a_run(packs: Trail, tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import run_cli
+
+    shutil.copytree(packs.db.parent, tmp_path / "t")
+    db = tmp_path / "t" / packs.db.name
+    rows = tmp_path / "rows.csv"
+    pd.read_csv(tmp_path / "t" / "adult.csv").iloc[::10].to_csv(rows, index=False)
+    done = run_cli("reasons", packs.run_id, "logistic", "--data", rows, "--audit-db", db, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    principal = Counter(d["reasons"][0]["feature"] for d in document["decisions"] if d["reasons"])
+    shown = run_cli("show", packs.run_id, "--audit-db", db, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    (entry,) = json.loads(shown.stdout)["reasons_explained"]
+    assert (entry["candidate"], entry["rows"], entry["adverse_rows"], entry["explained"]) == (
+        "logistic", len(pd.read_csv(rows)), document["adverse_rows"], len(document["decisions"]))
+    assert entry["batch_sha256"] == document["batch_sha256"]
+    assert [(r["feature"], r["decisions"]) for r in entry["principal_reasons"]] == sorted(
+        principal.items(), key=lambda item: (-item[1], item[0]))[:3]
+    text = run_cli("show", packs.run_id, "--audit-db", db)
+    top = entry["principal_reasons"][0]
+    assert (f"reasons explained for logistic: {entry['rows']} rows of rows.csv (sha256 "
+            f"{document['batch_sha256'][:12]}…), {entry['adverse_rows']} adverse") in text.stdout
+    assert f"principal reasons: {top['feature']} ({top['decisions']})" in text.stdout
+    assert "reasons explained" not in run_cli("show", packs.run_id, "baseline", "--audit-db", db).stdout

@@ -8,9 +8,11 @@ every screen that shows them is tested to show them literally. `build_trail` can
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -29,6 +31,7 @@ MARKUP_COLUMN = "[bold red]sex[/]"
 ESCAPE_GROUP = "\x1b[31mOther\x1b[0m"
 STABLE_TIME = "2026-01-02T03:04:05.000000Z"
 STABLE_RUN = "20260102T030405Z-000001"
+STABLE_LOG_ID = 0x5EED
 POLICY_RULES: list[dict[str, Any]] = [
     {"id": "auc-floor", "kind": "metric_threshold", "metric": "roc_auc", "op": ">=", "value": 0.70,
      "use": "ci_lower", "severity": "block", "checklist": "optimizing_metric"},
@@ -62,8 +65,12 @@ def write_inputs(sample: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
     return data, policy
 
 
-def spec_document(data: Path, policy: Path) -> dict[str, Any]:
-    return {
+DECISIONS = {"rows": 40, "actionable": {"hours-per-week": {"direction": "increase", "max": 60}}}
+
+
+def spec_document(data: Path, policy: Path, *, decisions: bool = False) -> dict[str, Any]:
+    """The spec; with `decisions`, its adverse decisions explained too (the decisions evidence section)."""
+    return {**({"decisions": DECISIONS} if decisions else {}),
         "name": MARKUP_NAME, "policies": [str(policy)],
         "data": {"path": str(data), "target": "income", "positive": ">50K", "sensitive": [MARKUP_COLUMN, "race"]},
         "split": {"seed": 42},
@@ -72,17 +79,28 @@ def spec_document(data: Path, policy: Path) -> dict[str, Any]:
     }
 
 
-def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False) -> Trail:
-    """Audit the sample for real into folder/audit.duckdb (cards in folder/cards)."""
+def build_trail(sample: pd.DataFrame, folder: Path, *, stable: bool = False, decisions: bool = False) -> Trail:
+    """Audit the sample for real into folder/audit.duckdb (cards in folder/cards).
+
+    `stable=True` fixes what differs between two runs of this audit apart from measured figures: the clock, the
+    run id, the trail's log id (a random UUID, so the first event and its hash are the same byte for byte) and
+    the paths the events record (the audit runs inside `folder` on relative paths; the TUI finds the cards
+    through the cards folder recorded relative to the trail). The measured figures (latencies, seconds) and so
+    the hashes of the later events still differ: a snapshot shows none of them.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     data, policy = write_inputs(sample, folder)
-    spec = build_spec(spec_document(data, policy), source="tui test")
     db = folder / "audit.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        if stable:  # the clock and the run id: the only things that differ between two runs of this audit
+        if stable:
             patch.setattr(trail, "now_utc", lambda: STABLE_TIME)
             patch.setattr(service, "new_run_id", lambda: STABLE_RUN)
-        result = run_audit(spec, audit_db=db, cards_dir=folder / "cards")
+            patch.setattr(trail, "uuid", SimpleNamespace(uuid4=lambda: uuid.UUID(int=STABLE_LOG_ID)))
+            patch.chdir(folder)
+            data, policy = Path(data.name), Path(policy.name)
+        spec = build_spec(spec_document(data, policy, decisions=decisions), source="tui test")
+        result = run_audit(spec, audit_db=Path(db.name) if stable else db,
+                           cards_dir=Path("cards") if stable else folder / "cards")
     return Trail(db, result.run_id)
 
 

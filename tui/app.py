@@ -35,6 +35,7 @@ from tui.screens.card import CardScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ExportDialog, SignoffDialog, WaiverDialog
 from tui.screens.monitoring import MonitoringScreen, model_of
+from tui.screens.help import HelpScreen
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.trail import TrailScreen
@@ -42,7 +43,7 @@ from tui.text import visible
 from tui.workers import error_line
 
 POLL_SECONDS = 1.0
-BUILT_IN = ("quit", "toggle_keys")  # the palette has its own Quit and Keys
+BUILT_IN = ("quit",)  # the palette has its own Quit
 VERIFY_DELAY = 1.0
 
 
@@ -81,7 +82,7 @@ class MlgateApp(App[None]):
     TITLE = "mlgate"
     SCREENS: ClassVar[dict[str, Any]] = {"audit": AuditScreen}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "toggle_keys", "Keys", id="app.keys"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("R", "runs", "Runs", id="app.runs"),
         Binding("colon", "jump", "Jump to run", id="app.jump"),
         Binding("L", "trail", "Trail log", id="app.trail"),
@@ -196,11 +197,10 @@ class MlgateApp(App[None]):
     def action_new_audit(self) -> None:
         self.push_screen("audit")
 
-    def action_toggle_keys(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+    def action_help(self) -> None:
+        """? or F1: the help page of the screen in front (its purpose and keys, from its own bindings)."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen, self.BINDINGS))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette reaches every action: each binding with an id, of the app, the screen and the focused widget."""

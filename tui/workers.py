@@ -28,7 +28,7 @@ def error_line(error: BaseException) -> str:
     return f"{ERROR_PREFIX} {text}"
 
 
-def run_in_worker(node: DOMNode, show: Callable[[T], None], *reads: Callable[[], T], failed: Callable[[str], None],
+def run_in_worker(node: DOMNode, show: Callable[[T], object], *reads: Callable[[], T], failed: Callable[[str], None],
                   group: str) -> Worker[None]:
     """Run `reads` in order in a thread worker of `node` (the newer worker of a group replaces the older), and
     call `show` with each result on the UI thread, or `failed` with the error line of the first that fails; a

@@ -18,13 +18,12 @@ from engine.audit.runs import load_run
 from engine.audit.trail import NewEvent, append
 from engine.canonical import sha256_bytes
 from engine.errors import DataError, MlgateError
-from engine.reasons import codes
+from engine.reasons import REASONS_EXPLAINED, codes
 from engine.reasons import recourse as recourse_module
 from engine.reasons.attribution import attribute, reference_row
 from engine.reasons.config import decision_settings, sensitive_columns
 from engine.reasons.served import open_recorded
 
-REASONS_EXPLAINED = "reasons_explained"
 MISSING_COLUMNS = "{path}: missing feature column(s) {names} that candidate {candidate!r} reads"
 
 

@@ -23,14 +23,17 @@ from engine.reasons.config import DecisionSettings, decision_settings, sensitive
 from engine.reasons.served import Served, open_recorded
 
 NOT_DECLARED = "the spec declares no actionable features (decisions.actionable)"
+EXPLAINED_KEPT = 25  # decisions kept whole in the evidence, for a reviewer to read one by one
 
 
 def _recourse(model: Served, x: pd.DataFrame, rows: np.ndarray, settings: DecisionSettings, *, threshold: float,
               groups: Sequence[tuple[Grouping, np.ndarray]], min_group_size: int, confidence: float,
-              seed: int) -> dict[str, Any]:
+              seed: int) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
+    """The recourse part of the section, and each row's cheapest flipping change (None: none found); no rows
+    when no feature is actionable."""
     acts = recourse_module.actions(settings.actionable, model.schema)
     if not acts:
-        return {"error": NOT_DECLARED}
+        return {"error": NOT_DECLARED}, []
     found = recourse_module.search(model, x, rows, acts, threshold=threshold, adverse=settings.adverse,
                                    steps=settings.steps, max_features=settings.max_changes)
     feasible = np.asarray([f is not None for f in found], dtype=bool)
@@ -45,7 +48,16 @@ def _recourse(model: Served, x: pd.DataFrame, rows: np.ndarray, settings: Decisi
         "by_group": {g.name: parity.by_group(feasible, cost, codes_[rows], g.labels, min_group_size=min_group_size,
                                              confidence=confidence, seed=seed) for g, codes_ in groups},
         "examples": [{"test_row": int(r), **f} for r, f in zip(rows[:3], found[:3], strict=True) if f is not None],
-    }
+    }, found
+
+
+def kept_whole(explained: Sequence[Mapping[str, Any]], rows: np.ndarray,
+               options: Sequence[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The first `EXPLAINED_KEPT` decisions as explained: the test row, the score, the reasons, what was withheld
+    and the recourse (None when none was found, or none searched: then the section's recourse says why)."""
+    return [{"test_row": int(rows[k]), "score": d["score"], "reasons": d["reasons"], "withheld": d["withheld"],
+             "recourse": options[k] if k < len(options) else None}
+            for k, d in enumerate(explained[:EXPLAINED_KEPT])]
 
 
 def explain_decisions(model: Served, x_test: pd.DataFrame, x_train: pd.DataFrame, *, settings: DecisionSettings,
@@ -71,6 +83,8 @@ def explain_decisions(model: Served, x_test: pd.DataFrame, x_train: pd.DataFrame
                                                      if c == k])["reasons"][:settings.top]
                          for k, label in enumerate(g.labels)} for g in groupings}
     summary = codes.summary(explained)
+    recourse, options = _recourse(model, x, rows, settings, threshold=threshold, groups=groups,
+                                  min_group_size=min_group_size, confidence=confidence, seed=seed)
     return {
         "adverse": settings.adverse, "threshold": threshold, "top_reasons": settings.top,
         "reference": reference, "attribution": found.summary(),
@@ -78,8 +92,7 @@ def explain_decisions(model: Served, x_test: pd.DataFrame, x_train: pd.DataFrame
         "rows": len(x), "adverse_rows": int(adverse.size), "explained_rows": int(rows.size),
         "summary": summary, "by_group": by_group,
         "withheld_share": summary["decisions_with_withheld"] / rows.size if rows.size else 0.0,
-        "recourse": _recourse(model, x, rows, settings, threshold=threshold, groups=groups,
-                              min_group_size=min_group_size, confidence=confidence, seed=seed),
+        "recourse": recourse, "explained": kept_whole(explained, rows, options),
         "seconds": round(time.perf_counter() - started, 4),
     }
 

@@ -41,7 +41,7 @@ class MlgateScreen(Screen[None]):
             raise TypeError(f"{type(app).__name__} holds no audit trail (audit_db)")
         return app.audit_db
 
-    def load(self, show: Callable[[T], None], *reads: Callable[[], T], group: str) -> None:
+    def load(self, show: Callable[[T], object], *reads: Callable[[], T], group: str) -> None:
         """Run `reads` in a thread worker, each result shown by `show` on the UI thread; a failure is shown by
         `show_failure`."""
         run_in_worker(self, show, *reads, failed=self.show_failure, group=group)

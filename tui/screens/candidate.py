@@ -16,10 +16,12 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.checklist import CHECKLIST, item_status
 from tui import reads
-from tui.messages import CardChosen, SignoffChosen, WaiverChosen
-from tui.refusals import signoff_refusal, waiver_refusal
-from tui.screens.base import MlgateScreen
+from tui.messages import WaiverChosen
+from tui.refusals import waiver_refusal
+from tui.screens.decision import DecisionScreen
+from tui.screens.over_run import RunView
 from tui.text import literal, number, status
+from tui.widgets.decisions import TABLE_ID as DECISIONS_TABLE
 from tui.widgets.evidence import Context, note, render_all, render_rule
 from tui.widgets.tables import OpenableTable, SortableTable
 
@@ -33,7 +35,7 @@ def by_item(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str
     return grouped
 
 
-class CandidateScreen(MlgateScreen):
+class CandidateScreen(RunView):
     """Checklist items (left), the selected item's rules (top right), the selected rule's evidence (below)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -48,10 +50,8 @@ class CandidateScreen(MlgateScreen):
     FAILURE_PLACE = "candidate-summary"
 
     def __init__(self, run_id: str, candidate: str) -> None:
-        super().__init__()
-        self.run_id = run_id
+        super().__init__(run_id)
         self.candidate = candidate
-        self.run: reads.Run | None = None
         self.outcomes: dict[str, list[Mapping[str, Any]]] = {}
         self.shown: tuple[str, ...] | None = None
         self.rule_keys: list[str] = []
@@ -69,20 +69,17 @@ class CandidateScreen(MlgateScreen):
                 yield VerticalScroll(id="evidence")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.title = f"{self.candidate} · run {self.run_id}"
-        self.reload()
+    def screen_title(self) -> str:
+        return f"{self.candidate} · run {self.run_id}"
 
-    def reload(self) -> None:
-        path = self.audit_db
-        self.load(self.show_candidate, lambda: reads.load(path, self.run_id), group="candidate")
+    def chosen(self) -> str | None:
+        return self.candidate
 
     @property
     def current(self) -> reads.Candidate | None:
         return None if self.run is None else self.run.candidates.get(self.candidate)
 
-    def show_candidate(self, run: reads.Run) -> None:
-        self.run = run
+    def show_run(self, run: reads.Run) -> None:
         c = self.current
         if c is None:
             self.query_one("#candidate-summary", Static).update(literal(f"run {self.run_id} has no {self.candidate}"))
@@ -103,10 +100,11 @@ class CandidateScreen(MlgateScreen):
         items = list(self.outcomes)
         checklist.fill([[literal(titles.get(i, i)), status(item_status(self.outcomes[i], v.fail_on))] for i in items],
                        keys=items)
+        shown = self.shown  # read again (the trail changed): the reviewer stays on the evidence they were reading
         checklist.move_cursor(row=min(row, len(items) - 1))
         self.show_item(items[checklist.cursor_row])
-        if self.shown is not None:
-            self.show_evidence(self.shown)
+        if shown is not None:
+            self.show_evidence(shown)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
@@ -122,6 +120,9 @@ class CandidateScreen(MlgateScreen):
         event.stop()
         if event.data_table.id == "checklist":
             self.query_one("#rules", SortableTable).focus()
+        elif event.data_table.id == DECISIONS_TABLE and self.current is not None and event.row_key.value:
+            section = self.current.evidence.get("decisions") or {}
+            self.app.push_screen(DecisionScreen(self.candidate, section, int(event.row_key.value)))
 
     def show_item(self, item_id: str) -> None:
         ready = {item.id: item for item in CHECKLIST}.get(item_id)
@@ -189,25 +190,6 @@ class CandidateScreen(MlgateScreen):
             self.refuse(refused)
             return
         self.post_message(WaiverChosen(self.run_id, self.candidate, outcome))
-
-    def action_approve(self) -> None:
-        self.sign("approve")
-
-    def action_reject(self) -> None:
-        self.sign("reject")
-
-    def sign(self, decision: str) -> None:
-        if self.run is None:
-            return
-        refused = signoff_refusal(self.run, self.candidate, decision)
-        if refused is not None:
-            self.refuse(refused)
-            return
-        self.post_message(SignoffChosen(self.run_id, self.candidate, decision))
-
-    def action_card(self) -> None:
-        if self.run is not None:
-            self.post_message(CardChosen(self.candidate, self.run.card(self.candidate)))
 
     def action_all_evidence(self) -> None:
         self.show_evidence(("all",))

@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
 from tui import reads
-from tui.screens.base import MlgateScreen
+from tui.screens.over_run import RunView
 from tui.text import interval, literal, number, signed, status
 from tui.widgets.generic import heading, note
 from tui.widgets.tables import SortableTable
@@ -65,7 +65,7 @@ def champion_rows(c: reads.Candidate) -> list[list[Any]]:
             for m, r in versus.items() if isinstance(r, Mapping)]
 
 
-class CompareScreen(MlgateScreen):
+class CompareScreen(RunView):
     """Candidate A against candidate B of one run."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -74,9 +74,8 @@ class CompareScreen(MlgateScreen):
     FAILURE_PLACE = "compare-summary"
 
     def __init__(self, run_id: str, left: str, right: str) -> None:
-        super().__init__()
-        self.run_id, self.left, self.right = run_id, left, right
-        self.run: reads.Run | None = None
+        super().__init__(run_id)
+        self.left, self.right = left, right
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -84,16 +83,10 @@ class CompareScreen(MlgateScreen):
         yield VerticalScroll(id="compare")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.title = f"compare · run {self.run_id}"
-        self.reload()
+    def screen_title(self) -> str:
+        return f"compare · run {self.run_id}"
 
-    def reload(self) -> None:
-        path = self.audit_db
-        self.load(self.show, lambda: reads.load(path, self.run_id), group="compare")
-
-    def show(self, run: reads.Run) -> None:
-        self.run = run
+    def show_run(self, run: reads.Run) -> None:
         a, b = run.candidates.get(self.left), run.candidates.get(self.right)
         if a is None or b is None:
             self.show_failure(f"run {self.run_id} has no candidate {self.left if a is None else self.right!r}")

@@ -24,8 +24,9 @@ def event_text(event: Event) -> Text:
         ("sequence ", "bold"), str(event.seq), ("  kind ", "bold"), literal(event.kind),
         ("  run ", "bold"), literal(event.run_id or "—"), ("  recorded ", "bold"), literal(event.recorded_at), "\n",
         ("hash          ", "bold"), event.hash, "\n",
-        ("previous hash ", "bold"), event.prev_hash, f"  (the hash of event {event.seq - 1})\n\n",
-        literal(body))
+        ("previous hash ", "bold"), event.prev_hash,
+        f"  (the hash of event {event.seq - 1})\n\n" if event.seq > 1 else "  (the chain's start)\n\n",
+        Text("\n").join(literal(line) for line in body.splitlines()))  # each line made safe, the lines kept
 
 
 class EventScreen(MlgateScreen):

@@ -11,9 +11,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.leaderboard import Leaderboard, Row, from_view
 from tui import reads
-from tui.messages import CandidateChosen, CardChosen, CompareChosen, SignoffChosen
-from tui.refusals import signoff_refusal
-from tui.screens.base import MlgateScreen
+from tui.messages import CandidateChosen, CompareChosen
+from tui.screens.over_run import RunView
 from tui.text import interval, literal, number, signed, status
 from tui.widgets.tables import OpenableTable, SortableTable
 
@@ -47,7 +46,7 @@ def leaderboard_headers(metric: str) -> list[str]:
 PRIORITIES = (0, 0, 5, 1, 3, 2, 0, 3, 2, 4, 4, 1)
 
 
-class RunScreen(MlgateScreen):
+class RunScreen(RunView):
     """The leaderboard of one run; Enter opens a candidate's checklist."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -62,9 +61,7 @@ class RunScreen(MlgateScreen):
     FAILURE_PLACE = "run-summary"
 
     def __init__(self, run_id: str) -> None:
-        super().__init__()
-        self.run_id = run_id
-        self.run: reads.Run | None = None
+        super().__init__(run_id)
         self.marked: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -74,16 +71,7 @@ class RunScreen(MlgateScreen):
         yield Static(id="run-notes", classes="evidence-note")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.title = f"run {self.run_id}"
-        self.reload()
-
-    def reload(self) -> None:
-        path = self.audit_db
-        self.load(self.show_run, lambda: reads.load(path, self.run_id), group="run")
-
     def show_run(self, run: reads.Run) -> None:
-        self.run = run
         v = run.view
         table = self.query_one("#leaderboard", SortableTable)
         selected = self.selected()
@@ -103,6 +91,9 @@ class RunScreen(MlgateScreen):
         notes = ["the baseline is the reference every candidate must beat; it is never recommended", *errors]
         self.query_one("#run-notes", Static).update(literal("\n".join(notes)))
 
+    def chosen(self) -> str | None:
+        return self.selected()
+
     def selected(self) -> str | None:
         table = self.query_one("#leaderboard", SortableTable)
         if table.row_count == 0:
@@ -118,11 +109,6 @@ class RunScreen(MlgateScreen):
         name = self.selected()
         if name is not None:
             self.post_message(CandidateChosen(self.run_id, name))
-
-    def action_card(self) -> None:
-        name = self.selected()
-        if self.run is not None and name is not None:
-            self.post_message(CardChosen(name, self.run.card(name)))
 
     def action_mark(self) -> None:
         """Mark the selected candidate: `v` on another compares the two."""
@@ -142,19 +128,3 @@ class RunScreen(MlgateScreen):
             self.notify("mark a candidate with m first", severity="warning")
             return
         self.post_message(CompareChosen(self.run_id, other, name))
-
-    def action_approve(self) -> None:
-        self.sign("approve")
-
-    def action_reject(self) -> None:
-        self.sign("reject")
-
-    def sign(self, decision: str) -> None:
-        name = self.selected()
-        if name is None or self.run is None:
-            return
-        refused = signoff_refusal(self.run, name, decision)
-        if refused is not None:
-            self.refuse(refused)
-            return
-        self.post_message(SignoffChosen(self.run_id, name, decision))

@@ -27,6 +27,7 @@ from textual.widgets import Collapsible, Static
 from engine.policy.registry import RULE_KINDS
 from tui.text import literal, number, status
 from tui.widgets import sections
+from tui.widgets.decisions import decisions_view
 from tui.widgets.generic import generic, heading, note
 from tui.widgets.performance import (
     Context,
@@ -52,13 +53,13 @@ SECTION_VIEWS: dict[str, View] = {
     "lineage": sections.lineage_view,
     "champion": sections.champion_view,
     "comparisons": sections.comparisons_view,
-    # the data's certificate, its profile, the folds, the train/test gap with its learning curve, the decisions
-    # explained and the drift reference: tables of findings
+    # the data's certificate, its profile, the folds, the train/test gap with its learning curve and the drift
+    # reference: tables of findings; the decisions explained, each openable
     "split_integrity": lambda value, ctx: generic(value),
     "data_quality": lambda value, ctx: generic(value),
     "cross_validation": lambda value, ctx: generic(value),
     "generalization": lambda value, ctx: generic(value),
-    "decisions": lambda value, ctx: generic(value),
+    "decisions": decisions_view,
     "drift_reference": lambda value, ctx: generic(value),
 }
 # Every section a registered kind shows has a view: its own, else the generic one (a new kind's new section is

@@ -119,9 +119,13 @@ class SortableTable(DataTable[Text]):
         old_key = self._keys[selected] if self._keys and 0 <= selected < self.row_count else None
         self._shown = self.fitting(self.size.width) if self.size.width else list(range(len(self._headers)))
         self.clear(columns=True)
+        # Each column is given the width of its widest cell at once: left to itself, a DataTable measures new
+        # cells only on its next idle, and draws them cut to the header's width until then.
         for index in self._shown:
             arrow = ARROWS[self._sorted[1]] if self._sorted and self._sorted[0] == index else ""
-            self.add_column(Text(self._headers[index] + arrow), key=str(index))
+            label = Text(self._headers[index] + arrow)
+            width = max([label.cell_len, *(row[index].cell_len for row in self._all_rows if index < len(row))])
+            self.add_column(label, key=str(index), width=width)
         rows, keys = self._ordered()
         for number, row in enumerate(rows):
             self.add_row(*(row[i] if i < len(row) else Text("") for i in self._shown),
