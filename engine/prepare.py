@@ -50,6 +50,7 @@ class Plan:
     models: dict[str, Candidate]
     outputs: Outputs
     data_evidence: dict[str, Any] | None = None  # split_integrity and data_quality, shared by every candidate
+    test_file: dict[str, Any] | None = None  # the kept-apart test file's fingerprint (split.test_path), if any
 
     @property
     def external_models(self) -> dict[str, dict[str, Any]]:
@@ -101,4 +102,4 @@ def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
     groupings = sensitive_groupings(dataset.frame.iloc[splits.test], dataset.sensitive, spec.data.sensitive_bins)
     return Plan(spec=spec, policies=policies, dataset=dataset, splits=splits, training=training,
                 trained_on=trained_on, settings=settings, groupings=groupings, models=models, outputs=outputs,
-                data_evidence=checks)
+                data_evidence=checks, test_file=test_file.fingerprint if test_file is not None else None)

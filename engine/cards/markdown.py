@@ -235,7 +235,8 @@ def _lineage(card: dict[str, Any]) -> list[str]:
 Section = Callable[[dict[str, Any]], list[str]]
 # The card's sections in order, by name (the HTML card adds the figures of a section after it).
 SECTIONS: dict[str, Section] = {
-    "details": _details, "intended_use": _intended_use, "data": _data, "metrics": _metrics, "groups": _groups,
+    "details": _details, "intended_use": _intended_use, "data": _data, "search": markdown_beyond.search,
+    "metrics": _metrics, "groups": _groups,
     "calibration": _calibration, "conformal": markdown_beyond.conformal,
     "explanations": markdown_beyond.explanations, "robustness": markdown_beyond.robustness,
     "serving": markdown_beyond.serving, "release": markdown_beyond.release, "verdict": _verdict, "review": _review,
@@ -250,7 +251,7 @@ SECTION_OF_EVIDENCE: dict[str, str] = {
     "slices": "groups", "calibration": "calibration", "conformal": "conformal", "explanations": "explanations",
     "robustness": "robustness", "serving": "serving", "reproducibility": "release", "champion": "release",
     "lineage": "lineage",
-    "split_integrity": "data", "data_quality": "data",
+    "split_integrity": "data", "data_quality": "data", "exposure": "data",
 
     "drift_reference": "release",
 

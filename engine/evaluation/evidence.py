@@ -62,6 +62,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("data_quality", ("data_quality",), EVERY_TASK,
             "missing rates per part, constant features, unseen categories, out-of-range values, label balance"),
 
+    Section("exposure", ("exposure",), EVERY_TASK,
+            "the test set that informed this decision and how many earlier runs, candidates and comparisons used it"),
+
     Section("drift_reference", ("drift_reference",), BINARY,
             "the training rows' distributions and the test scores' (never rows), monitored after approval"),
 
@@ -157,6 +160,7 @@ class Evidence:
     not_applicable: dict[str, str] = field(default_factory=dict)
     split_integrity: JSON | None = None
     data_quality: JSON | None = None
+    exposure: JSON | None = None
 
     drift_reference: JSON | None = None
 

@@ -89,6 +89,8 @@ RULE_KINDS: dict[str, RuleKind] = {
                                 ("split_integrity",), rules_data.say_split_integrity, TASK_TYPES),
     "data_quality": RuleKind(rules_data.data_quality, ("data_quality",), rules_data.DATA_QUALITY_PARAMS,
                              ("data_quality",), rules_data.say_data_quality, TASK_TYPES),
+    "test_reuse": RuleKind(rules_data.holdout_reuse, ("exposure",), rules_data.TEST_REUSE_PARAMS, ("exposure",),
+                           rules_data.say_holdout_reuse, TASK_TYPES),
 
     # monitoring: rules over a monitored batch's evidence (engine.monitor), shown beside the reference they use
     "drift": RuleKind(monitor.drift, ("drift",), monitor.DRIFT_PARAMS, ("drift_reference",)),

@@ -52,9 +52,11 @@ SECTION_VIEWS: dict[str, View] = {
     "lineage": sections.lineage_view,
     "champion": sections.champion_view,
     "comparisons": sections.comparisons_view,
-    # the data's certificate, its profile, the decisions explained and the drift reference: tables of findings
+    # the data's certificate, its profile, the test set's exposure, the decisions explained and the drift
+    # reference: tables of findings
     "split_integrity": lambda value, ctx: generic(value),
     "data_quality": lambda value, ctx: generic(value),
+    "exposure": lambda value, ctx: generic(value),
     "decisions": lambda value, ctx: generic(value),
     "drift_reference": lambda value, ctx: generic(value),
 }
