@@ -16,8 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGES = ("load", "split", "train", "performance", "conformal", "explanations", "robustness", "package", "measure",
-          "retrain", "reproducibility", "check", "record", "cards")  # the order a table is printed in
+STAGES = ("load", "split", "search", "train", "performance", "conformal", "explanations", "robustness", "package",
+          "measure", "retrain", "reproducibility", "exposure", "check", "record", "cards")  # the order a table is printed in
 
 
 @dataclass
