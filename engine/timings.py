@@ -16,8 +16,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+# the order a table is printed in
 STAGES = ("load", "split", "search", "train", "performance", "conformal", "explanations", "robustness", "package",
-          "measure", "retrain", "reproducibility", "exposure", "check", "record", "cards")  # the order a table is printed in
+          "measure", "retrain", "reproducibility", "exposure", "check", "record", "cards")
 
 
 @dataclass
