@@ -148,8 +148,8 @@ def run_search(candidate: CandidateSpec, data: TrainingData, *, metric: str, pro
                 if trial.should_prune():
                     record.state = "pruned"
                     raise optuna.TrialPruned()
-        record.score, record.state = running, "complete"
-        return running
+        record.score, record.state = running, "complete" if np.isfinite(running) else "failed"
+        return running  # NaN (the metric undefined on every step): Optuna records the trial as failed
 
     study = optuna.create_study(direction="maximize" if higher else "minimize",
                                 sampler=_sampler(optuna, search["sampler"], seed),

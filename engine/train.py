@@ -102,7 +102,10 @@ def train_candidate(plan: Plan, candidate: CandidateSpec, progress: ProgressCall
     candidate with a `search` table is first tuned (`engine.search`) and trained with the best trial's parameters
     (`model`: that fresh model, instead of the one the plan built from the spec's parameters)."""
     if candidate.search is not None:
-        tuned, result = searched(plan, candidate, progress)
+        try:
+            tuned, result = searched(plan, candidate, progress)
+        except Exception as exc:  # a trial that cannot fit, or no trial finished: this candidate fails, not the run
+            return Trained(candidate, None, {"params": candidate.params}, 0.0, Retrain(), f"search: {failure(exc)}")
         fresh = FAMILIES[tuned.family].build(tuned.params)
         trained = train_candidate(plan, replace(tuned, search=None), progress, fresh)
         description = {**trained.description, "search": summary(result.record)}
