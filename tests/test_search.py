@@ -3,6 +3,7 @@ replays the same trials, and no trial ever fits on or scores a test row (the row
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,30 @@ def test_an_audit_records_the_trials_and_audits_the_best_trial(adult_parquet: Pa
     plan = prepare(spec, Outputs(tmp_path / "x.duckdb", tmp_path / "x", tmp_path / "xa"))
     assert trial["rows"]["scored_sha256"] == rows_digest(plan.splits.validation)
     assert trial["rows"]["fit_sha256"] == rows_digest(np.union1d(plan.splits.train, plan.splits.validation))
+
+
+def test_the_reviewer_terminal_shows_the_search(searched: SearchResult) -> None:
+    from textual.app import App, ComposeResult
+    from textual.containers import VerticalScroll
+    from tui_trail import screen_text
+
+    from engine.search import summary
+    from tui.widgets.evidence import search_section
+
+    class Pane(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VerticalScroll(search_section(summary(searched.record)), id="pane")
+
+    async def draw() -> str:
+        app = Pane()
+        async with app.run_test(size=(160, 200)) as pilot:
+            app.query_one(".section-search").collapsed = False  # type: ignore[attr-defined]
+            await pilot.pause()
+            return screen_text(app)
+
+    text = asyncio.run(draw())
+    assert "Hyper-parameter search" in text and "importances" in text
+    assert f"{searched.record['best']['score']:.4f}"[:5] in text
 
 
 @pytest.mark.parametrize(("search", "problem"), [

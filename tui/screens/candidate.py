@@ -20,7 +20,7 @@ from tui.messages import CardChosen, SignoffChosen, WaiverChosen
 from tui.refusals import signoff_refusal, waiver_refusal
 from tui.screens.base import MlgateScreen
 from tui.text import literal, number, status
-from tui.widgets.evidence import Context, note, render_all, render_rule
+from tui.widgets.evidence import Context, note, render_all, render_rule, search_section
 from tui.widgets.tables import OpenableTable, SortableTable
 
 RULE_PRIORITIES = (0, 0, 1, 1, 2)
@@ -154,6 +154,8 @@ class CandidateScreen(MlgateScreen):
         self.shown = what
         if what[0] == "all":
             widgets = render_all(Context(c.evidence, run.view.optimizing_metric))
+            if c.description.get("search"):
+                widgets.append(search_section(c.description["search"]))
         else:
             outcome = self.outcome(what[1])
             if outcome is None:

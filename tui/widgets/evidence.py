@@ -37,7 +37,8 @@ from tui.widgets.performance import (
     slices_view,
 )
 
-__all__ = ["EVIDENCE_VIEWS", "SECTION_VIEWS", "Context", "heading", "note", "render_all", "render_key", "render_rule"]
+__all__ = ["EVIDENCE_VIEWS", "SECTION_VIEWS", "Context", "heading", "note", "render_all", "render_key", "render_rule",
+           "search_section"]
 
 SECTION_VIEWS: dict[str, View] = {
     "metrics": metrics_view,
@@ -129,6 +130,13 @@ def outcome_lines(outcome: Mapping[str, Any], ctx: Context) -> list[Widget]:
         shown = {k: v for k, v in ctx.params.items() if k not in ("id", "kind", "severity", "checklist")}
         widgets.append(note("rule: " + ", ".join(f"{k}={v}" for k, v in shown.items())))
     return widgets
+
+
+def search_section(search: Mapping[str, Any]) -> Collapsible:
+    """The recorded hyper-parameter search that chose a candidate's parameters (its description's `search`: best
+    trial, score distribution, importances), drawn generically as tables, collapsed."""
+    return Collapsible(*generic(dict(search)), title="Hyper-parameter search", collapsed=True,
+                       classes="section section-search")
 
 
 def render_rule(outcome: Mapping[str, Any], ctx: Context) -> list[Widget]:
