@@ -83,20 +83,30 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def ledger(path: Path) -> list[HoldoutUse]:
-    """Every test set of the trail that informed a decision, most used first (ties: most recently used)."""
-    with reading(path) as con:
-        starts = query_events(con, path, STARTS)
-        uses = query_events(con, path, USES)
-    runs: dict[str, tuple[str, str, str | None, str | None]] = {}  # run -> (test set, recorded_at, data, spec)
+def _starts(rows: list[Any]) -> tuple[dict[str, tuple[str, str, str | None, str | None]], dict[str, Any]]:
+    """Each run's test set (and when it started, its data file, its spec's name); each test set's basis."""
+    runs: dict[str, tuple[str, str, str | None, str | None]] = {}
     sets: dict[str, dict[str, Any]] = {}
-    for run_id, recorded_at, test_set, spec_split, split, sha, data_path, target, positive, name in starts:
+    for run_id, recorded_at, test_set, spec_split, split, sha, data_path, target, positive, name in rows:
         started = {"test_set": _loads(test_set), "spec": {"split": _loads(spec_split)}, "split": _loads(split),
                    "data": {"fingerprint": {"sha256": sha}, "target": _loads(target),
                             "positive_label": _loads(positive)}}
         identity = identify_test_set(started)
         sets.setdefault(identity["id"], identity["basis"])
         runs[run_id] = (identity["id"], recorded_at, data_path, name)
+    return runs, sets
+
+
+def ledger(path: Path, *, only: str | None = None) -> list[HoldoutUse]:
+    """Every test set of the trail that informed a decision (or only the test set `only`: then only its runs'
+    evaluations are read), most used first (ties: most recently used)."""
+    with reading(path) as con:
+        runs, sets = _starts(query_events(con, path, STARTS))
+        if only is not None:
+            runs = {run: entry for run, entry in runs.items() if entry[0] == only}
+        chosen = list(runs) if only is not None else []
+        where = f" AND run_id IN ({', '.join('?' for _ in chosen)})" if chosen else ""
+        uses = query_events(con, path, USES + where, chosen) if runs else []
     table: dict[str, HoldoutUse] = {}
     for run_id, is_baseline, keys in uses:
         if run_id not in runs:
@@ -117,7 +127,7 @@ def exposure_evidence(path: Path, test_set: Mapping[str, Any]) -> dict[str, Any]
     """The `exposure` evidence section of a run about to decide: its test set and how often it was used before
     (runs, candidates, comparisons); `{"error": ...}` when the ledger cannot be read, so `test_reuse` is unknown."""
     try:
-        found = next((u for u in ledger(path) if u.id == test_set["id"]), None)
+        found = next(iter(ledger(path, only=str(test_set["id"]))), None)
     except (MlgateError, duckdb.Error, ValueError) as exc:
         return {"test_set": test_set.get("id"), "error": f"the test-set ledger could not be read: {exc}"}
     prior = found.to_json() if found is not None else {"runs": 0, "candidates": 0, "comparisons": 0}
