@@ -40,7 +40,7 @@ from cli.output import (
 from cli.progress import FORMATS, Failure, JsonLines, jsonl_stderr, stream_format
 from cli.reasons import reasons
 from cli.review import recheck, signoff, waive
-from cli.trail import export, head, keygen, runs, show, verify, verify_export
+from cli.trail import export, exposure, head, keygen, runs, show, verify, verify_export
 from engine.errors import EXIT_WRITE_FAILED, MlgateError, TrailError, WriteError
 
 
@@ -227,8 +227,8 @@ def tui_command(audit_db: Path | None) -> int:
     os.execv(sys.executable, [sys.executable, "-m", "tui", str(path)])  # noqa: S606 (no shell, fixed argv)
 
 
-for command in (verify, head, keygen, runs, show, export, verify_export, signoff, waive, recheck, card, promote,
-                rollback, champion):
+for command in (verify, head, keygen, runs, exposure, show, export, verify_export, signoff, waive, recheck, card,
+                promote, rollback, champion):
     mlgate.add_command(command)
 for command in (policy_explain, policy_init):
     policy.add_command(command)

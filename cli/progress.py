@@ -6,10 +6,11 @@ JSON Lines: one JSON object per line, ASCII only (non-ASCII characters and contr
 `type` field saying which of these it is:
 
     {"type": "progress", "stage": str, "message": str, "candidate": str | null}
-        one step of the audit (`stage` is the engine's: data, train, serve, reproduce, cv (one per fold),
-        curve (one per learning-curve share), champion, check, record, cards); `candidate` names the candidate the step is about, when it is about one. Anything else written
-        to stderr while the audit runs (a library's warning, a native library's message, a traceback) arrives
-        as a progress object with stage "stderr", one per line of text.
+        one step of the audit (`stage` is the engine's: data, search (a search started, then one per finished
+        trial), train, serve, reproduce, cv (one per fold), curve (one per learning-curve share), champion, exposure,
+        check, record, cards); `candidate` names the candidate the step is about, when it is about one. Anything
+        else written to stderr while the audit runs (a library's warning, a native library's message, a
+        traceback) arrives as a progress object with stage "stderr", one per line of text.
     {"type": "error", "message": str, "hint": str | null, "exit_code": int}
         the audit stopped; written instead of the `mlgate: error: ...` line. `exit_code` is the process's exit
         code: 2 for an input mlgate cannot use (a spec, policy, data or model file, or a flag), 3 when the

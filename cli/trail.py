@@ -1,4 +1,4 @@
-"""`mlgate verify`, `head`, `keygen`, `runs`, `show`, `export` and `verify-export`: reading the trail.
+"""`mlgate verify`, `head`, `keygen`, `runs`, `exposure`, `show`, `export` and `verify-export`: reading the trail.
 
 Every command here opens the trail read-only for one query at a time (file access switched off in SQL), so
 none of them ever blocks a writer for long.
@@ -157,6 +157,39 @@ def runs(audit_db: Path | None, since: datetime | None, until: datetime | None, 
         cells = (s["run_id"], s["started_at"][:19], s["name"], s["data_sha256"][:12], ", ".join(s["candidates"]))
         table.add_row(*map(safe_text, cells), status_text(s["verdict"]), safe_text(s["recommended"] or "—"))
     stdout.print(table)
+    return EXIT_OK
+
+
+def _basis_words(basis: dict[str, Any]) -> str:
+    """A test set's basis in a few words: the kept-apart file's hash, or the split that drew it from the data (the
+    whole basis, the data's SHA-256 among it, is in `--format json`)."""
+    if "test_file_sha256" in basis:
+        return f"test file {str(basis['test_file_sha256'])[:12]}"
+    return f"{basis.get('strategy')} split, seed {basis.get('seed')}"
+
+
+@click.command()
+@audit_db_option
+@read_lock_timeout_option
+@format_option
+def exposure(audit_db: Path | None, output_format: str) -> int:
+    """List each test set that informed a decision: how many runs, candidates and comparisons used it."""
+    from engine.audit.exposure import ledger
+
+    used = ledger(trail_path(audit_db))
+    if output_format == "json":
+        print_json([u.to_json() for u in used])
+        return EXIT_OK
+    table = Table()
+    for header in ("test set", "drawn from", "data file", "runs", "candidates", "comparisons", "last used"):
+        table.add_column(header)
+    for u in used:
+        cells = (u.id[:12], _basis_words(u.basis), Path(u.data).name if u.data else "—")
+        counts = (str(len(u.runs)), str(u.candidates), str(u.comparisons), (u.last or "")[:16].replace("T", " "))
+        table.add_row(*map(safe_text, (*cells, *counts)))
+    stdout.print(table)
+    if not used:
+        stdout.print(safe_text("no test set has informed a decision in this trail yet"))
     return EXIT_OK
 
 

@@ -52,6 +52,7 @@ class Plan:
     outputs: Outputs
     data_evidence: dict[str, Any] | None = None  # split_integrity and data_quality, shared by every candidate
     folds: tuple[Fold, ...] = ()  # split.folds: the cross-validation folds of the development rows
+    test_file: dict[str, Any] | None = None  # the kept-apart test file's fingerprint (split.test_path), if any
 
     @property
     def external_models(self) -> dict[str, dict[str, Any]]:
@@ -105,4 +106,5 @@ def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
     groupings = sensitive_groupings(dataset.frame.iloc[splits.test], dataset.sensitive, spec.data.sensitive_bins)
     return Plan(spec=spec, policies=policies, dataset=dataset, splits=splits, training=training,
                 trained_on=trained_on, settings=settings, groupings=groupings, models=models, outputs=outputs,
-                data_evidence=checks, folds=folds)
+                data_evidence=checks, folds=folds,
+                test_file=test_file.fingerprint if test_file is not None else None)

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.audit import runs
 from engine.audit.checkpoint import CHECKED, check_before_append
+from engine.audit.exposure import identify_test_set
 from engine.audit.trail import NewEvent, append
 from engine.canonical import digest
 from engine.decide import CandidateResult
@@ -38,14 +39,16 @@ def split_record(plan: Plan) -> dict[str, Any]:
     if record.get("strategy", "stratified") == "stratified" and len(record) <= 1:
         return {}
     test_path = plan.spec.split.test_path
+    test_file = {"test_file": str(test_path), "test_file_sha256": (plan.test_file or {}).get("sha256")}
     return {**record, "stratified": record.get("strategy") == "stratified",
-            **({"test_file": str(test_path)} if test_path is not None else {})}
+            **(test_file if test_path is not None else {})}
 
 
 def run_started(plan: Plan) -> dict[str, Any]:
-    """The body of the run's first event: spec, policies, data, split, training set, lineage."""
+    """The body of the run's first event: spec, policies, data, split, training set, lineage, and the test set
+    that will inform the run's decisions (`engine.audit.exposure`)."""
     spec, dataset, policies = plan.spec, plan.dataset, plan.policies
-    return {
+    body = {
         "spec": spec.document,
         "spec_sha256": digest(spec.document),
         "spec_source": spec.source,
@@ -69,6 +72,7 @@ def run_started(plan: Plan) -> dict[str, Any]:
         "training": plan.trained_on,
         "external_models": plan.external_models,
     }
+    return {**body, "test_set": identify_test_set(body)}
 
 
 def start_run(plan: Plan, run_id: str, *, lock_timeout: float) -> dict[str, Any]:
@@ -91,6 +95,8 @@ def candidate_events(run_id: str, plan: Plan, evaluated: list[Evaluated],
         candidate, trained = item.trained.candidate, item.trained
         evidence = item.evidence.to_json() if item.evidence is not None else None
         evidence_sha = digest(evidence) if evidence else None
+        if trained.search is not None:  # the trials before the candidate they chose
+            events.append(NewEvent(runs.SEARCH_COMPLETED, run_id, trained.search))
         events.append(NewEvent(runs.CANDIDATE_EVALUATED, run_id, {
             "candidate": candidate.name, "family": candidate.family, "is_baseline": result.is_baseline,
             "params": candidate.params, "description": trained.description, "evidence": evidence,

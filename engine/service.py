@@ -4,7 +4,8 @@
     record   -> run started   one short write, before anything is trained (engine.record)
     train    -> Trained       each candidate, its calibrated variants, their retrained twins (engine.train)
     evaluate -> Evaluated     each candidate's whole Evidence (engine.evaluation.candidate), then the paired
-                              comparisons with the baseline and the champion in one step (.comparisons)
+                              comparisons with the baseline and the champion in one step (.comparisons), and
+                              the test set's earlier uses (engine.audit.exposure)
     decide   -> results       rule outcomes, verdicts, recommendation (engine.decide, engine.decision)
     record   -> candidates    evidence and outcomes in one short write
     render   -> cards         from what the trail recorded (engine.render), then the run's completion
@@ -15,10 +16,13 @@ This module only sequences the stages and reports progress; each stage's types l
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from engine import record
+from engine.audit.exposure import exposure_evidence
 from engine.audit.locks import lock_timeout as trail_lock_timeout
 from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS
 from engine.candidates import BASELINE
@@ -53,6 +57,18 @@ def _champion(context: EvaluationContext, progress: ProgressCallback) -> Champio
         progress(Progress("champion", f"re-scoring the champion {champion['current']['candidate']} on the test rows"))
     return champion_reference(champion, context.x_test, context.y_test, groupings=plan.groupings,
                               settings=plan.settings.performance)
+
+
+def _with_exposure(evaluated: list[Evaluated], audit_db: Path, test_set: dict[str, Any],
+                   progress: ProgressCallback) -> list[Evaluated]:
+    """Every candidate's evidence with the run's test-set exposure (its uses before this run, from the trail)."""
+    with timed("exposure"):
+        exposure = exposure_evidence(audit_db, test_set)
+    earlier = exposure.get("prior_runs")
+    if earlier:
+        progress(Progress("exposure", f"this test set informed {earlier} earlier run{'s' if earlier != 1 else ''}"))
+    return [replace(e, evidence=replace(e.evidence, exposure=exposure)) if e.evidence is not None else e
+            for e in evaluated]
 
 
 def _train_and_evaluate(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
@@ -96,6 +112,7 @@ def run_audit(
         baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
         evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(context, progress),
                                 confidence=plan.settings.confidence)
+        evaluated = _with_exposure(evaluated, audit_db, started["test_set"], progress)
 
         results = []
         for item in evaluated:

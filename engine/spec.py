@@ -55,6 +55,7 @@ class CandidateSpec:
     family: str
     params: dict[str, Any]
     calibration: tuple[str, ...] = ()
+    search: dict[str, Any] | None = None  # a recorded hyper-parameter search (engine.search), as the spec gives it
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
     candidates = tuple(
         CandidateSpec(
             c["name"], c.get("family", EXTERNAL), _params(c, f"{source}: /candidates/{i}/model"),
-            tuple(c.get("calibration", ())),
+            tuple(c.get("calibration", ())), c.get("search"),
         )
         for i, c in enumerate(document.get("candidates") or default_candidates())
     )
@@ -296,7 +297,8 @@ def _candidate_document(c: CandidateSpec) -> dict[str, Any]:
     """A candidate as the recorded spec writes it: a model file with its SHA-256, or a family with parameters."""
     source = {"model": c.params["path"], "sha256": c.params["sha256"]} if c.family == EXTERNAL else {
         "family": c.family, "params": c.params}
-    return {"name": c.name, **source, **({"calibration": list(c.calibration)} if c.calibration else {})}
+    return {"name": c.name, **source, **({"calibration": list(c.calibration)} if c.calibration else {}),
+            **({"search": c.search} if c.search is not None else {})}
 
 
 def _candidate_problems(candidates: list[dict[str, Any]]) -> list[str]:
@@ -322,13 +324,38 @@ def _candidate_problems(candidates: list[dict[str, Any]]) -> list[str]:
         if "model" not in candidate and "sha256" in candidate:
             problems.append(f"/candidates/{index}/sha256: only a model file (model) has a SHA-256 to pin")
         if "model" in candidate:
-            if "params" in candidate:
-                problems.append(f"/candidates/{index}/params: a model file (model) takes no parameters")
+            for key, what in (("params", "takes no parameters"), ("search", "has no parameters to tune")):
+                if key in candidate:
+                    problems.append(f"/candidates/{index}/{key}: a model file (model) {what}")
             continue
         family = FAMILIES[candidate["family"]]
         for problem in schema_errors(candidate.get("params", {}), family.params_schema):
             path, _, message = problem.partition(": ")
             problems.append(f"/candidates/{index}/params{path.rstrip('/')}: {message}")
+        problems += _search_problems(candidate, family.params_schema, f"/candidates/{index}/search")
+    return problems
+
+
+def _search_problems(candidate: dict[str, Any], params_schema: dict[str, Any], where: str) -> list[str]:
+    """A search may only tune its family's parameters, over a range the family accepts, and not the baseline."""
+    search = candidate.get("search")
+    if search is None:
+        return []
+    if candidate["family"] == BASELINE:
+        return [f"{where}: the baseline has nothing to tune"]
+    known = params_schema.get("properties", {})
+    problems = []
+    for name, dimension in search["space"].items():
+        if name not in known:
+            problems.append(f"{where}/space/{name}: not a parameter of the {candidate['family']} family "
+                            f"(it has {', '.join(sorted(known))})")
+            continue
+        values = dimension.get("choices") or [dimension.get("low"), dimension.get("high")]
+        for value in values:
+            problems += [f"{where}/space/{name}: {value!r}: {p.partition(': ')[2]}"
+                         for p in schema_errors({name: value}, params_schema)]
+        if "low" in dimension and dimension["low"] >= dimension["high"]:
+            problems.append(f"{where}/space/{name}: low must be below high")
     return problems
 
 

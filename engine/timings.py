@@ -16,9 +16,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGES = ("load", "split", "train", "performance", "conformal", "explanations", "robustness", "package", "measure",
-          "retrain", "reproducibility", "cross_validation", "generalization", "check", "record",
-          "cards")  # the order a table is printed in
+# the order a table is printed in
+STAGES = ("load", "split", "search", "train", "performance", "conformal", "explanations", "robustness", "package",
+          "measure", "retrain", "reproducibility", "cross_validation", "generalization", "exposure", "check",
+          "record", "cards")
 
 
 @dataclass

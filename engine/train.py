@@ -10,7 +10,7 @@ A candidate whose training fails is kept with its error: one family failing neve
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.candidates import EXTERNAL, FAMILIES, Candidate, TrainingData
@@ -18,6 +18,7 @@ from engine.candidates.calibrated import CalibratedCandidate
 from engine.canonical import jsonable
 from engine.prepare import Plan
 from engine.progress import Progress, ProgressCallback
+from engine.search import SearchResult, run_search, summary
 from engine.spec import CandidateSpec
 from engine.timings import timed
 
@@ -42,6 +43,7 @@ class Trained:
     seconds: float
     retrain: Retrain
     error: str | None = None
+    search: dict[str, Any] | None = None  # the search that chose its parameters: the `search_completed` body
 
 
 def failure(exc: Exception) -> str:
@@ -81,11 +83,36 @@ def _trained(candidate: CandidateSpec, model: Candidate, seconds: float, error: 
     return Trained(candidate, model, jsonable(model.describe()), seconds, retrain)
 
 
-def train_candidate(plan: Plan, candidate: CandidateSpec, progress: ProgressCallback) -> Trained:
-    """Fit one candidate of the spec (a model trained elsewhere is only bound: nothing to fit) and its twin."""
+def searched(plan: Plan, candidate: CandidateSpec, progress: ProgressCallback) -> tuple[CandidateSpec, SearchResult]:
+    """The candidate with the parameters its recorded search found best (on training and validation rows only)."""
+    folds = (candidate.search or {}).get("folds")
+    scored = f"{folds}-fold cross-validation of the training rows" if folds else "the validation split"
+    progress(Progress("search", f"searching {candidate.name} ({candidate.family}), trials scored on {scored}",
+                      candidate.name))
+    own_rows = plan.spec.data.train_path is None  # a training file's rows are not positions of this data
+    with timed("search"):
+        result = run_search(candidate, plan.training, metric=plan.spec.optimizing_metric, progress=progress,
+                            test_rows=plan.splits.test if own_rows else None)
+    return replace(candidate, params=result.best_params), result
+
+
+def train_candidate(plan: Plan, candidate: CandidateSpec, progress: ProgressCallback,
+                    model: Candidate | None = None) -> Trained:
+    """Fit one candidate of the spec (a model trained elsewhere is only bound: nothing to fit) and its twin; a
+    candidate with a `search` table is first tuned (`engine.search`) and trained with the best trial's parameters
+    (`model`: that fresh model, instead of the one the plan built from the spec's parameters)."""
+    if candidate.search is not None:
+        try:
+            tuned, result = searched(plan, candidate, progress)
+        except Exception as exc:  # a trial that cannot fit, or no trial finished: this candidate fails, not the run
+            return Trained(candidate, None, {"params": candidate.params}, 0.0, Retrain(), f"search: {failure(exc)}")
+        fresh = FAMILIES[tuned.family].build(tuned.params)
+        trained = train_candidate(plan, replace(tuned, search=None), progress, fresh)
+        description = {**trained.description, "search": summary(result.record)}
+        return replace(trained, candidate=tuned, description=description, search=result.record)
     doing = "evaluating" if candidate.family == EXTERNAL else "training and evaluating"
     progress(Progress("train", f"{doing} {candidate.name} ({candidate.family})", candidate.name))
-    model = plan.models[candidate.name]
+    model = model if model is not None else plan.models[candidate.name]
     with timed("train"):
         seconds, error = _fit(model, plan.training)
     if error is not None:

@@ -52,7 +52,7 @@ EXPECTED: dict[str, str] = {
     "feature_availability": r"serving · features", "artifacts_packaged": r"model\.onnx\.bytes +[\d.]+ KiB",
     "reproducible": r"(IDENTICAL scores|scores DIFFER) · max \|Δ score\|", "lineage_complete": r"data_sha256",
     "rollback": r"earlier champion\(s\) to roll back to", "beats_champion": r"champion: none yet",
-    "split_integrity": r"duplicates\.rate", "data_quality": r"missing",
+    "split_integrity": r"duplicates\.rate", "data_quality": r"missing", "test_reuse": r"prior_comparisons",
     "reason_codes": r"withheld_share", "recourse_parity": r"feasible_share",
     "cv_stability": r"per_fold", "generalization_gap": r"validation_gap",
 }

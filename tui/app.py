@@ -34,8 +34,8 @@ from tui.screens.candidate import CandidateScreen
 from tui.screens.card import CardScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ExportDialog, SignoffDialog, WaiverDialog
-from tui.screens.monitoring import MonitoringScreen, model_of
 from tui.screens.help import HelpScreen
+from tui.screens.monitoring import MonitoringScreen, model_of
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.trail import TrailScreen

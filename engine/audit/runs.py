@@ -22,6 +22,7 @@ from engine.evaluation.evidence import stored_evidence
 
 RUN_STARTED = "run_started"
 CANDIDATE_EVALUATED = "candidate_evaluated"
+SEARCH_COMPLETED = "search_completed"  # every trial of a candidate's recorded search (engine.search)
 RULES_CHECKED = "rules_checked"
 CARD_WRITTEN = "card_written"
 RUN_COMPLETED = "run_completed"
@@ -41,6 +42,7 @@ class RunRecord:
     candidates: dict[str, Event] = field(default_factory=dict)
     rules: dict[str, Event] = field(default_factory=dict)
     cards: dict[str, Event] = field(default_factory=dict)
+    searches: dict[str, Event] = field(default_factory=dict)
     completed: Event | None = None
     waivers: list[Event] = field(default_factory=list)
     signoffs: list[Event] = field(default_factory=list)
@@ -173,7 +175,8 @@ def record_of(path: Path, run_id: str, events: list[Event]) -> RunRecord:
     if started is None:
         raise TrailError(f"{path}: no run {run_id!r} in the audit trail", hint="`mlgate runs` lists them")
     record = RunRecord(run_id=run_id, started=started)
-    by_candidate = {CANDIDATE_EVALUATED: record.candidates, RULES_CHECKED: record.rules, CARD_WRITTEN: record.cards}
+    by_candidate = {CANDIDATE_EVALUATED: record.candidates, RULES_CHECKED: record.rules, CARD_WRITTEN: record.cards,
+                    SEARCH_COMPLETED: record.searches}
     lists = {WAIVER: record.waivers, SIGNOFF: record.signoffs, RECHECK: record.rechecks,
              MONITORING_RUN: record.monitoring, APPROVAL_LAPSED: record.monitoring}
     for event in events:

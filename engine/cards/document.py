@@ -98,8 +98,18 @@ def _model_parameters(record: RunRecord, name: str) -> dict[str, Any]:
         "label": {"target": data["target"], "positive": data["positive_label"],
                   "negative": data.get("negative_label")},
         "features": data["features"],
-        "notes": list(data.get("notes", [])),
+        "notes": [*data.get("notes", []), *_exposure_note(record, name)],
     }
+
+
+def _exposure_note(record: RunRecord, name: str) -> list[str]:
+    """How often this run's test set had informed decisions before (the exposure ledger), as a data note."""
+    exposure = record.evidence(name).get("exposure") if name in record.candidates else None
+    if not isinstance(exposure, dict) or "uses" not in exposure:
+        return []
+    return [f"test set {str(exposure['test_set'])[:12]} informed {exposure['prior_runs']} earlier run(s) "
+            f"({exposure['prior_candidates']} candidates, {exposure['prior_comparisons']} comparisons) before this "
+            f"one (mlgate exposure lists every use)"]
 
 
 def _performance_metrics(evidence: dict[str, Any]) -> list[dict[str, Any]]:
@@ -305,6 +315,7 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
             "audit": record.started.data["spec"]["name"],
             "candidate": name,
             "error": evaluated.get("error"),
+            **({"search": found} if (found := evaluated.get("description", {}).get("search")) else {}),
             "not_applicable": (evidence or {}).get("not_applicable", {}),
             "evaluation": _evaluation(record, name),
             "groups": groups,

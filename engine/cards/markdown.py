@@ -237,7 +237,7 @@ def _lineage(card: dict[str, Any]) -> list[str]:
 Section = Callable[[dict[str, Any]], list[str]]
 # The card's sections in order, by name (the HTML card adds the figures of a section after it).
 SECTIONS: dict[str, Section] = {
-    "details": _details, "intended_use": _intended_use, "data": _data,
+    "details": _details, "intended_use": _intended_use, "data": _data, "search": markdown_beyond.search,
     "data_checks": markdown_data.split_and_data, "metrics": _metrics, "fit": markdown_data.stability,
     "groups": _groups,
     "calibration": _calibration, "conformal": markdown_beyond.conformal,
@@ -254,7 +254,7 @@ SECTION_OF_EVIDENCE: dict[str, str] = {
     "slices": "groups", "calibration": "calibration", "conformal": "conformal", "explanations": "explanations",
     "robustness": "robustness", "serving": "serving", "reproducibility": "release", "champion": "release",
     "lineage": "lineage",
-    "split_integrity": "data_checks", "data_quality": "data_checks",
+    "split_integrity": "data_checks", "data_quality": "data_checks", "exposure": "data",
     "cross_validation": "fit", "generalization": "fit",
 
     "drift_reference": "release",

@@ -141,3 +141,26 @@ def release(card: dict[str, Any]) -> list[str]:
         if comparison:
             lines += ["", *table(["metric", "lift over the champion", "interval", "p (not better)"], rows)]
     return [*lines, ""]
+
+
+def search(card: dict[str, Any]) -> list[str]:
+    """The recorded hyper-parameter search that chose the candidate's parameters (nothing without one)."""
+    found = card["mlgate"].get("search")
+    if not found:
+        return []
+    best, scores, importances = found["best"], found["scores"], found["importances"]
+    lines = ["## Hyper-parameter search", "",
+             f"- {found['trials']} trials ({scores['complete']} complete, {scores['pruned']} pruned; stopped by "
+             f"{md(found['stopped_by'])}) with the {md(found['sampler'])} sampler, seed {found['seed']}, "
+             f"{md(found['direction'])} {code(found['metric'])} on {md(found['scored_on'])}; test rows seen by any "
+             f"trial: {found['test_rows_seen'] if found['test_rows_seen'] is not None else 'not checked'}",
+             f"- Best trial {best['number']}: {number(best['score'])} with "
+             + ", ".join(f"{code(k)} = {md(v)}" for k, v in best["params"].items()),
+             "- Score distribution: " + ", ".join(f"{k} {number(scores[k])}" for k in ("min", "q25", "median",
+                                                                                         "q75", "max") if k in scores),
+             ""]
+    if "error" in importances:
+        return [*lines, f"Parameter importances not computed: {md(importances['error'])}", ""]
+    rows = ([code(name), f"{value:.3f}"] for name, value in importances["values"].items())
+    return [*lines, *table(["parameter", f"importance ({md(importances['evaluator'])})"], rows), ""]
+

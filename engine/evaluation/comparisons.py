@@ -18,6 +18,7 @@ from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.candidate import Evaluated
 from engine.evaluation.evidence import Comparisons
 from engine.evaluation.metrics import METRICS, lift
+from engine.evaluation.multiplicity import adjust_all
 from engine.evaluation.performance import interval
 from engine.evaluation.versus_champion import ChampionReference
 
@@ -47,7 +48,8 @@ def compare(evidence: Mapping[str, Any], samples: BootstrapSamples | None, refer
 def compare_all(evaluated: list[Evaluated], *, baseline: str, champion: ChampionReference,
                 confidence: float) -> list[Evaluated]:
     """Every candidate with its comparisons: the paired lift over the baseline `baseline` (the baseline itself
-    included) and, when the champion was re-scored, over the champion; the champion's record for all."""
+    included) and, when the champion was re-scored, over the champion; the champion's record for all. Each
+    p-value is then also adjusted across the run's candidates (`engine.evaluation.multiplicity`)."""
     reference = next((e for e in evaluated if e.name == baseline and e.evidence is not None), None)
     reference_performance = reference.evidence.performance.to_json() if reference and reference.evidence else None
     rescored = champion.rescored
@@ -67,4 +69,4 @@ def compare_all(evaluated: list[Evaluated], *, baseline: str, champion: Champion
                                   versus_baseline=versus_baseline, champion=champion.record,
                                   versus_champion=versus_champion)
         compared.append(replace(item, evidence=replace(item.evidence, comparisons=comparisons)))
-    return compared
+    return adjust_all(compared, baseline=baseline)

@@ -66,6 +66,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("generalization", ("generalization",), BINARY,
             "the optimizing metric on the training rows beside the held-out rows, and the learning curve"),
 
+    Section("exposure", ("exposure",), EVERY_TASK,
+            "the test set that informed this decision and how many earlier runs, candidates and comparisons used it"),
+
     Section("drift_reference", ("drift_reference",), BINARY,
             "the training rows' distributions and the test scores' (never rows), monitored after approval"),
 
@@ -163,6 +166,7 @@ class Evidence:
     data_quality: JSON | None = None
     cross_validation: JSON | None = None
     generalization: JSON | None = None
+    exposure: JSON | None = None
 
     drift_reference: JSON | None = None
 

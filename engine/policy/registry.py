@@ -94,6 +94,8 @@ RULE_KINDS: dict[str, RuleKind] = {
     "generalization_gap": RuleKind(rules_fit.generalization_gap, ("generalization",),
                                    rules_fit.GENERALIZATION_GAP_PARAMS, ("generalization",),
                                    rules_fit.say_generalization_gap),
+    "test_reuse": RuleKind(rules_data.holdout_reuse, ("exposure",), rules_data.TEST_REUSE_PARAMS, ("exposure",),
+                           rules_data.say_holdout_reuse, TASK_TYPES),
 
     # monitoring: rules over a monitored batch's evidence (engine.monitor), shown beside the reference they use
     "drift": RuleKind(monitor.drift, ("drift",), monitor.DRIFT_PARAMS, ("drift_reference",)),

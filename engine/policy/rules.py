@@ -11,7 +11,7 @@ or make it `fail`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,21 +96,47 @@ def beats_baseline(evidence: Evidence, params: Params) -> Finding:
         return Finding("unknown", None, min_lift, f"{label} lift over the baseline {why}")
     side = "better" if observed >= 0 else "worse"
     message = f"{label} {fmt(abs(observed))} {side} than the baseline (needs {fmt(min_lift)} better)"
-    p_value = evidence.get("comparisons", {}).get("baseline", {}).get(metric, {}).get("p_value")
-    return judge_lift(observed, min_lift, p_value, params.get("significance"), message)
+    entry = evidence.get("comparisons", {}).get("baseline", {}).get(metric, {})
+    return judge_lift(observed, min_lift, entry, params, message)
 
 
-def judge_lift(observed: float, min_lift: float, p_value: float | None, significance: float | None,
+ADJUST_WORDS = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
+ADJUST_PARAM: dict[str, Any] = {
+    "enum": ["holm", "bh", "none"],
+    "description": "How the p-value is adjusted for the run's candidates compared with the same reference: holm "
+                   "(the default: family-wise), bh (Benjamini–Hochberg: false discovery rate) or none (raw).",
+}
+
+
+def tested_p(entry: Mapping[str, Any], adjust: str) -> tuple[float | None, str]:
+    """The p-value a significance test judges (adjusted as the rule asks, when the run recorded it) and how the
+    message words it: raw and adjusted both shown."""
+    raw = entry.get("p_value")
+    if raw is None:
+        return None, ""
+    adjusted = (entry.get("p_adjusted") or {}) if adjust != "none" else {}
+    if adjust not in adjusted:
+        why = "raw" if adjust == "none" else "raw; no adjusted value recorded"
+        return float(raw), f"one-sided p = {fmt(float(raw))} ({why})"
+    value, family = float(adjusted[adjust]), adjusted["family"]
+    return value, (f"one-sided p = {fmt(float(raw))} raw, {fmt(value)} {ADJUST_WORDS[adjust]}-adjusted over "
+                   f"{family} candidate{'s' if family != 1 else ''}")
+
+
+def judge_lift(observed: float, min_lift: float, entry: Mapping[str, Any], params: Params,
                message: str) -> Finding:
     """A paired lift over a reference (baseline or champion): at least `min_lift`, and with `significance`,
-    a one-sided paired-bootstrap p-value at most it (unknown when no bootstrap was run)."""
+    a one-sided paired-bootstrap p-value, adjusted for the run's candidates (`adjust`), at most it (unknown
+    when no bootstrap was run)."""
+    significance = params.get("significance")
     if observed < min_lift:
         return Finding("fail", observed, min_lift, message)
     if significance is None:
         return Finding("pass", observed, min_lift, message)
+    p_value, words = tested_p(entry, str(params.get("adjust", "holm")))
     if p_value is None:
         return Finding("unknown", observed, min_lift, f"{message}; no paired bootstrap to test significance")
-    tested = f"{message}; one-sided p = {fmt(p_value)} (needs ≤ {fmt(float(significance))})"
+    tested = f"{message}; {words} (needs ≤ {fmt(float(significance))})"
     return Finding("pass" if p_value <= float(significance) else "fail", observed, min_lift, tested)
 
 
@@ -263,6 +289,7 @@ BEATS_BASELINE_PARAMS: dict[str, Any] = {
                      "description": "Smallest improvement over the baseline (positive = better, also for losses)."},
         "significance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
                          "description": "Also require a paired-bootstrap one-sided p-value at most this."},
+        "adjust": ADJUST_PARAM,
     },
 }
 
@@ -326,8 +353,16 @@ def say_metric_threshold(p: Params) -> str:
 
 
 def say_beats_baseline(p: Params) -> str:
-    significance = f", with a paired-bootstrap p-value at most {p['significance']}" if "significance" in p else ""
-    return f"{LABELS[p['metric']]} better than the baseline's by at least {p['min_lift']}{significance}"
+    return f"{LABELS[p['metric']]} better than the baseline's by at least {p['min_lift']}{say_significance(p)}"
+
+
+def say_significance(p: Params) -> str:
+    """The significance clause of a lift rule's sentence, with how its p-value is adjusted."""
+    if "significance" not in p:
+        return ""
+    adjust = p.get("adjust", "holm")
+    how = "raw" if adjust == "none" else f"{ADJUST_WORDS[adjust]}-adjusted over the run's candidates"
+    return f", with a paired-bootstrap p-value ({how}) at most {p['significance']}"
 
 
 def say_slice_metric(p: Params) -> str:

@@ -1,4 +1,5 @@
-"""Rule kinds about the data and its split: the split-integrity certificate and the data-quality profile.
+"""Rule kinds about the data and its split: the split-integrity certificate, the data-quality profile, and how
+often the test set has informed a decision (`test_reuse`, over the `exposure` section of `engine.audit.exposure`).
 
 Each reads the evidence computed once per audit in `prepare` (`split_integrity`, `data_quality`; see
 `engine.evaluation.integrity` and `engine.evaluation.data_quality`). Evidence that was not computed, or holds its
@@ -120,6 +121,33 @@ def data_quality(evidence: Evidence, params: Params) -> Finding:
                   lambda _: "missing rates, constant features, categories, ranges and label balance within bounds")
 
 
+def holdout_reuse(evidence: Evidence, params: Params) -> Finding:
+    """The run's test set has informed at most `max_uses` runs (this one counted); unknown without the ledger."""
+    bound = int(params["max_uses"])
+    exposure = evidence.get("exposure")
+    if not isinstance(exposure, Mapping):
+        return Finding("unknown", None, float(bound), "no test-set exposure was recorded for this candidate "
+                                                      "(audited before the ledger existed)")
+    if "error" in exposure:
+        return Finding("unknown", None, float(bound), str(exposure["error"]))
+    uses = int(exposure["uses"])
+    earlier = (f"{exposure['prior_runs']} earlier run(s), {exposure['prior_candidates']} candidates and "
+               f"{exposure['prior_comparisons']} comparisons")
+    test_set = f"test set {str(exposure['test_set'])[:12]}"
+    if uses > bound:
+        return Finding("fail", float(uses), float(bound),
+                       f"{test_set} has now informed {uses} runs ({earlier} before this one), more than the {bound} "
+                       "allowed: its results are tuned to it; draw a fresh holdout (new rows kept apart as "
+                       "split.test_path, or new data) and audit on that")
+    return Finding("pass", float(uses), float(bound), f"{test_set} has informed {uses} of at most {bound} runs "
+                                                      f"({earlier} before this one)")
+
+
+def say_holdout_reuse(params: Params) -> str:
+    return (f"the test set has informed at most {params['max_uses']} audits (this one counted); after that, "
+            "a fresh holdout must be drawn")
+
+
 def say_split_integrity(params: Params) -> str:
     return (f"no test row repeats a development row's features (up to {fmt(float(params.get('max_duplicate_rate', 0)))}"
             " of them), no feature alone predicts the label (ROC AUC below "
@@ -151,6 +179,17 @@ SPLIT_INTEGRITY_PARAMS: dict[str, Any] = {
     },
     "examples": [{"id": "split-honest", "kind": "split_integrity", "max_duplicate_rate": 0.01, "severity": "block",
                   "checklist": "data_and_split"}],
+}
+
+TEST_REUSE_PARAMS: dict[str, Any] = {
+    "description": "The test set that informs this decision (the kept-apart test file, or the data with the same "
+                   "split settings and seed) has been used by at most max_uses runs of the trail, this one counted; "
+                   "unknown when the ledger cannot be read.",
+    "required": ["max_uses"],
+    "properties": {
+        "max_uses": {"type": "integer", "minimum": 1,
+                     "description": "How many runs may score candidates on the same test set before it is spent."},
+    },
 }
 
 DATA_QUALITY_PARAMS: dict[str, Any] = {

@@ -15,7 +15,7 @@ from engine.evaluation.metrics import METRICS
 from engine.lineage import missing_fields
 from engine.policy.finding import Evidence, Finding, Params, fmt
 from engine.policy.groups import named
-from engine.policy.rules import judge_lift
+from engine.policy.rules import ADJUST_PARAM, judge_lift
 
 MAX_FIELDS_NAMED = 4
 
@@ -107,7 +107,7 @@ def beats_champion(evidence: Evidence, params: Params) -> Finding:
     side = "better" if observed >= 0 else "worse"
     needs = f"needs {fmt(min_lift)} better" if min_lift >= 0 else f"may be at most {fmt(-min_lift)} worse"
     message = f"{label} {fmt(abs(observed))} {side} than the champion {_champion_name(current)} ({needs})"
-    return judge_lift(observed, min_lift, entry.get("p_value"), params.get("significance"), message)
+    return judge_lift(observed, min_lift, entry, params, message)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -156,5 +156,6 @@ BEATS_CHAMPION_PARAMS: dict[str, Any] = {
         "significance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
                          "description": "Also require a paired-bootstrap one-sided p-value (candidate not better) at "
                                         "most this."},
+        "adjust": ADJUST_PARAM,
     },
 }

@@ -22,7 +22,7 @@ from tui.screens.decision import DecisionScreen
 from tui.screens.over_run import RunView
 from tui.text import literal, number, status
 from tui.widgets.decisions import TABLE_ID as DECISIONS_TABLE
-from tui.widgets.evidence import Context, note, render_all, render_rule
+from tui.widgets.evidence import Context, note, render_all, render_rule, search_section
 from tui.widgets.tables import OpenableTable, SortableTable
 
 RULE_PRIORITIES = (0, 0, 1, 1, 2)
@@ -155,6 +155,8 @@ class CandidateScreen(RunView):
         self.shown = what
         if what[0] == "all":
             widgets = render_all(Context(c.evidence, run.view.optimizing_metric))
+            if c.description.get("search"):
+                widgets.append(search_section(c.description["search"]))
         else:
             outcome = self.outcome(what[1])
             if outcome is None:

@@ -38,7 +38,8 @@ from tui.widgets.performance import (
     slices_view,
 )
 
-__all__ = ["EVIDENCE_VIEWS", "SECTION_VIEWS", "Context", "heading", "note", "render_all", "render_key", "render_rule"]
+__all__ = ["EVIDENCE_VIEWS", "SECTION_VIEWS", "Context", "heading", "note", "render_all", "render_key", "render_rule",
+           "search_section"]
 
 SECTION_VIEWS: dict[str, View] = {
     "metrics": metrics_view,
@@ -53,12 +54,13 @@ SECTION_VIEWS: dict[str, View] = {
     "lineage": sections.lineage_view,
     "champion": sections.champion_view,
     "comparisons": sections.comparisons_view,
-    # the data's certificate, its profile, the folds, the train/test gap with its learning curve and the drift
-    # reference: tables of findings; the decisions explained, each openable
+    # the data's certificate, its profile, the folds, the train/test gap with its learning curve, the test set's
+    # exposure and the drift reference: tables of findings; the decisions explained, each openable
     "split_integrity": lambda value, ctx: generic(value),
     "data_quality": lambda value, ctx: generic(value),
     "cross_validation": lambda value, ctx: generic(value),
     "generalization": lambda value, ctx: generic(value),
+    "exposure": lambda value, ctx: generic(value),
     "decisions": decisions_view,
     "drift_reference": lambda value, ctx: generic(value),
 }
@@ -131,6 +133,13 @@ def outcome_lines(outcome: Mapping[str, Any], ctx: Context) -> list[Widget]:
         shown = {k: v for k, v in ctx.params.items() if k not in ("id", "kind", "severity", "checklist")}
         widgets.append(note("rule: " + ", ".join(f"{k}={v}" for k, v in shown.items())))
     return widgets
+
+
+def search_section(search: Mapping[str, Any]) -> Collapsible:
+    """The recorded hyper-parameter search that chose a candidate's parameters (its description's `search`: best
+    trial, score distribution, importances), drawn generically as tables, collapsed."""
+    return Collapsible(*generic(dict(search)), title="Hyper-parameter search", collapsed=True,
+                       classes="section section-search")
 
 
 def render_rule(outcome: Mapping[str, Any], ctx: Context) -> list[Widget]:
