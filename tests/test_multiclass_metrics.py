@@ -24,7 +24,9 @@ from numpy.typing import NDArray
 from sklearn import metrics as skm
 from task_data import SENSITIVE, held_out
 
+from engine.canonical import jsonable
 from engine.evaluation.bootstrap import resample_weights
+from engine.evaluation.evidence import evidence_errors
 from engine.evaluation.groups import Grouping
 from engine.evaluation.multiclass import evaluate_multiclass
 from engine.evaluation.performance import EvidenceSettings
@@ -276,3 +278,12 @@ def test_bad_probabilities_are_refused() -> None:
     with pytest.raises(ValueError, match="class codes"):
         evaluate_multiclass(np.array([0, 3, 1]), np.full((3, 3), 1 / 3), ["a", "b", "c"], groupings=[],
                             settings=SETTINGS)
+
+
+def test_the_evidence_follows_the_schema_and_binary_keys_are_refused(case: Case) -> None:
+    document = jsonable(case.evidence)
+    assert evidence_errors(document) == []
+    assert evidence_errors({**document, "positives": 3})
+    assert evidence_errors({**document, "confusion_matrix": [[0.5]]})
+    del document["per_class"]
+    assert evidence_errors(document)

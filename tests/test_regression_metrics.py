@@ -13,7 +13,9 @@ from numpy.typing import NDArray
 from sklearn import metrics as skm
 from task_data import SENSITIVE, held_out
 
+from engine.canonical import jsonable
 from engine.evaluation.bootstrap import resample_weights
+from engine.evaluation.evidence import evidence_errors
 from engine.evaluation.groups import Grouping
 from engine.evaluation.performance import EvidenceSettings
 from engine.evaluation.regression import evaluate_regression
@@ -231,3 +233,12 @@ def test_bad_predictions_are_refused() -> None:
         evaluate_regression(np.ones(3), np.array([1.0, np.nan, 2.0]), groupings=[], settings=SETTINGS)
     with pytest.raises(ValueError, match="shape"):
         evaluate_regression(np.ones(3), np.ones(4), groupings=[], settings=SETTINGS)
+
+
+def test_the_evidence_follows_the_schema_and_binary_keys_are_refused(case: Case) -> None:
+    document = jsonable(case.evidence)
+    assert evidence_errors(document) == []
+    assert evidence_errors({**document, "threshold": 0.5})
+    assert evidence_errors({**document, "metrics": {**document["metrics"], "rmse": "1.0"}})
+    del document["zero_targets"]
+    assert evidence_errors(document)
