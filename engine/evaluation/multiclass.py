@@ -99,14 +99,16 @@ def _checked(y: NDArray[np.intp], proba: FloatArray, classes: list[str], name: s
 
 def _per_class_table(classes: list[str], arrays: dict[str, FloatArray], sampled: dict[str, FloatArray] | None,
                      confidence: float) -> list[dict[str, Any]]:
+    names = (*CLASS_METRICS, "roc_auc")
+    sampled_bounds = {name: bounds(sampled[name], confidence) for name in names} if sampled is not None else {}
     table = []
     for c, label in enumerate(classes):
         entry: dict[str, Any] = {
             "class": label, "support": int(arrays["support"][c]), "predicted": int(arrays["predicted"][c]),
             **{name: value(arrays[name][c]) for name in (*CLASS_METRICS, "roc_auc")},
         }
-        if sampled is not None:
-            entry["intervals"] = {name: bounds(sampled[name][:, c], confidence) for name in (*CLASS_METRICS, "roc_auc")}
+        if sampled_bounds:
+            entry["intervals"] = {name: sampled_bounds[name][c] for name in names}
         table.append(entry)
     return table
 

@@ -92,14 +92,15 @@ def regression_slice(grouping: Grouping, y: FloatArray, predicted: FloatArray, s
     point = {name: v[0] for name, v in measures(point_sums, shift).items()}
     r2 = r2_by_group(grouping, y, predicted)
     sampled = measures(resampled, shift) if resampled is not None else None
+    sampled_bounds = {name: bounds(sampled[name], confidence) for name in GROUP_MEASURES} if sampled else {}
     groups = []
     for g, label in enumerate(grouping.labels):
         entry: dict[str, Any] = {
             "group": label, "support": int(support[g]), "too_small": not bool(eligible[g]),
             "metrics": {**{name: value(point[name][g]) for name in GROUP_MEASURES}, "r2": r2[g]},
         }
-        if sampled is not None:
-            entry["intervals"] = {name: bounds(sampled[name][:, g], confidence) for name in GROUP_MEASURES}
+        if sampled_bounds:
+            entry["intervals"] = {name: sampled_bounds[name][g] for name in GROUP_MEASURES}
         groups.append(entry)
     judged = int(eligible.sum())
     point_gaps = gaps(point, eligible) if judged >= 2 else {}
