@@ -22,6 +22,7 @@ from fairlearn.metrics import (
 )
 from numpy.typing import NDArray
 from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
 from task_data import SENSITIVE, held_out
 
 from engine.canonical import jsonable
@@ -287,3 +288,37 @@ def test_the_evidence_follows_the_schema_and_binary_keys_are_refused(case: Case)
     assert evidence_errors({**document, "confusion_matrix": [[0.5]]})
     del document["per_class"]
     assert evidence_errors(document)
+
+
+def _ece_by_calibration_curve(truth: NDArray[np.bool_], scores: FloatArray, bins: int) -> float:
+    """Expected calibration error from scikit-learn's `calibration_curve` and the count in each non-empty bin."""
+    fraction, mean_predicted = calibration_curve(truth, scores, n_bins=bins, strategy="uniform")
+    counts = np.bincount(np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], scores), minlength=bins)
+    counts = counts[counts > 0]
+    return float(np.sum(counts / truth.size * np.abs(fraction - mean_predicted)))
+
+
+def test_top_label_and_class_wise_calibration_equal_scikit_learn(case: Case) -> None:
+    calibration = case.evidence["calibration"]
+    bins = SETTINGS.calibration_bins
+    confidence = case.proba[np.arange(case.y.size), case.predicted]
+    correct = case.predicted == case.y
+    fraction, mean_predicted = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
+    diagram = calibration["top_label"]["diagram"]
+    assert [b["fraction_positive"] for b in diagram] == pytest.approx(fraction.tolist(), **CLOSE)
+    assert [b["mean_predicted"] for b in diagram] == pytest.approx(mean_predicted.tolist(), **CLOSE)
+    assert calibration["top_label"]["ece"] == pytest.approx(_ece_by_calibration_curve(correct, confidence, bins),
+                                                            **CLOSE)
+    per_class = [_ece_by_calibration_curve(case.y == c, case.proba[:, c], bins) for c in case.labels]
+    assert [entry["ece"] for entry in calibration["per_class"]] == pytest.approx(per_class, **CLOSE)
+    assert calibration["classwise_ece"] == pytest.approx(float(np.mean(per_class)), **CLOSE)
+    grouping = case.groupings[0]
+    for label, ece in calibration["ece_by_group"][grouping.name].items():
+        rows = _labels(grouping) == label
+        assert ece == pytest.approx(
+            np.sum(np.abs(_bin_sums(correct[rows], confidence[rows], bins))) / rows.sum(), **CLOSE)
+
+
+def _bin_sums(truth: NDArray[np.bool_], scores: FloatArray, bins: int) -> FloatArray:
+    ids = np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], scores)
+    return np.bincount(ids, weights=truth - scores, minlength=bins)

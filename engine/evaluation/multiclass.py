@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.evaluation.calibration_multiclass import multiclass_calibration
 from engine.evaluation.groups import Grouping
 from engine.evaluation.multiclass_kernel import MulticlassSamples, multiclass_bootstrap
 from engine.evaluation.multiclass_metrics import (
@@ -162,6 +163,8 @@ def evaluate_multiclass(y: NDArray[np.intp], proba: FloatArray, classes: list[st
         if class_arrays else [],
         "confusion_matrix": scored.confusion().astype(np.int64).tolist(),
         "slices": slices,
+        "calibration": multiclass_calibration(scored.y, scored.proba, classes, groupings,
+                                              bins=settings.calibration_bins),
         "error_analysis": {"worst_slices": _worst_slices(slices)},
     }
     if headline_samples is not None:
