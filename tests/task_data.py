@@ -44,12 +44,17 @@ def _design(frame: pd.DataFrame, target: str, dataset: str) -> NDArray[np.float6
     return np.asarray((x - x[:half].mean(axis=0)) / (x[:half].std(axis=0) + 1e-12), dtype=np.float64)
 
 
-def held_out(dataset: str, task: str) -> Held:
-    """Fit on the first half (a ridge regression or a multinomial logistic regression), score the second."""
+def design(dataset: str, task: str) -> tuple[pd.DataFrame, NDArray[np.float64]]:
+    """The rows in a fixed shuffle and their standardised one-hot design matrix (the target left out)."""
     frame = pd.read_csv(DATA[dataset])
     frame = frame.iloc[np.random.default_rng(SPLIT_SEED).permutation(len(frame))].reset_index(drop=True)
+    return frame, _design(frame, TARGETS[(dataset, task)], dataset)
+
+
+def held_out(dataset: str, task: str) -> Held:
+    """Fit on the first half (a ridge regression or a multinomial logistic regression), score the second."""
+    frame, x = design(dataset, task)
     target = TARGETS[(dataset, task)]
-    x = _design(frame, target, dataset)
     half = len(frame) // 2
     rest = frame.iloc[half:].reset_index(drop=True)
     if task == "regression":

@@ -9,14 +9,17 @@ from typing import Any
 import numpy as np
 import pytest
 from fairlearn.metrics import MetricFrame
+from mapie.regression import SplitConformalRegressor
 from numpy.typing import NDArray
 from sklearn import metrics as skm
-from task_data import SENSITIVE, held_out
+from sklearn.linear_model import Ridge
+from task_data import SENSITIVE, design, held_out
 
 from engine.canonical import jsonable
 from engine.evaluation.bootstrap import resample_weights
+from engine.evaluation.conformal_regression import conformal_regression_evidence
 from engine.evaluation.evidence import evidence_errors
-from engine.evaluation.groups import Grouping
+from engine.evaluation.groups import Grouping, column_grouping
 from engine.evaluation.performance import EvidenceSettings
 from engine.evaluation.regression import evaluate_regression
 from engine.evaluation.regression_slices import GAP_NAMES, GROUP_MEASURES
@@ -242,3 +245,30 @@ def test_the_evidence_follows_the_schema_and_binary_keys_are_refused(case: Case)
     assert evidence_errors({**document, "metrics": {**document["metrics"], "rmse": "1.0"}})
     del document["zero_targets"]
     assert evidence_errors(document)
+
+
+def test_conformal_intervals_equal_mapie_on_the_fitted_model() -> None:
+    """MAPIE conformalizes the real ridge model itself; mlgate conformalizes its predictions: the same intervals."""
+    frame, x = design("wage", "regression")
+    y = frame["wage"].to_numpy(dtype=np.float64)
+    half, three_quarters = len(y) // 2, 3 * len(y) // 4
+    model = Ridge(alpha=1.0).fit(x[:half], y[:half])
+    calibrate, test = slice(half, three_quarters), slice(three_quarters, None)
+    levels = [0.8, 0.9]
+    mapie = SplitConformalRegressor(model, confidence_level=levels, prefit=True).conformalize(x[calibrate],
+                                                                                              y[calibrate])
+    _, intervals = mapie.predict_interval(x[test])
+    race = column_grouping(frame["race"].iloc[three_quarters:].reset_index(drop=True), "race")
+    ours = conformal_regression_evidence(y[calibrate], model.predict(x[calibrate]), y[test], model.predict(x[test]),
+                                         levels=levels, groupings=[race], min_group_size=10)
+    assert evidence_errors({**jsonable(_case("wage").evidence), "conformal": ours}) == []
+    for k, level in enumerate(ours["levels"]):
+        lower, upper = intervals[:, 0, k], intervals[:, 1, k]
+        covered = (lower <= y[test]) & (y[test] <= upper)
+        assert level["coverage"] == pytest.approx(covered.mean(), **CLOSE)
+        assert level["mean_width"] == pytest.approx(np.mean(upper - lower), **CLOSE)
+        assert level["coverage"] >= levels[k] - 0.05  # conformal: about the coverage it promises
+        for group in level["by_group"][0]["groups"]:
+            rows = race.codes == race.labels.index(group["group"])
+            assert group["coverage"] == pytest.approx(covered[rows].mean(), **CLOSE)
+            assert group["mean_width"] == pytest.approx(np.mean(upper[rows] - lower[rows]), **CLOSE)
