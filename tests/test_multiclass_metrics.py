@@ -23,7 +23,7 @@ from fairlearn.metrics import (
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
-from task_data import SENSITIVE, held_out
+from task_data import CLOSE, SENSITIVE, group_labels, held_out, same
 
 from engine.canonical import jsonable
 from engine.evaluation.bootstrap import resample_weights
@@ -32,7 +32,6 @@ from engine.evaluation.groups import Grouping
 from engine.evaluation.multiclass import evaluate_multiclass
 from engine.evaluation.performance import EvidenceSettings
 
-CLOSE = {"rel": 1e-9, "abs": 1e-9}
 pytestmark = pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one:UserWarning")
 SETTINGS = EvidenceSettings(resamples=30, seed=5, confidence=0.9, min_group_size=10)
 FloatArray = NDArray[np.float64]
@@ -66,12 +65,6 @@ def case(request: pytest.FixtureRequest) -> Case:
     return _case(request.param)
 
 
-def _same(ours: float | None, reference: float) -> bool:
-    if ours is None:
-        return not np.isfinite(reference)
-    return ours == pytest.approx(reference, **CLOSE)
-
-
 def _class_aucs(y: Codes, proba: FloatArray, labels: list[int]) -> FloatArray:
     return np.array([skm.roc_auc_score(y == c, proba[:, c]) if 0 < np.sum(y == c) < y.size else np.nan
                      for c in labels])
@@ -102,7 +95,7 @@ def test_headline_metrics_equal_scikit_learn(case: Case) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, reference in references.items():
-            assert _same(case.evidence["metrics"][name], reference(case.y, case.proba, case.predicted)), name
+            assert same(case.evidence["metrics"][name], reference(case.y, case.proba, case.predicted)), name
     if np.allclose(case.proba.sum(axis=1), 1):  # scikit-learn's own one-vs-rest macro AUC takes probabilities only
         assert case.evidence["metrics"]["roc_auc_ovr_macro"] == pytest.approx(
             skm.roc_auc_score(case.y, case.proba, multi_class="ovr", labels=case.labels), **CLOSE)
@@ -118,11 +111,7 @@ def test_confusion_matrix_and_per_class_metrics_equal_scikit_learn(case: Case) -
         assert entry["class"] == case.classes[c] and entry["support"] == support[c]
         assert entry["predicted"] == int(np.sum(case.predicted == c))
         for name, reference in (("precision", precision), ("recall", recall), ("f1", f1), ("roc_auc", aucs)):
-            assert _same(entry[name], reference[c]), (name, c)
-
-
-def _labels(grouping: Grouping) -> NDArray[np.str_]:
-    return np.asarray(grouping.labels)[grouping.codes]
+            assert same(entry[name], reference[c]), (name, c)
 
 
 def test_group_measures_equal_fairlearn(case: Case) -> None:
@@ -133,14 +122,14 @@ def test_group_measures_equal_fairlearn(case: Case) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # balanced accuracy of a group missing a class
         for grouping, evidence in zip(case.groupings, case.evidence["slices"], strict=True):
-            labels = _labels(grouping)
+            labels = group_labels(grouping)
             frame = MetricFrame(metrics=group_metrics, y_true=case.y, y_pred=case.predicted,
                                 sensitive_features=labels)
             for group in evidence["groups"]:
                 rows = labels == group["group"]
                 for name in group_metrics:
-                    assert _same(group["metrics"][name], frame.by_group.loc[group["group"], name]), name
-                assert _same(group["metrics"]["log_loss"],
+                    assert same(group["metrics"][name], frame.by_group.loc[group["group"], name]), name
+                assert same(group["metrics"]["log_loss"],
                              skm.log_loss(case.y[rows], case.proba[rows], labels=case.labels))
             for c in case.labels:
                 truth, chosen = case.y == c, case.predicted == c
@@ -166,7 +155,7 @@ def test_one_vs_rest_gaps_equal_fairlearn(case: Case) -> None:
         for grouping, evidence in zip(case.groupings, case.evidence["slices"], strict=True):
             if evidence["groups_judged"] < 2:
                 continue
-            labels = _labels(grouping)
+            labels = group_labels(grouping)
             eligible = [g["group"] for g in evidence["groups"] if not g["too_small"]]
             kept = np.isin(labels, eligible)
             for c in case.labels:
@@ -183,7 +172,7 @@ def test_one_vs_rest_gaps_equal_fairlearn(case: Case) -> None:
                 for name, reference in expected.items():
                     if name == "equalized_odds_difference" and not defined:
                         continue  # fairlearn counts the undefined TPR as 0; ours leaves that group out
-                    assert _same(evidence["class_gaps"][name][c], reference), (grouping.name, name, c)
+                    assert same(evidence["class_gaps"][name][c], reference), (grouping.name, name, c)
                     checked += 1
             worst = np.nanmax(np.array(evidence["class_gaps"]["equalized_odds_difference"], dtype=float))
             assert evidence["gaps"]["equalized_odds_difference"] == pytest.approx(worst, **CLOSE)
@@ -314,7 +303,7 @@ def test_top_label_and_class_wise_calibration_equal_scikit_learn(case: Case) -> 
     assert calibration["classwise_ece"] == pytest.approx(float(np.mean(per_class)), **CLOSE)
     grouping = case.groupings[0]
     for label, ece in calibration["ece_by_group"][grouping.name].items():
-        rows = _labels(grouping) == label
+        rows = group_labels(grouping) == label
         assert ece == pytest.approx(
             np.sum(np.abs(_bin_sums(correct[rows], confidence[rows], bins))) / rows.sum(), **CLOSE)
 

@@ -13,7 +13,7 @@ from mapie.regression import SplitConformalRegressor
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 from sklearn.linear_model import Ridge
-from task_data import SENSITIVE, design, held_out
+from task_data import CLOSE, SENSITIVE, design, group_labels, held_out, same
 
 from engine.canonical import jsonable
 from engine.evaluation.bootstrap import resample_weights
@@ -24,7 +24,6 @@ from engine.evaluation.performance import EvidenceSettings
 from engine.evaluation.regression import evaluate_regression
 from engine.evaluation.regression_slices import GAP_NAMES, GROUP_MEASURES
 
-CLOSE = {"rel": 1e-9, "abs": 1e-9}
 SETTINGS = EvidenceSettings(resamples=40, seed=11, confidence=0.9, min_group_size=10)
 FloatArray = NDArray[np.float64]
 Metric = Callable[[FloatArray, FloatArray], float]
@@ -78,15 +77,9 @@ def case(request: pytest.FixtureRequest) -> Case:
     return _case(request.param)
 
 
-def _same(ours: float | None, reference: float) -> bool:
-    if ours is None:
-        return not np.isfinite(reference)
-    return ours == pytest.approx(reference, **CLOSE)
-
-
 def test_headline_metrics_equal_scikit_learn(case: Case) -> None:
     for name, reference in SKLEARN.items():
-        assert _same(case.evidence["metrics"][name], reference(case.y, case.predicted)), name
+        assert same(case.evidence["metrics"][name], reference(case.y, case.predicted)), name
 
 
 def test_mape_leaves_zero_targets_out_and_counts_them() -> None:
@@ -97,22 +90,18 @@ def test_mape_leaves_zero_targets_out_and_counts_them() -> None:
     assert edited.evidence["metrics"]["mape"] < 10 < everything
 
 
-def _labels(grouping: Grouping) -> NDArray[np.str_]:
-    return np.asarray(grouping.labels)[grouping.codes]
-
-
 def test_group_measures_equal_fairlearn(case: Case) -> None:
     for grouping, evidence in zip(case.groupings, case.evidence["slices"], strict=True):
         frame = MetricFrame(metrics=FAIRLEARN, y_true=case.y, y_pred=case.predicted,
-                            sensitive_features=_labels(grouping))
+                            sensitive_features=group_labels(grouping))
         for group in evidence["groups"]:
-            assert group["support"] == int(np.sum(_labels(grouping) == group["group"]))
+            assert group["support"] == int(np.sum(group_labels(grouping) == group["group"]))
             for name in GROUP_MEASURES:
-                assert _same(group["metrics"][name], frame.by_group.loc[group["group"], name]), (name, group["group"])
+                assert same(group["metrics"][name], frame.by_group.loc[group["group"], name]), (name, group["group"])
 
 
 def _gap_reference(case: Case, grouping: Grouping, min_support: int) -> dict[str, float]:
-    labels = _labels(grouping)
+    labels = group_labels(grouping)
     support = {g: int(np.sum(labels == g)) for g in grouping.labels}
     kept = np.isin(labels, [g for g, n in support.items() if n >= min_support])
     frame = MetricFrame(metrics=FAIRLEARN, y_true=case.y[kept], y_pred=case.predicted[kept],
@@ -137,7 +126,7 @@ def test_gaps_equal_fairlearn_over_groups_with_enough_support(case: Case) -> Non
         reference = _gap_reference(case, grouping, SETTINGS.min_group_size)
         assert set(evidence["gaps"]) == set(GAP_NAMES)
         for name, expected in reference.items():
-            assert _same(evidence["gaps"][name], expected), (grouping.name, name)
+            assert same(evidence["gaps"][name], expected), (grouping.name, name)
     assert judged_somewhere_small or case.y.size > 1000  # the cps crossings hold groups below the support
 
 
@@ -151,7 +140,7 @@ def test_a_constant_target_group_has_measures_but_no_r2() -> None:
     assert not np.isfinite(skm.r2_score(edited.y[rows], edited.predicted[rows], force_finite=False))
     assert skm.r2_score(edited.y[rows], edited.predicted[rows]) in (0.0, 1.0)  # the default would invent a value
     others = next(g for g in ethnicity["groups"] if g["group"] == "cauc")
-    rows = (_labels(edited.groupings[1]) == "cauc")
+    rows = (group_labels(edited.groupings[1]) == "cauc")
     assert others["metrics"]["r2"] == pytest.approx(skm.r2_score(edited.y[rows], edited.predicted[rows]), **CLOSE)
 
 

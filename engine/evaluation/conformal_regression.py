@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from engine.evaluation.conformal import conformal_section
 from engine.evaluation.groups import Grouping
 from engine.evaluation.resampling import divide, value
 
@@ -81,11 +82,5 @@ def conformal_regression_evidence(valid_y: FloatArray, valid_predicted: FloatArr
             "mean_width": float(width.mean()),
             "by_group": [_by_group(g, covered, width, min_group_size) for g in groupings],
         })
-    return {
-        "method": METHOD,
-        "calibration_rows": int(valid_y.size),
-        "rows": int(test_y.size),
-        "min_group_size": min_group_size,
-        "levels": results,
-        "seconds": round(time.perf_counter() - started, 4),
-    }
+    return conformal_section(METHOD, calibration_rows=valid_y.size, rows=test_y.size, min_group_size=min_group_size,
+                             levels=results, started=started)
