@@ -21,6 +21,7 @@ from engine.evaluation.data_checks import data_checks
 from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.settings import EvaluationSettings
 from engine.policy.loader import Policy, load_policies
+from engine.policy.tasks import check_for_task
 from engine.spec import AuditSpec, for_task
 from engine.split import Splits, split_for, training_set
 from engine.timings import timed
@@ -107,6 +108,7 @@ def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
         spec = for_task(spec, dataset.task)
     refuse_unsupported(spec)
     policies = load_policies(spec.policies)
+    check_for_task(policies, dataset.task)
     train_file = load_training_file(spec.data, dataset)
     test_file = load_test_file(spec.data, spec.split.test_path, dataset)
     dataset = with_test_rows(dataset, test_file)

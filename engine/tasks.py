@@ -24,7 +24,7 @@ MAX_CLASSES = 50
 MIN_ROWS_PER_CLASS = 10
 MAX_LABELS_SHOWN = 5
 # The metric a task's candidates are ranked by when the spec names none, and which way is better.
-DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "rmse"}
 
 
 @dataclass(frozen=True)
