@@ -116,8 +116,7 @@ class AuditSpec:
     task_defaults: tuple[str, ...] = ()  # keys left to the task's defaults: "policies", "optimizing_metric"
 
     @property
-    def task(self) -> str | None:
-        """The task type, once given or inferred (None until the target is read)."""
+    def task(self) -> str | None:  # once given or inferred (None until the target is read)
         return self.data.task
 
 
@@ -235,9 +234,8 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         raise SpecError(f"{source}: /split: test + validation must leave at least 10% of rows for training")
     evaluation = {**DEFAULT_EVALUATION, **document.get("evaluation", {})}
     task = document.get("task")
-    defaulted = tuple(key for key, given in (("policies", "policies" in document),
-                                             ("optimizing_metric", "optimizing_metric" in evaluation_given(document)))
-                      if not given)
+    defaulted = tuple(key for key, given in (("policies", "policies" in document), ("optimizing_metric",
+                      "optimizing_metric" in document.get("evaluation", {}))) if not given)
     candidates = tuple(
         CandidateSpec(
             c["name"], c.get("family", EXTERNAL), _params(c, f"{source}: /candidates/{i}/model"),
@@ -279,11 +277,6 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         task_defaults=defaulted,
     )
     return for_task(spec, task) if task is not None else _with_document(spec)
-
-
-def evaluation_given(document: dict[str, Any]) -> dict[str, Any]:
-    evaluation = document.get("evaluation")
-    return evaluation if isinstance(evaluation, dict) else {}
 
 
 def for_task(spec: AuditSpec, task: str) -> AuditSpec:
