@@ -137,12 +137,12 @@ def wage_evidence() -> dict[str, dict[str, Any]]:
                            [.15, .4, .2, .15, .1])
     multiclass = evaluate_multiclass(codes, by_jobclass, classes, groupings=groupings, settings=settings,
                                      baseline=np.tile(prior, (len(test), 1)))
-    return {"regression": {**regression, "comparisons": regression["comparisons"],
-                           "lift_over_baseline": {k: v["lift"] for k, v in regression["comparisons"]["baseline"].items()},
-                           "y": y, "predicted": x_test @ coef},
-            "multiclass": {**multiclass,
-                           "lift_over_baseline": {k: v["lift"] for k, v in multiclass["comparisons"]["baseline"].items()},
-                           "y": codes, "predicted": by_jobclass.argmax(1)}}
+    def stored(evidence: dict[str, Any]) -> dict[str, Any]:  # as the trail stores it: lifts beside comparisons
+        lifts = {k: v["lift"] for k, v in evidence["comparisons"]["baseline"].items()}
+        return {**evidence, "lift_over_baseline": lifts}
+
+    return {"regression": {**stored(regression), "y": y, "predicted": x_test @ coef},
+            "multiclass": {**stored(multiclass), "y": codes, "predicted": by_jobclass.argmax(1)}}
 
 
 def _one(evidence: dict[str, Any], rule: dict[str, Any], tmp_path: Path) -> str:
@@ -193,3 +193,24 @@ def test_rule_kinds_judge_multiclass_evidence(wage_evidence: dict[str, Any], tmp
     assert _one(evidence, {**fair, "max": max(gap - 0.01, 0.0)}, tmp_path) == "fail"
     no_calibration = {**evidence, "calibration": not_computed("calibration", "multiclass")}
     assert _one(no_calibration, {"kind": "calibration", "measure": "ece", "max": 0.05}, tmp_path) == "unknown"
+
+
+@pytest.mark.parametrize("name", ["regression", "multiclass"])
+def test_the_example_specs_name_their_task_and_pack(name: str) -> None:
+    from engine.spec import read_spec_file
+
+    path = ROOT / "examples" / "wage" / f"{name}.toml"
+    document, text = read_spec_file(path)
+    spec = build_spec(document, source=str(path), source_text=text)
+    assert spec.task == name and spec.policies == (POLICIES_DIR / f"{name}.json",)
+    assert "logwage" not in (spec.data.features or ())
+    assert task_problems(load_policy(spec.policies[0]), name) == []
+
+
+def test_the_task_flag_overrides_the_inference() -> None:
+    from engine.spec import flags_document
+
+    document = flags_document(data=WAGE, target="age", task="regression")
+    spec = build_spec(document, source="command-line flags")
+    assert spec.task == "regression" and spec.policies == (POLICIES_DIR / "regression.json",)
+    assert build_spec(flags_document(data=WAGE, target="age"), source="flags").task is None  # inferred when read
