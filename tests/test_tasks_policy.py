@@ -202,7 +202,7 @@ def test_the_example_specs_name_their_task_and_pack(name: str) -> None:
     path = ROOT / "examples" / "wage" / f"{name}.toml"
     document, text = read_spec_file(path)
     spec = build_spec(document, source=str(path), source_text=text)
-    assert spec.task == name and spec.policies == (POLICIES_DIR / f"{name}.json",)
+    assert spec.task == name and [p.resolve() for p in spec.policies] == [(POLICIES_DIR / f"{name}.json").resolve()]
     assert "logwage" not in (spec.data.features or ())
     assert task_problems(load_policy(spec.policies[0]), name) == []
 
