@@ -43,10 +43,12 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("performance", ("split", "rows", "positives", "threshold", "metrics", "rates", "curves", "intervals",
-                            "error_analysis"), BINARY,
-            "headline metrics on the test split with bootstrap intervals, rates, curves and an error analysis"),
-    Section("slices", ("slices",), BINARY, "metrics and fairness gaps per sensitive group, with intervals"),
+    Section("performance", ("task", "split", "rows", "positives", "threshold", "metrics", "rates", "curves",
+                            "intervals", "error_analysis", "zero_targets", "classes", "per_class", "confusion_matrix"),
+            EVERY_TASK,
+            "headline metrics on the test split with bootstrap intervals, and an error analysis; binary: rates and "
+            "curves; regression: zero targets; multiclass: classes, per-class metrics and the confusion matrix"),
+    Section("slices", ("slices",), EVERY_TASK, "metrics and fairness gaps per sensitive group, with intervals"),
     Section("calibration", ("calibration",), BINARY, "ECE, MCE, Brier and reliability bins, per group too"),
     Section("conformal", ("conformal",), BINARY, "split-conformal prediction sets and their coverage"),
     Section("explanations", ("explanations",), BINARY, "SHAP contributions, their faithfulness, the top drivers"),
