@@ -104,3 +104,17 @@ def test_recheck_works_and_refuses_a_pack_of_another_task(audited: dict[str, Any
     assert json.loads(same.stdout)["changes"] == []
     other = _mlgate("recheck", result["run_id"], "--policy", str(POLICIES_DIR / "default.json"), *db, cwd=base)
     assert other.returncode == 2 and "auc-floor" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_the_recorded_evidence_follows_the_schema_and_reads_back(audited: dict[str, Any]) -> None:
+    from engine.audit.runs import load_run
+    from engine.evaluation.evidence import Evidence, TaskPerformance, evidence_errors
+
+    record = load_run(audited["base"] / "audit.duckdb", audited["result"]["run_id"])
+    assert record.started.data["data"]["task"] == audited["task"]
+    for name in record.candidates:
+        stored = record.evidence(name)
+        assert stored["task"] == audited["task"] and evidence_errors(stored) == [], name
+        typed = Evidence.from_json(stored)
+        assert isinstance(typed.performance, TaskPerformance) and typed.to_json() == stored
+        assert "error" in stored["conformal"] and "error" in stored["calibration"]  # not computed, with why
