@@ -56,7 +56,7 @@ class PriorBaseline:
 
 FAMILY = Family(
     name="baseline",
-    summary="class prior (the training positive rate, class frequencies, or mean target for every row)",
+    summary="class prior (predicts the training positive rate for every row)",
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
     default_params={},
     build=PriorBaseline,

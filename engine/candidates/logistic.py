@@ -95,8 +95,7 @@ class LogisticCandidate:
 
 FAMILY = Family(
     name="logistic",
-    summary="scikit-learn pipeline: median-impute + scale numerics, one-hot frequent categoricals, logistic regression "
-            "(multinomial for multiclass, ridge for regression)",
+    summary="scikit-learn pipeline: median-impute + scale numerics, one-hot frequent categoricals, logistic regression",
     params_schema={
         "type": "object",
         "additionalProperties": False,
