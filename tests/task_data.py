@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from engine.evaluation.groups import Grouping, column_grouping, cross
 
+CLOSE = {"rel": 1e-9, "abs": 1e-9}
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DATA = {"wage": FIXTURES / "wage" / "wage.csv", "cps1985": FIXTURES / "cps1985" / "cps1985.csv"}
 TARGETS = {("wage", "regression"): "wage", ("cps1985", "regression"): "wage",
@@ -44,12 +46,17 @@ def _design(frame: pd.DataFrame, target: str, dataset: str) -> NDArray[np.float6
     return np.asarray((x - x[:half].mean(axis=0)) / (x[:half].std(axis=0) + 1e-12), dtype=np.float64)
 
 
-def held_out(dataset: str, task: str) -> Held:
-    """Fit on the first half (a ridge regression or a multinomial logistic regression), score the second."""
+def design(dataset: str, task: str) -> tuple[pd.DataFrame, NDArray[np.float64]]:
+    """The rows in a fixed shuffle and their standardised one-hot design matrix (the target left out)."""
     frame = pd.read_csv(DATA[dataset])
     frame = frame.iloc[np.random.default_rng(SPLIT_SEED).permutation(len(frame))].reset_index(drop=True)
+    return frame, _design(frame, TARGETS[(dataset, task)], dataset)
+
+
+def held_out(dataset: str, task: str) -> Held:
+    """Fit on the first half (a ridge regression or a multinomial logistic regression), score the second."""
+    frame, x = design(dataset, task)
     target = TARGETS[(dataset, task)]
-    x = _design(frame, target, dataset)
     half = len(frame) // 2
     rest = frame.iloc[half:].reset_index(drop=True)
     if task == "regression":
@@ -61,3 +68,15 @@ def held_out(dataset: str, task: str) -> Held:
     prior = np.bincount(codes[:half], minlength=len(classes)) / half
     return Held(rest, np.asarray(codes[half:], dtype=np.intp), model.predict_proba(x[half:]),
                 np.tile(prior, (len(rest), 1)), [str(c) for c in classes])
+
+
+def same(ours: float | None, reference: float) -> bool:
+    """mlgate's number equals the reference's; None (undefined) only where the reference is NaN or infinite."""
+    if ours is None:
+        return not np.isfinite(reference)
+    return bool(ours == pytest.approx(reference, **CLOSE))
+
+
+def group_labels(grouping: Grouping) -> NDArray[np.str_]:
+    """Each row's group label: the one sensitive feature handed to fairlearn."""
+    return np.asarray(grouping.labels)[grouping.codes]

@@ -22,7 +22,8 @@ from fairlearn.metrics import (
 )
 from numpy.typing import NDArray
 from sklearn import metrics as skm
-from task_data import SENSITIVE, held_out
+from sklearn.calibration import calibration_curve
+from task_data import CLOSE, SENSITIVE, group_labels, held_out, same
 
 from engine.canonical import jsonable
 from engine.evaluation.bootstrap import resample_weights
@@ -31,7 +32,6 @@ from engine.evaluation.groups import Grouping
 from engine.evaluation.multiclass import evaluate_multiclass
 from engine.evaluation.performance import EvidenceSettings
 
-CLOSE = {"rel": 1e-9, "abs": 1e-9}
 pytestmark = pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one:UserWarning")
 SETTINGS = EvidenceSettings(resamples=30, seed=5, confidence=0.9, min_group_size=10)
 FloatArray = NDArray[np.float64]
@@ -65,12 +65,6 @@ def case(request: pytest.FixtureRequest) -> Case:
     return _case(request.param)
 
 
-def _same(ours: float | None, reference: float) -> bool:
-    if ours is None:
-        return not np.isfinite(reference)
-    return ours == pytest.approx(reference, **CLOSE)
-
-
 def _class_aucs(y: Codes, proba: FloatArray, labels: list[int]) -> FloatArray:
     return np.array([skm.roc_auc_score(y == c, proba[:, c]) if 0 < np.sum(y == c) < y.size else np.nan
                      for c in labels])
@@ -101,7 +95,7 @@ def test_headline_metrics_equal_scikit_learn(case: Case) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, reference in references.items():
-            assert _same(case.evidence["metrics"][name], reference(case.y, case.proba, case.predicted)), name
+            assert same(case.evidence["metrics"][name], reference(case.y, case.proba, case.predicted)), name
     if np.allclose(case.proba.sum(axis=1), 1):  # scikit-learn's own one-vs-rest macro AUC takes probabilities only
         assert case.evidence["metrics"]["roc_auc_ovr_macro"] == pytest.approx(
             skm.roc_auc_score(case.y, case.proba, multi_class="ovr", labels=case.labels), **CLOSE)
@@ -117,11 +111,7 @@ def test_confusion_matrix_and_per_class_metrics_equal_scikit_learn(case: Case) -
         assert entry["class"] == case.classes[c] and entry["support"] == support[c]
         assert entry["predicted"] == int(np.sum(case.predicted == c))
         for name, reference in (("precision", precision), ("recall", recall), ("f1", f1), ("roc_auc", aucs)):
-            assert _same(entry[name], reference[c]), (name, c)
-
-
-def _labels(grouping: Grouping) -> NDArray[np.str_]:
-    return np.asarray(grouping.labels)[grouping.codes]
+            assert same(entry[name], reference[c]), (name, c)
 
 
 def test_group_measures_equal_fairlearn(case: Case) -> None:
@@ -132,14 +122,14 @@ def test_group_measures_equal_fairlearn(case: Case) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # balanced accuracy of a group missing a class
         for grouping, evidence in zip(case.groupings, case.evidence["slices"], strict=True):
-            labels = _labels(grouping)
+            labels = group_labels(grouping)
             frame = MetricFrame(metrics=group_metrics, y_true=case.y, y_pred=case.predicted,
                                 sensitive_features=labels)
             for group in evidence["groups"]:
                 rows = labels == group["group"]
                 for name in group_metrics:
-                    assert _same(group["metrics"][name], frame.by_group.loc[group["group"], name]), name
-                assert _same(group["metrics"]["log_loss"],
+                    assert same(group["metrics"][name], frame.by_group.loc[group["group"], name]), name
+                assert same(group["metrics"]["log_loss"],
                              skm.log_loss(case.y[rows], case.proba[rows], labels=case.labels))
             for c in case.labels:
                 truth, chosen = case.y == c, case.predicted == c
@@ -165,7 +155,7 @@ def test_one_vs_rest_gaps_equal_fairlearn(case: Case) -> None:
         for grouping, evidence in zip(case.groupings, case.evidence["slices"], strict=True):
             if evidence["groups_judged"] < 2:
                 continue
-            labels = _labels(grouping)
+            labels = group_labels(grouping)
             eligible = [g["group"] for g in evidence["groups"] if not g["too_small"]]
             kept = np.isin(labels, eligible)
             for c in case.labels:
@@ -182,7 +172,7 @@ def test_one_vs_rest_gaps_equal_fairlearn(case: Case) -> None:
                 for name, reference in expected.items():
                     if name == "equalized_odds_difference" and not defined:
                         continue  # fairlearn counts the undefined TPR as 0; ours leaves that group out
-                    assert _same(evidence["class_gaps"][name][c], reference), (grouping.name, name, c)
+                    assert same(evidence["class_gaps"][name][c], reference), (grouping.name, name, c)
                     checked += 1
             worst = np.nanmax(np.array(evidence["class_gaps"]["equalized_odds_difference"], dtype=float))
             assert evidence["gaps"]["equalized_odds_difference"] == pytest.approx(worst, **CLOSE)
@@ -287,3 +277,37 @@ def test_the_evidence_follows_the_schema_and_binary_keys_are_refused(case: Case)
     assert evidence_errors({**document, "confusion_matrix": [[0.5]]})
     del document["per_class"]
     assert evidence_errors(document)
+
+
+def _ece_by_calibration_curve(truth: NDArray[np.bool_], scores: FloatArray, bins: int) -> float:
+    """Expected calibration error from scikit-learn's `calibration_curve` and the count in each non-empty bin."""
+    fraction, mean_predicted = calibration_curve(truth, scores, n_bins=bins, strategy="uniform")
+    counts = np.bincount(np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], scores), minlength=bins)
+    counts = counts[counts > 0]
+    return float(np.sum(counts / truth.size * np.abs(fraction - mean_predicted)))
+
+
+def test_top_label_and_class_wise_calibration_equal_scikit_learn(case: Case) -> None:
+    calibration = case.evidence["calibration"]
+    bins = SETTINGS.calibration_bins
+    confidence = case.proba[np.arange(case.y.size), case.predicted]
+    correct = case.predicted == case.y
+    fraction, mean_predicted = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
+    diagram = calibration["top_label"]["diagram"]
+    assert [b["fraction_positive"] for b in diagram] == pytest.approx(fraction.tolist(), **CLOSE)
+    assert [b["mean_predicted"] for b in diagram] == pytest.approx(mean_predicted.tolist(), **CLOSE)
+    assert calibration["top_label"]["ece"] == pytest.approx(_ece_by_calibration_curve(correct, confidence, bins),
+                                                            **CLOSE)
+    per_class = [_ece_by_calibration_curve(case.y == c, case.proba[:, c], bins) for c in case.labels]
+    assert [entry["ece"] for entry in calibration["per_class"]] == pytest.approx(per_class, **CLOSE)
+    assert calibration["classwise_ece"] == pytest.approx(float(np.mean(per_class)), **CLOSE)
+    grouping = case.groupings[0]
+    for label, ece in calibration["ece_by_group"][grouping.name].items():
+        rows = group_labels(grouping) == label
+        assert ece == pytest.approx(
+            np.sum(np.abs(_bin_sums(correct[rows], confidence[rows], bins))) / rows.sum(), **CLOSE)
+
+
+def _bin_sums(truth: NDArray[np.bool_], scores: FloatArray, bins: int) -> FloatArray:
+    ids = np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], scores)
+    return np.bincount(ids, weights=truth - scores, minlength=bins)

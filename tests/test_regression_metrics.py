@@ -9,19 +9,21 @@ from typing import Any
 import numpy as np
 import pytest
 from fairlearn.metrics import MetricFrame
+from mapie.regression import SplitConformalRegressor
 from numpy.typing import NDArray
 from sklearn import metrics as skm
-from task_data import SENSITIVE, held_out
+from sklearn.linear_model import Ridge
+from task_data import CLOSE, SENSITIVE, design, group_labels, held_out, same
 
 from engine.canonical import jsonable
 from engine.evaluation.bootstrap import resample_weights
+from engine.evaluation.conformal_regression import conformal_regression_evidence
 from engine.evaluation.evidence import evidence_errors
-from engine.evaluation.groups import Grouping
+from engine.evaluation.groups import Grouping, column_grouping
 from engine.evaluation.performance import EvidenceSettings
 from engine.evaluation.regression import evaluate_regression
 from engine.evaluation.regression_slices import GAP_NAMES, GROUP_MEASURES
 
-CLOSE = {"rel": 1e-9, "abs": 1e-9}
 SETTINGS = EvidenceSettings(resamples=40, seed=11, confidence=0.9, min_group_size=10)
 FloatArray = NDArray[np.float64]
 Metric = Callable[[FloatArray, FloatArray], float]
@@ -75,15 +77,9 @@ def case(request: pytest.FixtureRequest) -> Case:
     return _case(request.param)
 
 
-def _same(ours: float | None, reference: float) -> bool:
-    if ours is None:
-        return not np.isfinite(reference)
-    return ours == pytest.approx(reference, **CLOSE)
-
-
 def test_headline_metrics_equal_scikit_learn(case: Case) -> None:
     for name, reference in SKLEARN.items():
-        assert _same(case.evidence["metrics"][name], reference(case.y, case.predicted)), name
+        assert same(case.evidence["metrics"][name], reference(case.y, case.predicted)), name
 
 
 def test_mape_leaves_zero_targets_out_and_counts_them() -> None:
@@ -94,22 +90,18 @@ def test_mape_leaves_zero_targets_out_and_counts_them() -> None:
     assert edited.evidence["metrics"]["mape"] < 10 < everything
 
 
-def _labels(grouping: Grouping) -> NDArray[np.str_]:
-    return np.asarray(grouping.labels)[grouping.codes]
-
-
 def test_group_measures_equal_fairlearn(case: Case) -> None:
     for grouping, evidence in zip(case.groupings, case.evidence["slices"], strict=True):
         frame = MetricFrame(metrics=FAIRLEARN, y_true=case.y, y_pred=case.predicted,
-                            sensitive_features=_labels(grouping))
+                            sensitive_features=group_labels(grouping))
         for group in evidence["groups"]:
-            assert group["support"] == int(np.sum(_labels(grouping) == group["group"]))
+            assert group["support"] == int(np.sum(group_labels(grouping) == group["group"]))
             for name in GROUP_MEASURES:
-                assert _same(group["metrics"][name], frame.by_group.loc[group["group"], name]), (name, group["group"])
+                assert same(group["metrics"][name], frame.by_group.loc[group["group"], name]), (name, group["group"])
 
 
 def _gap_reference(case: Case, grouping: Grouping, min_support: int) -> dict[str, float]:
-    labels = _labels(grouping)
+    labels = group_labels(grouping)
     support = {g: int(np.sum(labels == g)) for g in grouping.labels}
     kept = np.isin(labels, [g for g, n in support.items() if n >= min_support])
     frame = MetricFrame(metrics=FAIRLEARN, y_true=case.y[kept], y_pred=case.predicted[kept],
@@ -134,7 +126,7 @@ def test_gaps_equal_fairlearn_over_groups_with_enough_support(case: Case) -> Non
         reference = _gap_reference(case, grouping, SETTINGS.min_group_size)
         assert set(evidence["gaps"]) == set(GAP_NAMES)
         for name, expected in reference.items():
-            assert _same(evidence["gaps"][name], expected), (grouping.name, name)
+            assert same(evidence["gaps"][name], expected), (grouping.name, name)
     assert judged_somewhere_small or case.y.size > 1000  # the cps crossings hold groups below the support
 
 
@@ -148,7 +140,7 @@ def test_a_constant_target_group_has_measures_but_no_r2() -> None:
     assert not np.isfinite(skm.r2_score(edited.y[rows], edited.predicted[rows], force_finite=False))
     assert skm.r2_score(edited.y[rows], edited.predicted[rows]) in (0.0, 1.0)  # the default would invent a value
     others = next(g for g in ethnicity["groups"] if g["group"] == "cauc")
-    rows = (_labels(edited.groupings[1]) == "cauc")
+    rows = (group_labels(edited.groupings[1]) == "cauc")
     assert others["metrics"]["r2"] == pytest.approx(skm.r2_score(edited.y[rows], edited.predicted[rows]), **CLOSE)
 
 
@@ -242,3 +234,30 @@ def test_the_evidence_follows_the_schema_and_binary_keys_are_refused(case: Case)
     assert evidence_errors({**document, "metrics": {**document["metrics"], "rmse": "1.0"}})
     del document["zero_targets"]
     assert evidence_errors(document)
+
+
+def test_conformal_intervals_equal_mapie_on_the_fitted_model() -> None:
+    """MAPIE conformalizes the real ridge model itself; mlgate conformalizes its predictions: the same intervals."""
+    frame, x = design("wage", "regression")
+    y = frame["wage"].to_numpy(dtype=np.float64)
+    half, three_quarters = len(y) // 2, 3 * len(y) // 4
+    model = Ridge(alpha=1.0).fit(x[:half], y[:half])
+    calibrate, test = slice(half, three_quarters), slice(three_quarters, None)
+    levels = [0.8, 0.9]
+    mapie = SplitConformalRegressor(model, confidence_level=levels, prefit=True).conformalize(x[calibrate],
+                                                                                              y[calibrate])
+    _, intervals = mapie.predict_interval(x[test])
+    race = column_grouping(frame["race"].iloc[three_quarters:].reset_index(drop=True), "race")
+    ours = conformal_regression_evidence(y[calibrate], model.predict(x[calibrate]), y[test], model.predict(x[test]),
+                                         levels=levels, groupings=[race], min_group_size=10)
+    assert evidence_errors({**jsonable(_case("wage").evidence), "conformal": ours}) == []
+    for k, level in enumerate(ours["levels"]):
+        lower, upper = intervals[:, 0, k], intervals[:, 1, k]
+        covered = (lower <= y[test]) & (y[test] <= upper)
+        assert level["coverage"] == pytest.approx(covered.mean(), **CLOSE)
+        assert level["mean_width"] == pytest.approx(np.mean(upper - lower), **CLOSE)
+        assert level["coverage"] >= levels[k] - 0.05  # conformal: about the coverage it promises
+        for group in level["by_group"][0]["groups"]:
+            rows = race.codes == race.labels.index(group["group"])
+            assert group["coverage"] == pytest.approx(covered[rows].mean(), **CLOSE)
+            assert group["mean_width"] == pytest.approx(np.mean(upper[rows] - lower[rows]), **CLOSE)

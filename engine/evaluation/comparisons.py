@@ -12,13 +12,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from engine.evaluation.bootstrap import BootstrapSamples
 from engine.evaluation.candidate import Evaluated
 from engine.evaluation.evidence import Comparisons
-from engine.evaluation.metrics import METRICS, lift
-from engine.evaluation.performance import interval
+from engine.evaluation.metrics import METRICS
+from engine.evaluation.resampling import paired_lift
 from engine.evaluation.versus_champion import ChampionReference
 
 
@@ -29,19 +27,12 @@ def compare(evidence: Mapping[str, Any], samples: BootstrapSamples | None, refer
     The point lift is positive when the candidate is better (for losses too); with bootstrap samples from the
     same seed, the lift's interval and a one-sided p-value for "not better" come from the same resamples.
     """
-    comparison: dict[str, Any] = {}
-    for name in METRICS:
-        point = lift(name, evidence["metrics"][name], reference["metrics"][name])
-        entry: dict[str, Any] = {"lift": point, "interval": [None, None], "p_value": None}
-        if samples is not None and reference_samples is not None and point is not None:
-            sign = 1.0 if METRICS[name].higher_is_better else -1.0
-            paired = sign * (samples.metric(name) - reference_samples.metric(name))
-            paired = paired[np.isfinite(paired)]
-            if paired.size:
-                entry["interval"] = interval(paired, confidence)
-                entry["p_value"] = float((1 + np.count_nonzero(paired <= 0)) / (paired.size + 1))
-        comparison[name] = entry
-    return comparison
+    directions = {name: "higher" if metric.higher_is_better else "lower" for name, metric in METRICS.items()}
+    resampled = {} if samples is None else {name: samples.metric(name) for name in METRICS}
+    reference_resampled = {} if reference_samples is None else {name: reference_samples.metric(name)
+                                                                for name in METRICS}
+    return paired_lift(evidence["metrics"], resampled, reference["metrics"], reference_resampled,
+                       directions=directions, confidence=confidence)
 
 
 def compare_all(evaluated: list[Evaluated], *, baseline: str, champion: ChampionReference,

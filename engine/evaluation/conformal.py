@@ -87,11 +87,18 @@ def conformal_evidence(valid_y: NDArray[np.bool_], valid_proba: FloatArray, test
             "both_labels_rate": float(np.mean(size == 2)),
             "by_group": [_by_group(g, covered, size, min_group_size) for g in groupings],
         })
+    return conformal_section(METHOD, calibration_rows=valid_y.size, rows=test_y.size, min_group_size=min_group_size,
+                             levels=results, started=started)
+
+
+def conformal_section(method: str, *, calibration_rows: int, rows: int, min_group_size: int,
+                      levels: list[dict[str, Any]], started: float) -> dict[str, Any]:
+    """The `conformal` section of any task type: its method, sizes, results per level and the time it took."""
     return {
-        "method": METHOD,
-        "calibration_rows": int(valid_y.size),
-        "rows": int(test_y.size),
+        "method": method,
+        "calibration_rows": int(calibration_rows),
+        "rows": int(rows),
         "min_group_size": min_group_size,
-        "levels": results,
+        "levels": levels,
         "seconds": round(time.perf_counter() - started, 4),
     }

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.evaluation.calibration_multiclass import multiclass_calibration
 from engine.evaluation.groups import Grouping
 from engine.evaluation.multiclass_kernel import MulticlassSamples, multiclass_bootstrap
 from engine.evaluation.multiclass_metrics import (
@@ -99,14 +100,16 @@ def _checked(y: NDArray[np.intp], proba: FloatArray, classes: list[str], name: s
 
 def _per_class_table(classes: list[str], arrays: dict[str, FloatArray], sampled: dict[str, FloatArray] | None,
                      confidence: float) -> list[dict[str, Any]]:
+    names = (*CLASS_METRICS, "roc_auc")
+    sampled_bounds = {name: bounds(sampled[name], confidence) for name in names} if sampled is not None else {}
     table = []
     for c, label in enumerate(classes):
         entry: dict[str, Any] = {
             "class": label, "support": int(arrays["support"][c]), "predicted": int(arrays["predicted"][c]),
             **{name: value(arrays[name][c]) for name in (*CLASS_METRICS, "roc_auc")},
         }
-        if sampled is not None:
-            entry["intervals"] = {name: bounds(sampled[name][:, c], confidence) for name in (*CLASS_METRICS, "roc_auc")}
+        if sampled_bounds:
+            entry["intervals"] = {name: sampled_bounds[name][c] for name in names}
         table.append(entry)
     return table
 
@@ -160,6 +163,8 @@ def evaluate_multiclass(y: NDArray[np.intp], proba: FloatArray, classes: list[st
         if class_arrays else [],
         "confusion_matrix": scored.confusion().astype(np.int64).tolist(),
         "slices": slices,
+        "calibration": multiclass_calibration(scored.y, scored.proba, classes, groupings,
+                                              bins=settings.calibration_bins),
         "error_analysis": {"worst_slices": _worst_slices(slices)},
     }
     if headline_samples is not None:

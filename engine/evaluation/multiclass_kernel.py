@@ -23,25 +23,29 @@ FloatArray = NDArray[np.float64]
 
 
 @njit(cache=True, inline="always")
-def _auc_pass(weights: NDArray[np.uint8], flags: NDArray[np.uint8]) -> float:
-    """ROC AUC of rows in descending score order: flags bit 0 = positive, bit 1 = last row of a tie block."""
-    ctp = 0.0
-    cfp = 0.0
-    prev_tp = 0.0
-    prev_fp = 0.0
-    area = 0.0
+def _auc_pass(weights: NDArray[np.uint8], order: NDArray[np.uint32], flags: NDArray[np.uint8]) -> float:
+    """ROC AUC of the rows `order` lists in descending score order (their weights gathered from the resample's,
+    cheaper than hashing them again): flags bit 0 = positive, bit 1 = last row of a tie block.
+
+    Whole-number arithmetic (the weights are counts): exact, and short dependency chains; the end of a block of
+    equal scores adds a trapezoid (selects, not branches: the weights make "did anything change" random)."""
+    ctp = np.int64(0)
+    cfp = np.int64(0)
+    prev_tp = np.int64(0)
+    prev_fp = np.int64(0)
+    area = np.int64(0)
     for j in range(flags.size):
-        w = float(weights[j])
+        w = np.int64(weights[order[j]])
         f = flags[j]
-        wy = w * (f & 1)
-        end = float((f >> 1) & 1)
+        wy = w * np.int64(f & 1)
         ctp += wy
         cfp += w - wy
-        area += end * (cfp - prev_fp) * (ctp + prev_tp)
-        prev_tp += end * (ctp - prev_tp)
-        prev_fp += end * (cfp - prev_fp)
+        end = (f >> 1) & 1
+        area += (cfp - prev_fp) * (ctp + prev_tp) if end else np.int64(0)
+        prev_tp = ctp if end else prev_tp
+        prev_fp = cfp if end else prev_fp
     if ctp > 0 and cfp > 0:
-        return area / (2.0 * ctp * cfp)
+        return float(area) / (2.0 * float(ctp) * float(cfp))
     return np.nan
 
 
@@ -60,21 +64,22 @@ def _kernel(cell: NDArray[np.int32], rank: NDArray[np.uint8], nll: FloatArray, f
         key = resample_key(seed, b)
         weights = np.empty(n, dtype=np.uint8)
         fill_weights(weights, rows, key, thresholds)
-        local = np.zeros((4, n_cells))  # four copies used in turn: no store-to-load chain on one cell
-        local_rank = np.zeros((4, classes))
+        # Whole-number counts: the many confusion cells in one small copy (consecutive rows rarely share a cell);
+        # the few rank and loss cells in four copies used in turn (no store-to-load chain on one cell).
+        local = np.zeros(n_cells, dtype=np.int32)
+        local_rank = np.zeros((4, classes), dtype=np.int64)
         local_loss = np.zeros((4, n_finest))
         for k in range(n):
-            w = float(weights[k])
+            wi = weights[k]
             lane = k & 3
-            local[lane, cell[k]] += w
-            local_rank[lane, rank[k]] += w
-            local_loss[lane, finest[k]] += w * nll[k]
-        counts[b] = local.sum(axis=0)
+            local[cell[k]] += wi
+            local_rank[lane, rank[k]] += wi
+            local_loss[lane, finest[k]] += float(wi) * nll[k]
+        counts[b] = local
         ranks[b] = local_rank.sum(axis=0)
         losses[b] = local_loss.sum(axis=0)
         for c in range(classes):
-            fill_weights(weights, orders[c], key, thresholds)  # the same weights, in this class's score order
-            auc[b, c] = _auc_pass(weights, flags[c])
+            auc[b, c] = _auc_pass(weights, orders[c], flags[c])
     return counts, ranks, losses, auc
 
 

@@ -101,6 +101,8 @@ def multiclass_slice(grouping: Grouping, y: NDArray[np.intp], predicted: NDArray
     support = confusion[0].sum(axis=(1, 2))
     eligible = support >= min_support
     sampled = measures(*resampled) if resampled is not None else None
+    sampled_bounds = ({name: bounds(sampled[name], confidence) for name in (*GROUP_MEASURES, *CLASS_MEASURES)}
+                      if sampled is not None else {})
     groups = []
     for g, label in enumerate(grouping.labels):
         entry: dict[str, Any] = {
@@ -109,9 +111,9 @@ def multiclass_slice(grouping: Grouping, y: NDArray[np.intp], predicted: NDArray
             "per_class": {"support": [int(s) for s in point["class_support"][g]],
                           **{name: values(point[name][g]) for name in CLASS_MEASURES}},
         }
-        if sampled is not None:
-            entry["intervals"] = {name: bounds(sampled[name][:, g], confidence) for name in GROUP_MEASURES}
-            entry["per_class_intervals"] = {name: bounds(sampled[name][:, g], confidence) for name in CLASS_MEASURES}
+        if sampled_bounds:
+            entry["intervals"] = {name: sampled_bounds[name][g] for name in GROUP_MEASURES}
+            entry["per_class_intervals"] = {name: sampled_bounds[name][g] for name in CLASS_MEASURES}
         groups.append(entry)
     judged = int(eligible.sum())
     point_gaps = gaps(point, eligible) if judged >= 2 else None

@@ -6,8 +6,9 @@ champion's, so lifts are paired). The rows are visited in ascending order of abs
 order once, so the weighted median absolute error is read off the same pass: the value at the middle rank(s) of
 the resample (the mean of the two middle values when the resample's size is even, as `np.median` of the rows
 drawn). Each finest cell (the intersection of all sensitive groupings) accumulates its weight and its sums of
-residual, squared residual, absolute residual, prediction and (shifted) target; every group's measures follow
-from those (engine.evaluation.regression_slices).
+residual, squared residual, absolute residual and (shifted) target (a mean prediction is the mean target less the
+mean residual); every group's measures follow from those (engine.evaluation.regression_slices). Each row streams
+four numbers and two indices per resample: the kernel is bound by memory and by the weights' hash.
 """
 
 from __future__ import annotations
@@ -22,17 +23,17 @@ from engine.evaluation.bootstrap import POISSON_THRESHOLDS, fill_weights, resamp
 
 FloatArray = NDArray[np.float64]
 HEADLINE = ("rmse", "mae", "median_absolute_error", "mape", "r2", "mean_error")
-SUMS = ("weight", "residual", "squared", "absolute", "prediction", "target")  # per cell; target is shifted
+SUMS = ("weight", "residual", "squared", "absolute", "target")  # per cell; the target is shifted by its mean
 R2_FLOOR = 1e-12  # a resample whose target variance is below this (relative) has no R²
 
 
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
-def _kernel(rows: NDArray[np.uint32], residual: FloatArray, prediction: FloatArray, target: FloatArray,
-            ape: FloatArray, nonzero: FloatArray, cell: NDArray[np.int32], n_cells: int, seed: np.uint64,
+def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, ape: FloatArray,
+            cell: NDArray[np.int32], n_cells: int, seed: np.uint64,
             resamples: int, thresholds: NDArray[np.uint32]) -> tuple[FloatArray, FloatArray]:
     n = rows.size
     metrics = np.full((resamples, 6), np.nan)
-    sums = np.zeros((resamples, n_cells, 6))
+    sums = np.zeros((resamples, n_cells, 5))
     for b in prange(resamples):
         weights = np.empty(n, dtype=np.uint8)
         fill_weights(weights, rows, resample_key(seed, b), thresholds)
@@ -44,7 +45,7 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, prediction: FloatArr
         low = 0.0
         high = 0.0
         seen = 0
-        local = np.zeros((4, n_cells * 6))  # four copies used in turn: no store-to-load chain on one cell
+        local = np.zeros((4, n_cells * 5))  # four copies used in turn: no store-to-load chain on one cell
         s_e = 0.0
         s_e2 = 0.0
         s_ae = 0.0
@@ -63,23 +64,23 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, prediction: FloatArr
             s_ae += w * ae
             s_t += w * t
             s_t2 += w * t * t
-            s_ape += w * ape[k]
-            s_nz += w * nonzero[k]
+            a = ape[k]  # negative: a zero target, left out of MAPE
+            s_ape += w * max(a, 0.0)
+            s_nz += w if a >= 0.0 else 0.0
             if seen <= high_rank and seen + wi > low_rank:  # rare: the rows holding the middle rank(s)
                 if seen <= low_rank < seen + wi:
                     low = ae
                 if seen <= high_rank < seen + wi:
                     high = ae
             seen += wi
-            base = cell[k] * 6
+            base = cell[k] * 5
             lane = k & 3
             local[lane, base] += w
             local[lane, base + 1] += w * e
             local[lane, base + 2] += w * e * e
             local[lane, base + 3] += w * ae
-            local[lane, base + 4] += w * prediction[k]
-            local[lane, base + 5] += w * t
-        sums[b] = local.sum(axis=0).reshape(n_cells, 6)
+            local[lane, base + 4] += w * t
+        sums[b] = local.sum(axis=0).reshape(n_cells, 5)
         if total == 0:
             continue
         weight = float(total)
@@ -97,7 +98,7 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, prediction: FloatArr
 
 @dataclass(frozen=True)
 class RegressionSamples:
-    """Per resample: the headline metrics (resamples, 6) and each finest cell's sums (resamples, cells, 6)."""
+    """Per resample: the headline metrics (resamples, 6) and each finest cell's sums (resamples, cells, 5)."""
 
     metrics: FloatArray
     sums: FloatArray
@@ -126,7 +127,7 @@ def regression_bootstrap(y: FloatArray, predicted: FloatArray, *, finest: NDArra
     order = np.argsort(np.abs(residual), kind="stable")
     target = y - (float(np.mean(y)) if y.size else 0.0)  # shifted: the variance sums do not cancel
     ape, nonzero = percentage_errors(y, predicted)
-    metrics, sums = _kernel(order.astype(np.uint32), residual[order], predicted[order], target[order], ape[order],
-                            nonzero[order], finest[order].astype(np.int32), n_cells, np.uint64(seed), resamples,
-                            POISSON_THRESHOLDS)
+    signed_ape = np.where(nonzero > 0, ape, -1.0)
+    metrics, sums = _kernel(order.astype(np.uint32), residual[order], target[order], signed_ape[order],
+                            finest[order].astype(np.int32), n_cells, np.uint64(seed), resamples, POISSON_THRESHOLDS)
     return RegressionSamples(metrics=metrics, sums=sums, seed=seed)

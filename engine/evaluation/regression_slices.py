@@ -1,8 +1,9 @@
 """A regression candidate's measures per sensitive group and the gaps between groups, with intervals.
 
-Every measure comes from six sums per group (weight, residual, squared and absolute residual, prediction,
-shifted target; engine.evaluation.regression_kernel's `SUMS`): the point estimate from one bincount per sum,
-each resample's from the kernel's finest-cell sums added up per group, through the same functions. Residuals are
+Every measure comes from five sums per group (weight, residual, squared and absolute residual, shifted target;
+engine.evaluation.regression_kernel's `SUMS`; the mean prediction is the mean target less the mean residual): the
+point estimate from one bincount per sum, each resample's from the kernel's finest-cell sums added up per group,
+through the same functions. Residuals are
 `y - ŷ` (a positive mean residual: the model under-predicts the group). The gaps, over groups with enough
 support only: the largest difference and ratio (min / max, fairlearn's `between_groups`) of group RMSE and MAE,
 the worst group's squared and absolute loss (what a bounded-group-loss check bounds), the spread of mean
@@ -27,28 +28,30 @@ GAP_NAMES = ("rmse_difference", "rmse_ratio", "mae_difference", "mae_ratio", "ma
 
 
 def row_stats(y: FloatArray, predicted: FloatArray, shift: float) -> FloatArray:
-    """(rows, 6) per-row terms of the six sums, in `SUMS` order."""
+    """(rows, 5) per-row terms of the five sums, in `SUMS` order."""
     residual = y - predicted
-    return np.column_stack([np.ones_like(y), residual, residual**2, np.abs(residual), predicted, y - shift])
+    return np.column_stack([np.ones_like(y), residual, residual**2, np.abs(residual), y - shift])
 
 
 def group_sums(codes: NDArray[np.intp], groups: int, stats: FloatArray) -> FloatArray:
-    """(1, groups, 6) sums of each group: the point estimate's 'resample' (every weight 1)."""
+    """(1, groups, 5) sums of each group: the point estimate's 'resample' (every weight 1)."""
     sums = [np.bincount(codes, weights=stats[:, s], minlength=groups) for s in range(stats.shape[1])]
     return np.asarray(np.stack(sums, axis=-1)[None], dtype=np.float64)
 
 
 def measures(sums: FloatArray, shift: float) -> dict[str, FloatArray]:
-    """Every group measure from (..., 6) sums; NaN for a group without rows."""
+    """Every group measure from (..., 5) sums; NaN for a group without rows."""
     weight = sums[..., 0]
     mse = divide(sums[..., 2], weight)
+    mean_residual = divide(sums[..., 1], weight)
+    mean_target = divide(sums[..., 4], weight) + shift
     return {
         "rmse": np.sqrt(mse),
         "mae": divide(sums[..., 3], weight),
         "mse": mse,
-        "mean_residual": divide(sums[..., 1], weight),
-        "mean_prediction": divide(sums[..., 4], weight),
-        "mean_target": divide(sums[..., 5], weight) + shift,
+        "mean_residual": mean_residual,
+        "mean_prediction": mean_target - mean_residual,
+        "mean_target": mean_target,
     }
 
 
@@ -84,7 +87,7 @@ def r2_by_group(grouping: Grouping, y: FloatArray, predicted: FloatArray) -> lis
 
 def regression_slice(grouping: Grouping, y: FloatArray, predicted: FloatArray, stats: FloatArray, *, shift: float,
                      min_support: int, resampled: FloatArray | None, confidence: float) -> dict[str, Any]:
-    """One grouping's slice evidence: per-group measures (with intervals when `resampled` (resamples, groups, 6)
+    """One grouping's slice evidence: per-group measures (with intervals when `resampled` (resamples, groups, 5)
     sums are given), and the gaps between groups with enough support."""
     point_sums = group_sums(grouping.codes, grouping.size, stats)
     support = point_sums[0, :, 0]
@@ -92,14 +95,15 @@ def regression_slice(grouping: Grouping, y: FloatArray, predicted: FloatArray, s
     point = {name: v[0] for name, v in measures(point_sums, shift).items()}
     r2 = r2_by_group(grouping, y, predicted)
     sampled = measures(resampled, shift) if resampled is not None else None
+    sampled_bounds = {name: bounds(sampled[name], confidence) for name in GROUP_MEASURES} if sampled else {}
     groups = []
     for g, label in enumerate(grouping.labels):
         entry: dict[str, Any] = {
             "group": label, "support": int(support[g]), "too_small": not bool(eligible[g]),
             "metrics": {**{name: value(point[name][g]) for name in GROUP_MEASURES}, "r2": r2[g]},
         }
-        if sampled is not None:
-            entry["intervals"] = {name: bounds(sampled[name][:, g], confidence) for name in GROUP_MEASURES}
+        if sampled_bounds:
+            entry["intervals"] = {name: sampled_bounds[name][g] for name in GROUP_MEASURES}
         groups.append(entry)
     judged = int(eligible.sum())
     point_gaps = gaps(point, eligible) if judged >= 2 else {}
