@@ -1,12 +1,14 @@
 """The `evaluate` stage of a multiclass or regression candidate: its `Evidence` from held-out rows.
 
-The task's performance (metrics with intervals, per-group measures and gaps, the paired lift over the baseline)
-is computed by `engine.evaluation.multiclass` / `.regression` from the candidate's test outputs (class
-probabilities, or predictions) and the baseline's; the serving artifact is packaged and measured with parity in
-the output's units; the retrain is compared; the lineage and the data's evidence are those of a binary audit.
-The sections that exist only for binary audits so far (calibration, conformal, explanations, robustness,
-reasons, the monitoring reference) are recorded as not computed, with the reason, so their rules are
-`unknown`, never a pass. The champion is not re-scored on a non-binary run yet (its rule is `unknown`).
+The task's performance (metrics with intervals, per-group measures and gaps, the paired lift over the baseline) is
+computed by `engine.evaluation.multiclass` / `.regression` from the candidate's test outputs (class probabilities,
+or predictions) and the baseline's; the serving artifact is packaged and measured with parity in the output's
+units; the retrain is compared; the lineage and the data's evidence are those of a binary audit. A multiclass
+candidate's calibration comes with its performance; a regression's conformal intervals (`conformal_regression`) are
+fitted on the validation split. The sections that exist only for binary audits so far (regression calibration,
+multiclass prediction sets, explanations, robustness, reasons, the monitoring reference) are recorded as not
+computed, with the reason, so their rules are `unknown`, never a pass. The champion is not re-scored on a non-
+binary run yet (its rule is `unknown`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from numpy.typing import NDArray
 from engine.canonical import jsonable
 from engine.evaluation import reproducibility
 from engine.evaluation.candidate import Evaluated, EvaluationContext, data_sections, reproducibility_evidence
+from engine.evaluation.conformal_regression import conformal_regression_evidence
 from engine.evaluation.evidence import Comparisons, Evidence, TaskPerformance
 from engine.evaluation.multiclass import evaluate_multiclass
 from engine.evaluation.regression import evaluate_regression
@@ -29,7 +32,7 @@ from engine.timings import timed
 from engine.train import Trained, failure
 
 NOT_YET = "{section} exists for binary audits only so far (this audit's task is {task})"
-PENDING_SECTIONS = ("conformal", "explanations", "robustness")
+PENDING_SECTIONS = ("explanations", "robustness")
 
 
 def not_computed(section: str, task: str) -> dict[str, str]:
@@ -47,6 +50,22 @@ def task_performance(task: str, y: NDArray[Any], output: NDArray[np.float64], co
                                    settings=settings, baseline=baseline)
     return evaluate_multiclass(np.asarray(y, dtype=np.intp), output, list(plan.dataset.classes),
                                groupings=plan.groupings, settings=settings, baseline=baseline)
+
+
+def task_conformal(model: Any, output: NDArray[np.float64], context: EvaluationContext, task: str) -> dict[str, Any]:
+    """A regression's split-conformal intervals (calibrated on the validation split); not computed otherwise."""
+    if task != "regression":
+        return not_computed("conformal", task)
+    plan = context.plan
+    try:
+        with timed("conformal"):
+            return conformal_regression_evidence(
+                np.asarray(plan.training.y_valid, dtype=np.float64),
+                np.asarray(model.predict_proba(plan.training.x_valid), dtype=np.float64),
+                np.asarray(context.y_test, dtype=np.float64), output, levels=plan.settings.beyond.levels,
+                groupings=plan.groupings, min_group_size=plan.settings.performance.min_group_size)
+    except Exception as exc:  # a part that fails leaves its rules unknown
+        return {"error": failure(exc)}
 
 
 def task_reproducibility(trained: Trained, output: NDArray[np.float64], context: EvaluationContext,
@@ -85,10 +104,11 @@ def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progre
     with timed("reproducibility"):
         repro = task_reproducibility(trained, output, context, task)
     versus = (document.get("comparisons") or {}).get("baseline")
-    document["calibration"] = not_computed("calibration", task)
+    document.setdefault("calibration", not_computed("calibration", task))
     evidence = Evidence(
         performance=TaskPerformance({key: value for key, value in jsonable(document).items() if key != "comparisons"}),
         **{section: not_computed(section, task) for section in PENDING_SECTIONS},
+        conformal=jsonable(task_conformal(model, output, context, task)),
         serving=jsonable(serving), reproducibility=jsonable(repro),
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
                                   seed=plan.spec.split.seed),

@@ -207,8 +207,11 @@ def fairness(evidence: Evidence, params: Params) -> Finding:
 def calibration(evidence: Evidence, params: Params) -> Finding:
     measure, bound = params["measure"], float(params["max"])
     strategy = params.get("strategy", "uniform")
-    stored = evidence.get("calibration", {}).get(strategy)
-    label = {"ece": "ECE", "mce": "MCE", "brier": "Brier score"}[measure] + f" ({strategy} bins)"
+    calibrated = evidence.get("calibration", {})
+    top_label = strategy == "uniform" and "top_label" in calibrated  # a multiclass candidate: the top label's
+    stored = calibrated.get("top_label") if top_label else calibrated.get(strategy)
+    label = {"ece": "ECE", "mce": "MCE", "brier": "Brier score"}[measure] + (
+        " (top label, uniform bins)" if top_label else f" ({strategy} bins)")
     if stored is None:
         return Finding("unknown", None, bound, f"{label} was not computed for this candidate")
     if "by" not in params:
