@@ -7,8 +7,8 @@ units; the retrain is compared; the lineage and the data's evidence are those of
 candidate's calibration comes with its performance; a regression's conformal intervals (`conformal_regression`) are
 fitted on the validation split. The sections that exist only for binary audits so far (regression calibration,
 multiclass prediction sets, explanations, robustness, reasons, the monitoring reference) are recorded as not
-computed, with the reason, so their rules are `unknown`, never a pass. The champion is not re-scored on a non-
-binary run yet (its rule is `unknown`).
+computed, with the reason, so their rules are `unknown`, never a pass. The champion is not re-scored on a
+non-binary run yet (its rule is `unknown`).
 """
 
 from __future__ import annotations
