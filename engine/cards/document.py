@@ -200,6 +200,8 @@ def _calibration(evidence: dict[str, Any] | None) -> dict[str, Any]:
         return not_evaluated("no calibration evidence was recorded")
     if "error" in calibration:
         return not_evaluated(str(calibration["error"]))
+    if "top_label" in calibration:  # multiclass: the top label's reliability, drawn as a binary one is
+        return {"status": "evaluated", "uniform": calibration["top_label"]}
     return {"status": "evaluated", **{k: calibration[k] for k in ("uniform", "quantile") if k in calibration}}
 
 
