@@ -63,6 +63,9 @@ def mlgate() -> None:
 @click.option("--spec", "spec_path", type=click.Path(path_type=Path), help="audit spec (JSON or TOML)")
 @click.option("--data", type=click.Path(path_type=Path), help="CSV or Parquet file (quick mode, or overrides the spec)")
 @click.option("--target", help="label column")
+@click.option("--task", type=click.Choice(["binary", "multiclass", "regression"]), default=None,
+              help="the task type (default: inferred from the target: 2 labels binary, 3-50 labels multiclass, "
+                   "a numeric target with more values regression)")
 @click.option("--positive", help="the label value that counts as positive (needed unless labels are 0/1 or true/false)")
 @click.option("--sensitive", help="comma-separated sensitive columns (excluded from the features)")
 @click.option("--features", help="comma-separated feature columns (default: all others)")
@@ -71,7 +74,8 @@ def mlgate() -> None:
 @click.option("--train-data", type=click.Path(path_type=Path),
               help="the external model's training data (CSV or Parquet): the baseline is trained on it")
 @click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path),
-              help="policy file; repeatable (default: policies/default.json)")
+              help="policy file; repeatable (default: the pack of the task: policies/default.json for binary, "
+                   "regression.json or multiclass.json)")
 @audit_db_option
 @click.option("--cards-dir", type=click.Path(path_type=Path), default=None, help="where model cards are written")
 @click.option("--artifacts-dir", type=click.Path(path_type=Path), default=None,
@@ -101,6 +105,7 @@ def audit(
     fail_on: str | None, output_format: str, model: Path | None = None, train_data: Path | None = None,
     progress_format: str = "text", split_strategy: str | None = None, time_column: str | None = None,
     group_column: str | None = None, test_data: Path | None = None, folds: int | None = None,
+    task: str | None = None,
 ) -> int:
     """Train, evaluate and check candidates (or audit a model trained elsewhere: --model); record; write cards."""
     from engine import service, spec
@@ -120,6 +125,7 @@ def audit(
         features=_split_list(features), policies=list(policies), seed=seed, fail_on=fail_on, model=model,
         train_data=train_data, split={"strategy": split_strategy, "time_column": time_column,
                                       "group_column": group_column, "test_path": test_data, "folds": folds},
+        task=task,
     )
     if spec_path is not None and overrides:
         source = f"{spec_path}{spec.FLAGS_SUFFIX}"
@@ -195,14 +201,19 @@ def policy() -> None:
 
 @policy.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def policy_validate(files: tuple[Path, ...]) -> int:
-    """Check policy files against the schema; list every error."""
+@click.option("--task", type=click.Choice(["binary", "multiclass", "regression"]), default=None,
+              help="also check that every rule can apply to an audit of this task type")
+def policy_validate(files: tuple[Path, ...], task: str | None = None) -> int:
+    """Check policy files against the schema (and, with --task, against a task type); list every error."""
     from engine.policy.loader import PolicyProblems, load_policy
+    from engine.policy.tasks import check_for_task
 
     failed = False
     for path in files:
         try:
             loaded = load_policy(path)
+            if task is not None:
+                check_for_task([loaded], task)
         except PolicyProblems as exc:
             failed = True
             for problem in exc.problems:

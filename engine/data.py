@@ -1,9 +1,10 @@
 """Loading the audited data through DuckDB, and fingerprinting it.
 
 CSV and Parquet are read by DuckDB (fast, typed, streaming). Text cells are trimmed and the spec's missing
-markers become NULL. Every problem that makes the file unusable for a binary-classification audit (missing or
-empty file, unknown column, one or three labels, an ambiguous positive label) is a `DataError` naming the file,
-raised before anything is trained or recorded. The file's SHA-256 and schema go into the trail.
+markers become NULL. Every problem that makes the file unusable for the audit's task (missing or empty
+file, unknown column, one label, an ambiguous positive label, a target that fits no task: `engine.tasks`) is
+a `DataError` naming the file, raised before anything is trained or recorded. The file's SHA-256 and schema
+go into the trail.
 Which rows train and which test is decided in `engine.split`.
 """
 
@@ -22,6 +23,7 @@ from engine.candidates import Features
 from engine.canonical import sha256_file
 from engine.errors import DataError
 from engine.spec import DataSpec
+from engine.tasks import Target, read_target, same_classes
 
 READERS = {
     ".csv": "read_csv", ".tsv": "read_csv", ".txt": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet",
@@ -33,10 +35,13 @@ MAX_LABELS_SHOWN = 5
 
 @dataclass(frozen=True)
 class Dataset:
-    """The rows with a known label: raw columns, boolean labels (True = positive) and how they were read."""
+    """The rows with a known label: raw columns, labels and how they were read.
+
+    `y` holds booleans (True = positive) for a binary task, class codes into `classes` for a multiclass one and
+    float64 values for a regression; the positive and negative labels are empty unless the task is binary."""
 
     frame: pd.DataFrame
-    y: NDArray[np.bool_]
+    y: NDArray[Any]
     positive_label: str
     negative_label: str
     features: Features
@@ -44,6 +49,9 @@ class Dataset:
     fingerprint: dict[str, Any]
     schema: list[dict[str, Any]]
     notes: list[str]
+    task: str = "binary"
+    classes: tuple[str, ...] = ()
+    task_inferred: str | None = None  # why the task was inferred from the target; None when the spec named it
 
 
 def _quote(name: str) -> str:
@@ -200,12 +208,17 @@ def load_dataset(spec: DataSpec) -> Dataset:
         notes.append(f"{int((~known).sum())} rows without a {spec.target!r} label left out")
         frame = frame.loc[known].reset_index(drop=True)
     labels_text = label_text(frame[spec.target])
+    task = "binary" if spec.task is None and spec.positive is not None else spec.task  # a positive label: binary
+    target = None if task == "binary" else read_target(frame[spec.target], labels_text, task,
+                                                        where=where, target=spec.target)
+    if target is not None:
+        return _dataset(frame, spec, schema, notes, target)
     labels: list[str] = sorted(labels_text.unique().tolist())
     if len(labels) != 2:
         listed = [*labels[:MAX_LABELS_SHOWN], *(["..."] if len(labels) > MAX_LABELS_SHOWN else [])]
         raise DataError(
             f"{where}: target {spec.target!r} has {len(labels)} distinct labels {listed}; "
-            "mlgate audits binary classification and needs exactly 2"
+            "a binary audit needs exactly 2", hint="--task multiclass or --task regression for other targets",
         )
     positive = _positive(labels, spec.positive, where)
     negative = next(label for label in labels if label != positive)
@@ -215,6 +228,15 @@ def load_dataset(spec: DataSpec) -> Dataset:
         raise DataError(
             f"{where}: only {smallest} rows of one label; at least {MIN_ROWS_PER_CLASS} of each are needed to split"
         )
+    inferred = "two labels" if spec.task is None else None
+    return replace(_dataset(frame, spec, schema, notes, Target("binary", y, (negative, positive), inferred)),
+                   positive_label=positive, negative_label=negative)
+
+
+def _dataset(frame: pd.DataFrame, spec: DataSpec, schema: list[dict[str, Any]], notes: list[str],
+             target: Target) -> Dataset:
+    """The checked rows with their target; the sensitive bins and features checked too."""
+    path, where = spec.path, str(spec.path)
     for column in spec.sensitive_bins:
         if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
             raise DataError(f"{where}: sensitive_bins names {column!r}, which is not a numeric column")
@@ -222,14 +244,17 @@ def load_dataset(spec: DataSpec) -> Dataset:
     fingerprint = {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": len(frame)}
     return Dataset(
         frame=frame,
-        y=y,
-        positive_label=positive,
-        negative_label=negative,
+        y=target.y,
+        positive_label="",
+        negative_label="",
         features=features,
         sensitive=spec.sensitive,
         fingerprint=fingerprint,
         schema=schema,
         notes=notes + feature_notes,
+        task=target.task,
+        classes=target.classes if target.task == "multiclass" else (),
+        task_inferred=target.inferred,
     )
 
 
@@ -239,6 +264,7 @@ def matching(other: Dataset, dataset: Dataset, path: Path, what: str) -> Dataset
     missing = [c for c in dataset.features.all if c not in other.frame.columns]
     if missing:
         raise DataError(f"{path}: the {what} data lacks feature column(s) {', '.join(map(repr, missing))}")
+    same_classes(dataset.classes, other.classes, where=str(path))
     if other.positive_label != dataset.positive_label or other.negative_label != dataset.negative_label:
         raise DataError(f"{path}: labels {[other.negative_label, other.positive_label]} differ from the data's "
                         f"{[dataset.negative_label, dataset.positive_label]}")
@@ -250,7 +276,7 @@ def load_training_file(spec: DataSpec, dataset: Dataset) -> Dataset | None:
     path = spec.train_path
     if path is None:
         return None
-    train = load_dataset(replace(spec, path=path, train_path=None, sensitive=(), sensitive_bins={}))
+    train = load_dataset(replace(spec, path=path, train_path=None, sensitive=(), sensitive_bins={}, task=dataset.task))
     return matching(train, dataset, path, "training")
 
 
@@ -260,7 +286,8 @@ def load_test_file(spec: DataSpec, test_path: Path | None, dataset: Dataset) -> 
     It carries the features, the target and the sensitive columns (its groups are judged too)."""
     if test_path is None:
         return None
-    return matching(load_dataset(replace(spec, path=test_path, train_path=None)), dataset, test_path, "test")
+    return matching(load_dataset(replace(spec, path=test_path, train_path=None, task=dataset.task)), dataset,
+                    test_path, "test")
 
 
 def with_test_rows(dataset: Dataset, test: Dataset | None) -> Dataset:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
-from engine.evaluation.metrics import METRICS
+from engine.evaluation.task_metrics import ALL_METRICS
 
 Status = Literal["pass", "fail", "unknown", "error", "waived"]
 PASS: Status = "pass"  # noqa: S105 (a status, not a password)
@@ -160,14 +160,14 @@ class Contender:
 
 
 def recommend(contenders: Iterable[Contender], *, metric: str) -> str | None:
-    """The best eligible candidate by the optimizing `metric` (its direction from `METRICS`); None when none is.
+    """The best eligible candidate by the optimizing `metric` (its direction from `ALL_METRICS`); None when none is.
 
     Of candidates tied on the metric, the first (in the spec's order) is recommended.
     """
     eligible = [c for c in contenders if c.eligible]
     if not eligible:
         return None
-    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+    sign = 1.0 if ALL_METRICS[metric].higher_is_better else -1.0
     return max(eligible, key=lambda c: sign * float(c.value or 0.0)).name  # max keeps the first of equals
 
 

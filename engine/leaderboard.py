@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.audit.runs import RunView
-from engine.evaluation.metrics import METRICS
+from engine.evaluation.task_metrics import ALL_METRICS
 
 MARKER = "★"
 MISSING = "—"
@@ -122,7 +122,7 @@ class Leaderboard:
     @property
     def metric_label(self) -> str:
         """The metric's name as people read it (ROC AUC), or its key when the metric is unknown here."""
-        known = METRICS.get(self.metric)
+        known = ALL_METRICS.get(self.metric)
         return known.label if known else self.metric
 
     def row(self, name: str) -> Row | None:

@@ -22,7 +22,8 @@ from engine.evaluation.groups import Grouping, sensitive_groupings
 from engine.evaluation.settings import EvaluationSettings
 from engine.folds import Fold, cv_folds
 from engine.policy.loader import Policy, load_policies
-from engine.spec import AuditSpec
+from engine.policy.tasks import check_for_task
+from engine.spec import AuditSpec, for_task
 from engine.split import Splits, split_for, training_set
 from engine.timings import timed
 
@@ -71,6 +72,19 @@ def build_candidates(spec: AuditSpec, dataset: Dataset) -> dict[str, Candidate]:
     return models
 
 
+def refuse_unsupported(spec: AuditSpec) -> None:
+    """What a multiclass or regression audit cannot take yet: models trained elsewhere, calibrated variants."""
+    if spec.task in (None, "binary"):
+        return
+    for index, candidate in enumerate(spec.candidates):
+        if candidate.family == EXTERNAL:
+            raise SpecError(f"{spec.source}: /candidates/{index}: a model trained elsewhere is audited for binary "
+                            f"tasks only so far (this audit's task is {spec.task})")
+        if candidate.calibration:
+            raise SpecError(f"{spec.source}: /candidates/{index}/calibration: calibrated variants exist for binary "
+                            f"tasks only so far (this audit's task is {spec.task})")
+
+
 def check_writable(outputs: Outputs) -> None:
     """Refuse unusable output places before the run is recorded, so a mistake leaves nothing half-written."""
     for folder, what in ((outputs.audit_db.parent, "--audit-db"), (outputs.cards_dir, "--cards-dir"),
@@ -87,10 +101,17 @@ def check_writable(outputs: Outputs) -> None:
 
 
 def prepare(spec: AuditSpec, outputs: Outputs) -> Plan:
-    """Read and check every input of `spec` and build its candidates; raises `MlgateError` on bad input."""
-    policies = load_policies(spec.policies)
+    """Read and check every input of `spec` and build its candidates; raises `MlgateError` on bad input.
+
+    A spec without a task gets the one its target fits (`engine.tasks`), with that task's default policy pack and
+    optimizing metric where the spec gave none; the plan's spec says which task it is."""
     with timed("load"):
         dataset = load_dataset(spec.data)
+    if spec.task != dataset.task:
+        spec = for_task(spec, dataset.task)
+    refuse_unsupported(spec)
+    policies = load_policies(spec.policies)
+    check_for_task(policies, dataset.task)
     train_file = load_training_file(spec.data, dataset)
     test_file = load_test_file(spec.data, spec.split.test_path, dataset)
     dataset = with_test_rows(dataset, test_file)

@@ -63,6 +63,8 @@ def run_started(plan: Plan) -> dict[str, Any]:
             "features": {"numeric": dataset.features.numeric, "categorical": dataset.features.categorical},
             "sensitive": dataset.sensitive,
             "notes": dataset.notes,
+            **({"task": dataset.task, "classes": list(dataset.classes), "task_inferred": dataset.task_inferred}
+               if dataset.task != "binary" else {}),  # absent: binary, as every earlier run
         },
         "split": {"sizes": plan.splits.sizes(), "seed": spec.split.seed, "stratified": True,
                   **split_record(plan)},

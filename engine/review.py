@@ -22,6 +22,7 @@ from engine.decision import APPROVE, BLOCKING_STATUSES, RECORD, Action, candidat
 from engine.errors import MlgateError
 from engine.policy.checker import check
 from engine.policy.loader import load_policies, policy_record
+from engine.policy.tasks import check_for_task
 from engine.safe_text import has_control_characters
 
 DECISIONS = ("approve", "reject")
@@ -142,6 +143,7 @@ def recheck(audit_db: Path, run_id: str, policy_paths: Sequence[Path], *,
     """Check a run's stored evidence against other policies, record the outcome, and say what changed."""
     policies = load_policies(list(policy_paths))
     record = runs.load_run(audit_db, run_id)
+    check_for_task(policies, record.started.data["data"].get("task", "binary"))  # a rule the run's task cannot have
     if record.completed is None:
         raise ReviewError(f"run {run_id} is incomplete (it never finished); its evidence cannot be re-checked")
     changes: list[Change] = []

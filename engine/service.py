@@ -32,6 +32,7 @@ from engine.decide import AuditResult, CandidateResult, decide_candidate
 from engine.decision import Contender, recommend, run_verdict
 from engine.evaluation.candidate import Evaluated, EvaluationContext, evaluate_candidate, evaluation_context
 from engine.evaluation.comparisons import compare_all
+from engine.evaluation.task_candidate import evaluate_task_candidate
 from engine.evaluation.versus_champion import ChampionReference, champion_reference
 from engine.prepare import Outputs, Plan, prepare
 from engine.progress import Progress, ProgressCallback, ignore
@@ -42,6 +43,15 @@ from engine.timings import for_candidate, recording, timed
 from engine.train import calibrate, train_candidate
 
 __all__ = ["AuditResult", "CandidateResult", "Progress", "ProgressCallback", "new_run_id", "run_audit"]
+
+
+def task_line(plan: Plan) -> str:
+    """What the audit says about its task: which, and why when it was inferred from the target."""
+    dataset = plan.dataset
+    why = f" (inferred from {plan.spec.data.target!r}: {dataset.task_inferred}; --task overrides)" \
+        if dataset.task_inferred else ""
+    classes = f", classes: {', '.join(dataset.classes)}" if dataset.classes else ""
+    return f"task: {dataset.task}{why}{classes}; policies: {', '.join(p.name for p in plan.policies)}"
 
 
 def new_run_id() -> str:
@@ -69,6 +79,22 @@ def _with_exposure(evaluated: list[Evaluated], audit_db: Path, test_set: dict[st
         progress(Progress("exposure", f"this test set informed {earlier} earlier run{'s' if earlier != 1 else ''}"))
     return [replace(e, evidence=replace(e.evidence, exposure=exposure)) if e.evidence is not None else e
             for e in evaluated]
+def _train_and_evaluate_task(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
+    """Every candidate of a multiclass or regression audit, the baseline first: its test outputs are every other
+    candidate's reference (the paired lift over it is part of the task's evidence)."""
+    evaluated = []
+    baseline = None
+    champion = champion_evidence(plan.outputs.audit_db, plan.spec.name)
+    record = {**champion, "rescored_error": f"champions are re-scored in binary audits only so far (this audit's "
+                                            f"task is {plan.dataset.task})"} if champion["current"] else champion
+    for candidate in sorted(plan.spec.candidates, key=lambda c: c.family != BASELINE):
+        with for_candidate(candidate.name):
+            item, output = evaluate_task_candidate(train_candidate(plan, candidate, progress), context, progress,
+                                                   baseline=baseline, champion=record)
+        evaluated.append(item)
+        if candidate.family == BASELINE and output is not None:
+            baseline = (candidate.name, output)
+    return evaluated
 
 
 def _train_and_evaluate(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
@@ -102,16 +128,22 @@ def run_audit(
     """
     with trail_lock_timeout(lock_timeout), recording() as timings:  # one patience for every trail access
         plan = prepare(spec, Outputs(audit_db, cards_dir, artifacts_dir or cards_dir.parent / DEFAULT_ARTIFACTS_DIR))
+        spec = plan.spec  # with its task known
         sizes = ", ".join(f"{k} {v}" for k, v in plan.splits.sizes().items())
         progress(Progress("data", f"read {len(plan.dataset.y)} labelled rows of {spec.data.path.name}: {sizes}"))
+        if plan.dataset.task != "binary":  # a binary audit's output stays as it was
+            progress(Progress("data", task_line(plan)))
 
         run_id = new_run_id()
         started = record.start_run(plan, run_id, lock_timeout=lock_timeout)
         context = evaluation_context(plan, run_id=run_id, run_lineage=started["lineage"])
-        evaluated = _train_and_evaluate(plan, context, progress)
-        baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
-        evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(context, progress),
-                                confidence=plan.settings.confidence)
+        if plan.dataset.task == "binary":
+            evaluated = _train_and_evaluate(plan, context, progress)
+            baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
+            evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(context, progress),
+                                    confidence=plan.settings.confidence)
+        else:
+            evaluated = _train_and_evaluate_task(plan, context, progress)
         evaluated = _with_exposure(evaluated, audit_db, started["test_set"], progress)
 
         results = []

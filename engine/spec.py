@@ -21,6 +21,7 @@ from engine.errors import SpecError
 from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
 from engine.policy.loader import DEFAULT_POLICY
 from engine.serving.evidence import DEFAULT_SERVING
+from engine.tasks import DEFAULT_METRIC, TASKS
 
 DEFAULT_MISSING_VALUES = ("", "NA", "N/A", "NaN", "null", "NULL", "?")
 DEFAULT_SPLIT = {"test": 0.2, "validation": 0.2, "seed": 42}
@@ -70,6 +71,7 @@ class DataSpec:
     sensitive_bins: dict[str, list[float]] = field(default_factory=dict)
     train_path: Path | None = None
     serving_features: tuple[str, ...] | None = None
+    task: str | None = None  # binary, multiclass or regression; None: inferred from the target when it is read
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,11 @@ class AuditSpec:
     evaluation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_EVALUATION))
     serving: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVING))
     decisions: dict[str, Any] = field(default_factory=dict)  # the `decisions` and `reasons` tables, as given
+    task_defaults: tuple[str, ...] = ()  # keys left to the task's defaults: "policies", "optimizing_metric"
+
+    @property
+    def task(self) -> str | None:  # once given or inferred (None until the target is read)
+        return self.data.task
 
 
 def read_spec_file(path: Path) -> tuple[dict[str, Any], str]:
@@ -150,6 +157,7 @@ def flags_document(
     model: Path | None = None,
     train_data: Path | None = None,
     split: dict[str, Any] | None = None,
+    task: str | None = None,
 ) -> dict[str, Any]:
     """The part of a spec document given by command-line flags (paths made absolute)."""
     data_part: dict[str, Any] = {}
@@ -171,6 +179,8 @@ def flags_document(
         document["split"] = split_part
     if fail_on is not None:
         document["evaluation"] = {"fail_on": fail_on}
+    if task is not None:
+        document["task"] = task
     if model is not None:
         document["candidates"] = [{"name": model_name(model), "model": str(model.resolve())}]
     return document
@@ -224,6 +234,9 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
     if split["test"] + split["validation"] + 2 * split.get("gap", 0) >= 0.9:
         raise SpecError(f"{source}: /split: test + validation must leave at least 10% of rows for training")
     evaluation = {**DEFAULT_EVALUATION, **document.get("evaluation", {})}
+    task = document.get("task")
+    defaulted = tuple(key for key, given in (("policies", "policies" in document), ("optimizing_metric",
+                      "optimizing_metric" in document.get("evaluation", {}))) if not given)
     candidates = tuple(
         CandidateSpec(
             c["name"], c.get("family", EXTERNAL), _params(c, f"{source}: /candidates/{i}/model"),
@@ -250,6 +263,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
             sensitive_bins={k: sorted(float(x) for x in v) for k, v in data.get("sensitive_bins", {}).items()},
             train_path=Path(data["train_path"]) if "train_path" in data else None,
             serving_features=tuple(data["serving_features"]) if "serving_features" in data else None,
+            task=task,
         ),
         split=split_spec(split, source),
         threshold=float(evaluation["threshold"]),
@@ -261,8 +275,29 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         evaluation=evaluation,
         serving={**DEFAULT_SERVING, **document.get("serving", {})},
         decisions={key: document[key] for key in ("decisions", "reasons") if key in document},
+        task_defaults=defaulted,
     )
-    return _with_document(spec)
+    return for_task(spec, task) if task is not None else _with_document(spec)
+
+
+def for_task(spec: AuditSpec, task: str) -> AuditSpec:
+    """The spec with its task known: the task's default policy pack and optimizing metric where the spec gave
+    none (a binary audit keeps today's defaults), and the recorded document saying which task it is."""
+    if task not in TASKS:
+        raise SpecError(f"{spec.source}: /task: {task!r} is not one of {', '.join(TASKS)}")
+    policies, metric = spec.policies, spec.optimizing_metric
+    if "policies" in spec.task_defaults:
+        policies = (task_policy(task),)
+    if "optimizing_metric" in spec.task_defaults:
+        metric = DEFAULT_METRIC[task]
+    evaluation = {**spec.evaluation, "optimizing_metric": metric}
+    return _with_document(replace(spec, data=replace(spec.data, task=task), policies=policies,
+                                  optimizing_metric=metric, evaluation=evaluation))
+
+
+def task_policy(task: str) -> Path:
+    """The shipped pack that fits a task: `default.json` for binary, `TASK.json` for the others."""
+    return DEFAULT_POLICY if task == "binary" else DEFAULT_POLICY.with_name(f"{task}.json")
 
 
 def split_spec(split: dict[str, Any], source: str) -> SplitSpec:
@@ -363,6 +398,7 @@ def _with_document(spec: AuditSpec) -> AuditSpec:
     """Attach the complete spec as plain JSON: what the trail records and what a re-check reads."""
     document = {
         "name": spec.name,
+        **({"task": spec.task} if spec.task not in (None, "binary") else {}),  # absent: binary, as ever
         "description": spec.description,
         "card": spec.card,
         "data": {

@@ -45,13 +45,20 @@ class Splits:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
 
 
-def split_rows(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
-    """Stratified train/validation/test positions, reproducible from the seed."""
+def strata(y: NDArray[Any]) -> NDArray[Any] | None:
+    """What a stratified split balances: the labels (binary or class codes); nothing for a regression target."""
+    return None if np.issubdtype(y.dtype, np.floating) else y
+
+
+def split_rows(y: NDArray[Any], spec: SplitSpec) -> Splits:
+    """Stratified train/validation/test positions (random for a regression target), reproducible from the seed."""
     rows = np.arange(y.size)
+    by = strata(y)
     try:
-        rest, test = train_test_split(rows, test_size=spec.test, stratify=y, random_state=spec.seed)
+        rest, test = train_test_split(rows, test_size=spec.test, stratify=by, random_state=spec.seed)
         train, validation = train_test_split(
-            rest, test_size=spec.validation / (1 - spec.test), stratify=y[rest], random_state=spec.seed
+            rest, test_size=spec.validation / (1 - spec.test), stratify=None if by is None else by[rest],
+            random_state=spec.seed,
         )
     except ValueError:
         raise DataError(
@@ -61,7 +68,7 @@ def split_rows(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
     return Splits(train=np.sort(train), validation=np.sort(validation), test=np.sort(test))
 
 
-def split_holdout(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
+def split_holdout(y: NDArray[Any], spec: SplitSpec) -> Splits:
     """Stratified validation/test positions and no training rows: for auditing a model trained elsewhere.
 
     The validation part (the spec's validation fraction) fits calibrators and, without training data, the
@@ -69,7 +76,8 @@ def split_holdout(y: NDArray[np.bool_], spec: SplitSpec) -> Splits:
     """
     rows = np.arange(y.size)
     try:
-        test, validation = train_test_split(rows, test_size=spec.validation, stratify=y, random_state=spec.seed)
+        test, validation = train_test_split(rows, test_size=spec.validation, stratify=strata(y),
+                                            random_state=spec.seed)
     except ValueError:
         raise DataError(
             f"{y.size} labelled rows cannot be split {spec.validation:.0%} validation / the rest test with both labels "
@@ -116,5 +124,6 @@ def training_set(spec: AuditSpec, dataset: Dataset, splits: Splits,
         record = {"source": "validation part of the data (no training data was given): the baseline's class prior "
                             "is taken from it"}
     training = TrainingData(x_train=x_train, y_train=y_train, x_valid=x_valid, y_valid=y_valid,
-                            features=dataset.features, seed=spec.split.seed)
+                            features=dataset.features, seed=spec.split.seed, task=dataset.task,
+                            n_classes=max(len(dataset.classes), 2))
     return training, {**record, "rows": len(y_train)}

@@ -277,6 +277,7 @@ def test_no_usable_feature(tmp_path: Path) -> None:
 UNUSABLE = {
     "3 classes": ("data.csv", _labelled(["a", "b", "c"] * 10), "3 distinct labels"),
     "1 class": ("data.csv", _labelled(["a"] * 30), "1 distinct labels"),
+    "1 class, task inferred": ("data.csv", _labelled(["a"] * 30), "has one label ['a']; an audit needs at least 2"),
     "too few of one class": ("data.csv", _labelled(["a"] * 30 + ["b"] * 9), "only 9 rows of one label"),
     "empty file": ("data.csv", "", "data file is empty"),
     "header only": ("data.csv", "colour,size,label\n", "header but no rows"),
@@ -290,7 +291,7 @@ def test_unusable_file_is_a_data_error_naming_the_file(tmp_path: Path, case: str
     name, text, expected = UNUSABLE[case]
     path = _csv(tmp_path, text, name)
     with pytest.raises(DataError) as caught:
-        load_dataset(_spec(path, positive="a"))
+        load_dataset(_spec(path, positive=None if "inferred" in case else "a"))
     assert caught.value.message.startswith(str(path))
     assert expected in caught.value.message
 
@@ -298,7 +299,7 @@ def test_unusable_file_is_a_data_error_naming_the_file(tmp_path: Path, case: str
 def test_many_labels_are_shortened(tmp_path: Path) -> None:
     path = _csv(tmp_path, _labelled([f"l{i}" for i in range(8)] * 3))
     with pytest.raises(DataError, match="8 distinct labels") as caught:
-        load_dataset(_spec(path))
+        load_dataset(_spec(path, task="binary"))
     assert "'...'" in caught.value.message
     assert "'l7'" not in caught.value.message
 

@@ -140,7 +140,7 @@ def test_refreshing_a_page_keeps_matching_outputs_and_rewrites_stale_ones(tmp_pa
             "```console\n$ echo $?\n7\n$ mlgate policy validate policies/default.json\n```\n")
     assert refreshed_page(session, "x.md", page) == (
         "Text.\n\n```console\n$ echo kept; echo line\nkept\n…\n$ ls policies\ndecisions.json\ndefault.json\n"
-        "high-risk.json\nmonitoring.json\nstability.json\n```\n\n"
+        "high-risk.json\nmonitoring.json\nmulticlass.json\nregression.json\nstability.json\n```\n\n"
         "```console\n$ echo $?\n0\n$ mlgate policy validate policies/default.json\n"
         f"policies/default.json: valid (default {pack['version']}, {len(pack['rules'])} rules)\n```\n")
 

@@ -31,6 +31,7 @@ from engine.policy.groups import grouping_name
 from engine.policy.loader import Policy, Rule
 from engine.policy.registry import RULE_KINDS
 from engine.policy.rules import (
+    FAIRNESS_TASKS,
     Finding,
     beats_baseline,
     calibration,
@@ -764,8 +765,10 @@ def test_fairness(measure: str, key: str, bound: float, use: str, by: str | list
 
 
 def test_fairness_covers_every_measure() -> None:
+    """Every binary measure here; the multiclass and regression ones in tests/test_tasks_policy.py."""
     measures = policy_schema_defs()["fairness"]["properties"]["measure"]["enum"]
-    assert {case[0] for case in FAIRNESS_CASES} == set(measures) == set(HAND["slices"][0]["gaps"])
+    assert {case[0] for case in FAIRNESS_CASES} == set(FAIRNESS_TASKS["binary"]) == set(HAND["slices"][0]["gaps"])
+    assert set(measures) == {m for task in FAIRNESS_TASKS.values() for m in task}
 
 
 @pytest.mark.parametrize(

@@ -34,14 +34,19 @@ class Features:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Raw feature columns and boolean labels (True = positive) of the training and validation splits."""
+    """Raw feature columns and labels of the training and validation splits.
+
+    The labels are booleans (True = positive) for a binary task, class codes 0..n_classes-1 for a multiclass one
+    and float64 values for a regression (`engine.tasks`)."""
 
     x_train: pd.DataFrame
-    y_train: NDArray[np.bool_]
+    y_train: NDArray[Any]
     x_valid: pd.DataFrame
-    y_valid: NDArray[np.bool_]
+    y_valid: NDArray[Any]
     features: Features
     seed: int
+    task: str = "binary"
+    n_classes: int = 2
 
 
 class Candidate(Protocol):
@@ -53,7 +58,8 @@ class Candidate(Protocol):
         """Fit preprocessing and model on the training split (validation only for early stopping)."""
 
     def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
-        """P(positive) for each row of raw feature columns."""
+        """The model's output for each row of raw feature columns, in the task's units: P(positive) [N] (binary),
+        the class probabilities [N, k] (multiclass) or the predicted value [N] (regression)."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable facts for the trail and the card: parameters as fitted, sizes, early stopping."""
@@ -97,11 +103,21 @@ class Family:
 
 
 def pipeline_proba(pipeline: Any, features: Features | None, x: pd.DataFrame, family: str,
-                   *, missing: Any = np.nan) -> NDArray[np.float64]:
-    """P(positive) from a fitted scikit-learn pipeline over raw feature columns."""
+                   *, missing: Any = np.nan, task: str = "binary") -> NDArray[np.float64]:
+    """The task's output from a fitted scikit-learn pipeline over raw feature columns: P(positive) (binary),
+    class probabilities (multiclass) or predictions (regression)."""
     if pipeline is None or features is None:
         raise RuntimeError(f"{family} candidate used before fit")
-    return np.asarray(pipeline.predict_proba(categorical_frame(x, features, missing=missing))[:, 1], dtype=np.float64)
+    frame = categorical_frame(x, features, missing=missing)
+    if task == "regression":
+        return np.asarray(pipeline.predict(frame), dtype=np.float64)
+    proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+    return proba if task == "multiclass" else np.asarray(proba[:, 1], dtype=np.float64)
+
+
+def task_of(candidate: Any) -> str:
+    """The task a fitted candidate was trained for (families that know only binary say nothing: binary)."""
+    return str(getattr(candidate, "task", "binary"))
 
 
 def categorical_frame(x: pd.DataFrame, features: Features, *, missing: Any = np.nan) -> pd.DataFrame:

@@ -2,7 +2,9 @@
 
 Categorical columns are ordinal-encoded (categories learned on the training split; unseen and missing
 values become NaN, which LightGBM treats as missing) and passed to LightGBM as native categoricals, so no
-one-hot explosion. lightgbm is imported only when a candidate of this family is fitted.
+one-hot explosion. The objective follows the task: binary log loss, softmax (multiclass) or squared error
+(regression), each early-stopped on its own loss. lightgbm is imported only when a candidate of this family is
+fitted.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "max_categories": 255,
     "n_jobs": 1,
 }
+EVAL_METRIC = {"binary": "binary_logloss", "multiclass": "multi_logloss", "regression": "l2"}
 
 
 def _preprocessor(features: Features, params: dict[str, Any]) -> ColumnTransformer:
@@ -61,16 +64,19 @@ class LightGBMCandidate:
         self.features: Features | None = None
         self.pipeline: Pipeline | None = None
         self.best_iteration: int | None = None
+        self.task = "binary"
 
     def fit(self, data: TrainingData) -> None:
         import lightgbm
 
         self.features = data.features
+        self.task = data.task
         preprocess = _preprocessor(data.features, self.params)
         x_train = preprocess.fit_transform(categorical_frame(data.x_train, data.features))
         x_valid = preprocess.transform(categorical_frame(data.x_valid, data.features))
         booster_params = {k: v for k, v in self.params.items() if k not in ("early_stopping_rounds", "max_categories")}
-        model = lightgbm.LGBMClassifier(
+        estimator = lightgbm.LGBMRegressor if data.task == "regression" else lightgbm.LGBMClassifier
+        model = estimator(
             **booster_params,
             subsample_freq=1 if booster_params["subsample"] < 1 else 0,
             random_state=data.seed,
@@ -84,7 +90,7 @@ class LightGBMCandidate:
             data.y_train,
             eval_X=(x_valid,),
             eval_y=(data.y_valid,),
-            eval_metric="binary_logloss",
+            eval_metric=EVAL_METRIC[data.task],
             categorical_feature=categorical_indices,
             callbacks=[lightgbm.early_stopping(self.params["early_stopping_rounds"], verbose=False)],
         )
@@ -92,7 +98,7 @@ class LightGBMCandidate:
         self.pipeline = Pipeline([("preprocess", preprocess), ("model", model)])
 
     def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
-        return pipeline_proba(self.pipeline, self.features, x, self.family)
+        return pipeline_proba(self.pipeline, self.features, x, self.family, task=self.task)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
         """TreeSHAP through LightGBM's own `pred_contrib`, in raw (log-odds) space; one column per feature."""
@@ -109,7 +115,7 @@ class LightGBMCandidate:
         return {
             "params": self.params,
             "early_stopping": {
-                "metric": "binary_logloss on the validation split",
+                "metric": f"{EVAL_METRIC[self.task]} on the validation split",
                 "best_iteration": self.best_iteration,
             },
         }

@@ -1,4 +1,5 @@
-"""Logistic regression as one scikit-learn pipeline: impute, scale or one-hot encode (`onehot`), then the model.
+"""The linear family as one scikit-learn pipeline: impute, scale or one-hot encode (`onehot`), then the model:
+logistic regression (binary), multinomial logistic regression (multiclass) or ridge regression (regression).
 
 Keeping preprocessing and model in one `Pipeline` fitted on the training split is what makes the candidate
 leakage-safe and, later, exportable as one serving graph.
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
 from engine.candidates.base import (
@@ -41,22 +42,24 @@ class LogisticCandidate:
         self.params = {**DEFAULTS, **params}
         self.features: Features | None = None
         self.pipeline: Pipeline | None = None
+        self.task = "binary"
 
     def fit(self, data: TrainingData) -> None:
         self.features = data.features
-        model = LogisticRegression(
+        self.task = data.task
+        model: LogisticRegression | Ridge = LogisticRegression(
             C=self.params["C"],
             max_iter=self.params["max_iter"],
             class_weight=self.params["class_weight"],
             random_state=data.seed,
-        )
+        ) if data.task != "regression" else Ridge(alpha=float(self.params.get("alpha", 1.0)))
         x_train = categorical_frame(data.x_train, data.features, missing=MISSING_CATEGORY)
         preprocess = one_hot_preprocessor(data.features, self.params, x_train)
         self.pipeline = Pipeline([("preprocess", preprocess), ("model", model)])
         self.pipeline.fit(x_train, data.y_train)
 
     def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
-        return pipeline_proba(self.pipeline, self.features, x, self.family, missing=MISSING_CATEGORY)
+        return pipeline_proba(self.pipeline, self.features, x, self.family, missing=MISSING_CATEGORY, task=self.task)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
         """Exact SHAP of a linear model in log-odds: w·(z − mean z of the background), one-hot columns summed
@@ -82,8 +85,11 @@ class LogisticCandidate:
         described: dict[str, Any] = {"params": self.params}
         if self.pipeline is not None:
             model = self.pipeline.named_steps["model"]
-            described["n_model_inputs"] = int(model.coef_.shape[1])
-            described["n_iter"] = int(model.n_iter_[0])
+            described["n_model_inputs"] = int(model.coef_.shape[-1])
+            if model.n_iter_ is not None:
+                described["n_iter"] = int(np.max(model.n_iter_))
+            if self.task != "binary":
+                described["model"] = "ridge regression" if self.task == "regression" else "multinomial logistic"
         return described
 
 
@@ -95,6 +101,8 @@ FAMILY = Family(
         "additionalProperties": False,
         "properties": {
             "C": {"type": "number", "exclusiveMinimum": 0},
+            "alpha": {"type": "number", "minimum": 0,
+                      "description": "ridge penalty of a regression (default 1.0); C is the classifiers' inverse"},
             "max_iter": {"type": "integer", "minimum": 10, "maximum": 100000},
             "class_weight": {"enum": [None, "balanced"]},
             "max_categories": {"type": "integer", "minimum": 2, "maximum": 1000},

@@ -5,8 +5,10 @@ mixed precision when it is available (or when the spec forces `device = "cuda"`)
 the device, its name and the precision are recorded. On the CPU the optimiser is `adamw.AdamW` (torch's AdamW
 update as plain tensor operations, so torch's compiler is never imported). Seeds, a seeded shuffling generator,
 deterministic algorithms and a fixed thread count make a CPU retrain bit-identical. The best epoch (lowest
-validation log loss) is restored, and the trained network is moved to the CPU for scoring, which is what gets
-exported.
+validation loss) is restored, and the trained network is moved to the CPU for scoring, which is what gets
+exported. The head follows the task: one logit (binary log loss), one logit per class (softmax, cross-entropy) or
+one value (regression: squared error on the standardised target, whose scale is then folded into the last layer,
+so the network itself outputs the target's units).
 torch is imported only when a candidate of this family is fitted or scores.
 """
 
@@ -40,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "threads": 1,
 }
+LOSS_NAMES = {"binary": "log loss", "multiclass": "cross-entropy", "regression": "squared error (standardised)"}
 
 
 @contextmanager
@@ -73,13 +76,13 @@ def _device(torch: Any, wanted: str) -> tuple[Any, str, str]:
     return torch.device("cuda"), str(torch.cuda.get_device_name(0)), precision
 
 
-def _network(torch: Any, n_inputs: int, hidden: list[int], dropout: float) -> Any:
+def _network(torch: Any, n_inputs: int, hidden: list[int], dropout: float, outputs: int = 1) -> Any:
     layers: list[Any] = []
     width = n_inputs
     for size in hidden:
         layers += [torch.nn.Linear(width, size), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
         width = size
-    layers.append(torch.nn.Linear(width, 1))
+    layers.append(torch.nn.Linear(width, outputs))
     return torch.nn.Sequential(*layers)
 
 
@@ -105,6 +108,21 @@ def _optimiser_step(torch: Any, net: Any, device: Any, p: dict[str, Any], amp_dt
         scaler.update()
 
     return cuda_step
+def _head(torch: Any, data: TrainingData) -> tuple[Any, int, Any]:
+    """The task's loss, the network's output width and the label dtype its loss takes."""
+    if data.task == "multiclass":
+        return torch.nn.CrossEntropyLoss(), data.n_classes, np.int64
+    if data.task == "regression":
+        return torch.nn.MSELoss(), 1, np.float32
+    return torch.nn.BCEWithLogitsLoss(), 1, np.float32
+
+
+def _fold_scale(torch: Any, net: Any, mean: float, scale: float) -> None:
+    """Make the last layer output `mean + scale * output`: the network then predicts in the target's units."""
+    last = list(net)[-1]
+    with torch.no_grad():
+        last.weight.mul_(scale)
+        last.bias.mul_(scale).add_(mean)
 
 
 class TorchMLPCandidate:
@@ -116,6 +134,7 @@ class TorchMLPCandidate:
         self.preprocess: ColumnTransformer | None = None
         self.net: Any = None
         self.training: dict[str, Any] = {}
+        self.task = "binary"
 
     def _inputs(self, x: pd.DataFrame) -> NDArray[np.float32]:
         if self.preprocess is None or self.features is None:
@@ -127,6 +146,7 @@ class TorchMLPCandidate:
         import torch
 
         self.features = data.features
+        self.task = data.task
         x_train = categorical_frame(data.x_train, data.features, missing=MISSING_CATEGORY)
         self.preprocess = one_hot_preprocessor(data.features, self.params, x_train).fit(x_train)
         with _deterministic(torch, data.seed, int(self.params["threads"])):
@@ -135,12 +155,15 @@ class TorchMLPCandidate:
     def _train(self, torch: Any, data: TrainingData) -> None:
         p = self.params
         device, device_name, precision = _device(torch, str(p["device"]))
+        loss_fn, width, label_type = _head(torch, data)
+        centre, scale = (float(np.mean(data.y_train)), float(np.std(data.y_train)) or 1.0) \
+            if data.task == "regression" else (0.0, 1.0)
         x = torch.from_numpy(self._inputs(data.x_train)).to(device)
-        y = torch.from_numpy(data.y_train.astype(np.float32)).to(device)
+        y = torch.from_numpy(((data.y_train - centre) / scale).astype(label_type)).to(device)
         x_valid = torch.from_numpy(self._inputs(data.x_valid)).to(device)
-        y_valid = torch.from_numpy(data.y_valid.astype(np.float32)).to(device)
-        net = _network(torch, int(x.shape[1]), list(p["hidden_sizes"]), float(p["dropout"])).to(device)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
+        y_valid = torch.from_numpy(((data.y_valid - centre) / scale).astype(label_type)).to(device)
+        net = _network(torch, int(x.shape[1]), list(p["hidden_sizes"]), float(p["dropout"]), width).to(device)
+        squeeze = width == 1
         amp_dtype = {"mixed bfloat16": torch.bfloat16, "mixed float16": torch.float16}.get(precision)
         step = _optimiser_step(torch, net, device, p, amp_dtype)
         shuffle = torch.Generator().manual_seed(data.seed)
@@ -151,11 +174,13 @@ class TorchMLPCandidate:
             order = torch.randperm(int(x.shape[0]), generator=shuffle).to(device)
             for batch in order.split(int(p["batch_size"])):
                 with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                    loss = loss_fn(net(x[batch]).squeeze(1), y[batch])
+                    out = net(x[batch])
+                    loss = loss_fn(out.squeeze(1) if squeeze else out.float(), y[batch])
                 step(loss)
             net.eval()
             with torch.no_grad():
-                valid_loss = float(loss_fn(net(x_valid).float().squeeze(1), y_valid))
+                out = net(x_valid).float()
+                valid_loss = float(loss_fn(out.squeeze(1) if squeeze else out, y_valid))
             epochs_run = epoch
             if valid_loss < best[0]:
                 best = (valid_loss, epoch, copy.deepcopy(net.state_dict()))
@@ -163,10 +188,12 @@ class TorchMLPCandidate:
                 break
         net.load_state_dict(best[2])
         self.net = net.to("cpu").eval()
+        if data.task == "regression":
+            _fold_scale(torch, self.net, centre, scale)
         self.training = {
             "device": device.type, "device_name": device_name, "precision": precision,
             "torch": str(torch.__version__), "threads": int(p["threads"]),
-            "early_stopping": {"metric": "log loss on the validation split", "best_epoch": best[1],
+            "early_stopping": {"metric": f"{LOSS_NAMES[data.task]} on the validation split", "best_epoch": best[1],
                                "best_validation_loss": best[0], "epochs_run": epochs_run},
             "n_inputs": int(x.shape[1]), "n_parameters": int(sum(t.numel() for t in net.parameters())),
         }
@@ -178,8 +205,12 @@ class TorchMLPCandidate:
         import torch
 
         with torch.no_grad():
-            logits = self.net(torch.from_numpy(inputs)).squeeze(1)
-            return np.asarray(torch.sigmoid(logits).numpy(), dtype=np.float64)
+            out = self.net(torch.from_numpy(inputs))
+            if self.task == "multiclass":
+                return np.asarray(torch.softmax(out, dim=1).numpy(), dtype=np.float64)
+            if self.task == "regression":
+                return np.asarray(out.squeeze(1).numpy(), dtype=np.float64)
+            return np.asarray(torch.sigmoid(out.squeeze(1)).numpy(), dtype=np.float64)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
         """DeepSHAP (DeepLIFT rescale against each background row) of P(positive), in float64 on the trained

@@ -16,13 +16,30 @@ from typing import Any
 from engine.audit.runs import RunRecord, view
 from engine.candidates import FAMILIES
 from engine.checklist import CHECKLIST, item_status
-from engine.evaluation.metrics import METRICS
+from engine.evaluation.task_metrics import ALL_METRICS, task_metrics
 from engine.monitor.series import card_part as monitoring_part
 
 SCHEMA_VERSION = "mlgate-model-card/1"
 NOT_EVALUATED = "not evaluated"
 NOT_STATED = "not stated in the spec"
 GROUP_METRICS = ("roc_auc", "selection_rate", "tpr", "fpr", "ppv")
+TASK_GROUP_METRICS = {"binary": GROUP_METRICS, "multiclass": ("accuracy", "balanced_accuracy", "log_loss"),
+                      "regression": ("rmse", "mae", "mean_residual", "mean_prediction", "r2")}
+
+
+def task_of(evidence: dict[str, Any] | None) -> str:
+    """The task a candidate's evidence is for (no `task` key: binary, as every earlier trail)."""
+    return str((evidence or {}).get("task", "binary"))
+
+
+def output_format(data: dict[str, Any]) -> str:
+    """What the served model outputs, in words, for the run's task."""
+    task = data.get("task", "binary")
+    if task == "regression":
+        return f"the predicted {data['target']}"
+    if task == "multiclass":
+        return f"P({data['target']} = each class), classes: {', '.join(map(str, data.get('classes', [])))}"
+    return f"P({data['target']} = {data['positive_label']})"
 
 
 def not_evaluated(reason: str) -> dict[str, str]:
@@ -94,9 +111,10 @@ def _model_parameters(record: RunRecord, name: str) -> dict[str, Any]:
         "data": {"train": _dataset(record, "train"), "eval": _dataset(record, "test")},
         "input_format": "raw feature columns: numeric " + (", ".join(data["features"]["numeric"]) or "none")
                         + "; categorical " + (", ".join(data["features"]["categorical"]) or "none"),
-        "output_format": f"P({data['target']} = {data['positive_label']})",
+        "output_format": output_format(data),
         "label": {"target": data["target"], "positive": data["positive_label"],
-                  "negative": data.get("negative_label")},
+                  "negative": data.get("negative_label"),
+                  **({"task": data["task"], "classes": data.get("classes", [])} if "task" in data else {})},
         "features": data["features"],
         "notes": [*data.get("notes", []), *_exposure_note(record, name)],
     }
@@ -115,20 +133,21 @@ def _exposure_note(record: RunRecord, name: str) -> list[str]:
 def _performance_metrics(evidence: dict[str, Any]) -> list[dict[str, Any]]:
     """Headline metrics and each group's metrics, as Model Card Toolkit performance metrics."""
     intervals = evidence.get("intervals", {}).get("metrics", {})
+    threshold = evidence.get("threshold")
     metrics: list[dict[str, Any]] = [
-        {"type": name, "value": value, "slice": "overall", "threshold": evidence["threshold"],
+        {"type": name, "value": value, "slice": "overall", "threshold": threshold,
          **({"confidence_interval": ci} if (ci := _interval(intervals.get(name))) else {})}
         for name, value in evidence["metrics"].items() if value is not None
     ]
     for s in evidence.get("slices", []):
         for group in s["groups"]:
-            for name in GROUP_METRICS:
+            for name in TASK_GROUP_METRICS[task_of(evidence)]:
                 value = group["metrics"].get(name)
                 if value is None or group["too_small"]:
                     continue
                 ci = _interval(group.get("intervals", {}).get(name))
                 metrics.append({"type": name, "value": value, "slice": f"{s['name']}={group['group']}",
-                                "threshold": evidence["threshold"], **({"confidence_interval": ci} if ci else {})})
+                                "threshold": threshold, **({"confidence_interval": ci} if ci else {})})
     return metrics
 
 
@@ -138,12 +157,12 @@ def _metric_table(record: RunRecord, evidence: dict[str, Any]) -> list[dict[str,
     intervals = evidence.get("intervals", {}).get("metrics", {})
     comparison = evidence.get("comparisons", {}).get("baseline", {})
     return [
-        {"metric": key, "label": metric.label, "higher_is_better": metric.higher_is_better,
+        {"metric": key, "label": ALL_METRICS[key].label, "higher_is_better": ALL_METRICS[key].higher_is_better,
          "value": evidence["metrics"].get(key), "interval": intervals.get(key, [None, None]),
          "baseline": base_metrics.get(key), "lift": comparison.get(key, {}).get("lift"),
          "lift_interval": comparison.get(key, {}).get("interval", [None, None]),
          "p_value": comparison.get(key, {}).get("p_value")}
-        for key, metric in METRICS.items()
+        for key in task_metrics(task_of(evidence)) if task_of(evidence) == "binary" or key in evidence["metrics"]
     ]
 
 
@@ -155,12 +174,14 @@ def _evaluation(record: RunRecord, name: str) -> dict[str, Any]:
     intervals = evidence.get("intervals")
     return {
         "status": "evaluated",
-        "split": evidence["split"], "rows": evidence["rows"], "positives": evidence["positives"],
-        "threshold": evidence["threshold"], "baseline": evidence.get("baseline"),
+        "split": evidence["split"], "rows": evidence["rows"], "positives": evidence.get("positives"),
+        "threshold": evidence.get("threshold"), "baseline": evidence.get("baseline"), "task": task_of(evidence),
         "intervals": ({k: v for k, v in intervals.items() if k != "metrics"} if intervals
                       else not_evaluated("bootstrap = 0 in the spec")),
         "metrics": _metric_table(record, evidence),
-        "curves": evidence.get("curves") or not_evaluated("one class is absent from the test split"),
+        "curves": evidence.get("curves") or not_evaluated("one class is absent from the test split"
+                                                          if task_of(evidence) == "binary" else
+                                                          f"no ROC or PR curves for a {task_of(evidence)} task"),
     }
 
 
@@ -170,12 +191,13 @@ def _groups(evidence: dict[str, Any] | None) -> dict[str, Any] | list[dict[str, 
     slices = [s for s in evidence.get("slices", []) if len(s["columns"]) == 1]
     if not slices:
         return not_evaluated("no sensitive columns were declared in the spec")
+    measures = TASK_GROUP_METRICS[task_of(evidence)]
     return [
         {"by": s["name"], "min_support": s["min_support"], "groups_judged": s["groups_judged"],
-         "groups": [{"group": g["group"], "rows": g["support"], "positives": g["positives"],
+         "groups": [{"group": g["group"], "rows": g["support"], "positives": g.get("positives"),
                      "too_small": g["too_small"],
-                     "metrics": {k: g["metrics"].get(k) for k in GROUP_METRICS},
-                     "intervals": {k: g.get("intervals", {}).get(k, [None, None]) for k in GROUP_METRICS}}
+                     "metrics": {k: g["metrics"].get(k) for k in measures},
+                     "intervals": {k: g.get("intervals", {}).get(k, [None, None]) for k in measures}}
                     for g in s["groups"]],
          "gaps": [{"measure": k, "value": v, "interval": s.get("gap_intervals", {}).get(k, [None, None])}
                   for k, v in s["gaps"].items()]}
@@ -187,6 +209,10 @@ def _calibration(evidence: dict[str, Any] | None) -> dict[str, Any]:
     calibration = (evidence or {}).get("calibration")
     if not calibration:
         return not_evaluated("no calibration evidence was recorded")
+    if "error" in calibration:
+        return not_evaluated(str(calibration["error"]))
+    if "top_label" in calibration:  # multiclass: the top label's reliability, drawn as a binary one is
+        return {"status": "evaluated", "uniform": calibration["top_label"]}
     return {"status": "evaluated", **{k: calibration[k] for k in ("uniform", "quantile") if k in calibration}}
 
 

@@ -62,9 +62,16 @@ def _group_figures(card: dict[str, Any]) -> list[str]:
     return [
         _figure(figures.group_bars(grouping, metric, label),
                 f"{label} of each group of {grouping['by']}; hatched groups have too few rows to judge.")
-        for grouping in groups for metric, label in (("tpr", "true positive rate"), ("selection_rate",
-                                                                                     "selection rate"))
+        for grouping in groups for metric, label in _group_measures(card)
     ]
+
+
+def _group_measures(card: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The two group measures drawn: TPR and selection rate (binary), else the task's first two."""
+    task = card["mlgate"]["evaluation"].get("task", "binary")
+    return {"regression": (("rmse", "RMSE"), ("mean_residual", "mean residual")),
+            "multiclass": (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"))}.get(
+        task, (("tpr", "true positive rate"), ("selection_rate", "selection rate")))
 
 
 def _calibration_figures(card: dict[str, Any]) -> list[str]:

@@ -88,7 +88,8 @@ def _data(card: dict[str, Any]) -> list[str]:
         f"- File: {code(test['link'])}{origin}",
         f"- SHA-256: `{test['sha256']}`" + ("" if train["sha256"] == test["sha256"]
                                             else f"; training file `{train['sha256']}`"),
-        f"- Label: {code(label['target'])}, positive = {code(label['positive'])}",
+        f"- Label: {code(label['target'])}, " + (f"positive = {code(label['positive'])}" if label.get("task", "binary")
+                                                 == "binary" else f"task: {label['task']}"),
         f"- Split ({split_words(train['split'])}, seed {train['split']['seed']}): {split}; metrics use the "
         f"{test['rows']} test rows only",
         f"- Numeric features: {names(parameters['features']['numeric'])}",
@@ -113,8 +114,9 @@ def _metrics(card: dict[str, Any]) -> list[str]:
     how = (missing(intervals) or "") if "status" in intervals else (
         f"{intervals['confidence']:.0%} percentile intervals from {intervals['resamples']} Poisson bootstrap "
         f"resamples (seed {intervals['seed']}); the lift is paired: the same resamples for candidate and baseline")
+    at = f", threshold {evaluation['threshold']}" if evaluation.get("threshold") is not None else ""
     return [
-        f"## Metrics (held-out test split: {evaluation['rows']} rows, threshold {evaluation['threshold']})", "",
+        f"## Metrics (held-out test split: {evaluation['rows']} rows{at})", "",
         *table(["metric", code(name), "interval", f"baseline {code(evaluation['baseline'] or 'none')}",
                 "lift (positive = better)", "lift interval", "p (not better)"], rows), "",
         how + ".", "",
@@ -126,20 +128,35 @@ def _groups(card: dict[str, Any]) -> list[str]:
     if (reason := missing(groups)) is not None:
         return ["## Quantitative analysis by group", "", reason, ""]
     lines = ["## Quantitative analysis by group", ""]
+    binary = card["mlgate"]["evaluation"].get("task", "binary") == "binary"
     for s in groups:
         lines += [f"### By {code(s['by'])}", ""]
-        rows = ([md(g["group"]) + (" (too small)" if g["too_small"] else ""), str(g["rows"]), str(g["positives"]),
-                 *(number(g["metrics"][k]) for k in ("roc_auc", "selection_rate", "tpr", "fpr", "ppv")),
-                 interval(g["intervals"]["tpr"])]
-                for g in s["groups"])
-        lines += [*table(["group", "rows", "positives", "ROC AUC", "selection rate", "TPR", "FPR", "PPV",
-                          "TPR interval"], rows), ""]
+        if binary:
+            rows = ([md(g["group"]) + (" (too small)" if g["too_small"] else ""), str(g["rows"]), str(g["positives"]),
+                     *(number(g["metrics"][k]) for k in ("roc_auc", "selection_rate", "tpr", "fpr", "ppv")),
+                     interval(g["intervals"]["tpr"])]
+                    for g in s["groups"])
+            lines += [*table(["group", "rows", "positives", "ROC AUC", "selection rate", "TPR", "FPR", "PPV",
+                              "TPR interval"], rows), ""]
+        else:
+            lines += [*_task_group_table(s), ""]
         lines += [*table(["gap across groups", "value", "interval"],
                          ([gap["measure"].replace("_", " "), number(gap["value"]), interval(gap["interval"])]
                           for gap in s["gaps"])), ""]
         lines += [f"Groups with fewer than {s['min_support']} test rows are marked too small and left out of the "
                   f"gaps ({s['groups_judged']} of {len(s['groups'])} groups judged).", ""]
     return lines
+
+
+def _task_group_table(grouping: dict[str, Any]) -> list[str]:
+    """A multiclass or regression grouping: each group's measures, and the first one's interval."""
+    measures = list(grouping["groups"][0]["metrics"]) if grouping["groups"] else []
+    first = measures[0] if measures else None
+    rows = ([md(g["group"]) + (" (too small)" if g["too_small"] else ""), str(g["rows"]),
+             *(number(g["metrics"][k]) for k in measures), interval(g["intervals"].get(first) if first else None)]
+            for g in grouping["groups"])
+    return table(["group", "rows", *(k.replace("_", " ") for k in measures),
+                  f"{(first or '').replace('_', ' ')} interval"], rows)
 
 
 def _calibration(card: dict[str, Any]) -> list[str]:

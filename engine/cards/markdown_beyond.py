@@ -15,19 +15,21 @@ def conformal(card: dict[str, Any]) -> list[str]:
     conformal = card["mlgate"]["conformal"]
     if (reason := missing(conformal)) is not None:
         return ["## Conformal prediction sets", "", reason, ""]
+    size = "mean set size" if all("mean_set_size" in level for level in conformal["levels"]) else "mean width"
+    key = size.replace(" ", "_")
     lines = ["## Conformal prediction sets", "", f"{md(conformal['method'])}; {conformal['rows']} test rows.", "",
-             *table(["confidence", "coverage", "mean set size", "empty sets", "both labels"],
-                    ([f"{level['confidence']:.0%}", number(level["coverage"]), number(level["mean_set_size"]),
-                      number(level["empty_rate"]), number(level["both_labels_rate"])]
+             *table(["confidence", "coverage", size, "empty sets", "both labels"],
+                    ([f"{level['confidence']:.0%}", number(level["coverage"]), number(level.get(key)),
+                      number(level.get("empty_rate")), number(level.get("both_labels_rate"))]
                      for level in conformal["levels"])), ""]
     for level in conformal["levels"]:
         for grouping in level["by_group"]:
             if len(grouping["columns"]) != 1:
                 continue
             lines += [f"Coverage at {level['confidence']:.0%} by {code(grouping['name'])}:", "",
-                      *table(["group", "rows", "coverage", "mean set size"],
+                      *table(["group", "rows", "coverage", size],
                              ([md(g["group"]) + (" (too small)" if g["too_small"] else ""), str(g["support"]),
-                               number(g["coverage"]), number(g["mean_set_size"])] for g in grouping["groups"])), ""]
+                               number(g["coverage"]), number(g.get(key))] for g in grouping["groups"])), ""]
     return lines
 
 

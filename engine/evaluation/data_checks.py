@@ -18,7 +18,13 @@ from engine.split_strategies import time_values
 
 
 def data_checks(spec: AuditSpec, dataset: Dataset, splits: Splits, test_file: Dataset | None) -> dict[str, Any]:
-    """{"split_integrity": ..., "data_quality": ...} for the audit's rows (each may be {"error": ...})."""
+    """{"split_integrity": ..., "data_quality": ...} for the audit's rows (each may be {"error": ...}).
+
+    Both read the labels as booleans (conflicting labels, the leakage screen, the label balance): for a multiclass
+    or regression target they are recorded as not computed yet, so their rules are `unknown`, never a pass."""
+    if dataset.task != "binary":
+        why = {"error": f"not computed: it reads binary labels only so far (this audit's task is {dataset.task})"}
+        return {"split_integrity": dict(why), "data_quality": dict(why)}
     frame, y, where = dataset.frame, dataset.y, str(spec.data.path)
     parts = SplitRows(splits.train, splits.validation, splits.test)
     column = spec.split.time_column

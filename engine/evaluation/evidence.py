@@ -29,6 +29,7 @@ SCHEMA_FILE = "evidence-v1.schema.json"
 BINARY: tuple[TaskType, ...] = ("binary",)
 EVERY_TASK: tuple[TaskType, ...] = ("binary", "multiclass", "regression")
 STRUCTURED = ("performance", "comparisons", "not_applicable")
+TASK_PERFORMANCE = ("performance", "slices", "calibration")  # the sections whose keys a task's performance holds
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,38 @@ class Performance:
 
 
 @dataclass(frozen=True)
+class TaskPerformance:
+    """What the test outputs of a multiclass or regression candidate say: the task's evidence as
+    `engine.evaluation.multiclass` / `.regression` compute it (its `task` key says which), stored as it is,
+    without its comparisons (those are `Comparisons`, as for a binary candidate)."""
+
+    document: JSON
+
+    @property
+    def task(self) -> str:
+        return str(self.document["task"])
+
+    @property
+    def metrics(self) -> dict[str, float | None]:
+        return dict(self.document.get("metrics") or {})
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> TaskPerformance:
+        others = {key for section in SECTIONS if section.name not in TASK_PERFORMANCE for key in section.keys}
+        return cls({key: value for key, value in document.items() if key not in others})
+
+    def to_json(self) -> JSON:
+        return {key: value for key, value in self.document.items() if key != "comparisons"}
+
+
+def performance_from_json(document: Mapping[str, Any]) -> Performance | TaskPerformance:
+    """The performance part of stored evidence: binary (no `task` key, as every earlier trail) or the task's."""
+    if document.get("task") in ("multiclass", "regression"):
+        return TaskPerformance.from_json(document)
+    return Performance.from_json(document)
+
+
+@dataclass(frozen=True)
 class Comparisons:
     """The paired comparisons of a candidate: with the run's baseline, and with its model's current champion.
 
@@ -155,7 +188,7 @@ class Evidence:
     own name: a new section is a new field here, a row of `SECTIONS` and a property of the schema.
     """
 
-    performance: Performance
+    performance: Performance | TaskPerformance
     conformal: JSON | None = None
     explanations: JSON | None = None
     robustness: JSON | None = None
@@ -186,7 +219,7 @@ class Evidence:
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Evidence:
         """The typed evidence of a stored JSON document (any readable version, see `stored_evidence`)."""
-        return cls(performance=Performance.from_json(document), comparisons=Comparisons.from_json(document),
+        return cls(performance=performance_from_json(document), comparisons=Comparisons.from_json(document),
                    not_applicable=dict(document.get("not_applicable") or {}),
                    **{name: document.get(name) for name in part_names()})
 

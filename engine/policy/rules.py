@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.evaluation.metrics import METRICS
+from engine.evaluation.multiclass_slices import GAP_NAMES as MULTICLASS_GAPS
+from engine.evaluation.regression_slices import GAP_NAMES as REGRESSION_GAPS
+from engine.evaluation.task_metrics import ALL_METRICS
 from engine.policy.finding import Evidence as Evidence
 from engine.policy.finding import Finding as Finding
 from engine.policy.finding import Params as Params
@@ -40,11 +42,11 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 # Whether more is better for the metrics a slice rule may name (headline metrics and confusion rates).
 HIGHER_IS_BETTER: dict[str, bool] = {
-    **{name: metric.higher_is_better for name, metric in METRICS.items()},
+    **{name: metric.higher_is_better for name, metric in ALL_METRICS.items()},
     "tpr": True, "ppv": True, "fpr": False, "fnr": False, "selection_rate": True,
 }
 LABELS: dict[str, str] = {
-    **{name: metric.label for name, metric in METRICS.items()},
+    **{name: metric.label for name, metric in ALL_METRICS.items()},
     "selection_rate": "selection rate", "tpr": "TPR", "fpr": "FPR", "fnr": "FNR", "ppv": "PPV",
 }
 
@@ -72,7 +74,7 @@ def metric_threshold(evidence: Evidence, params: Params) -> Finding:
     use = params.get("use", "point")
     interval = evidence.get("intervals", {}).get("metrics", {}).get(metric)
     observed = _bound(evidence, interval, evidence.get("metrics", {}).get(metric), use)
-    label = _what(METRICS[metric].label, use, evidence)
+    label = _what(LABELS[metric], use, evidence)
     if observed is None:
         if use != "point" and not interval:
             why = "was not computed (no bootstrap interval)"
@@ -88,7 +90,7 @@ def metric_threshold(evidence: Evidence, params: Params) -> Finding:
 
 def beats_baseline(evidence: Evidence, params: Params) -> Finding:
     metric, min_lift = params["metric"], float(params["min_lift"])
-    label = METRICS[metric].label
+    label = LABELS[metric]
     observed = evidence.get("lift_over_baseline", {}).get(metric)
     if observed is None:
         why = ("is undefined (the metric is undefined for the candidate or the baseline)"
@@ -215,7 +217,7 @@ def fairness(evidence: Evidence, params: Params) -> Finding:
                       evidence_slice["gaps"].get(measure), use)
     small = small_groups(slices)
     policy = params.get("small_groups", "report")
-    is_ratio = measure == "demographic_parity_ratio"  # the only measure where more is fairer
+    is_ratio = measure in RATIO_MEASURES  # where more is fairer
     bound = float(params["min"] if is_ratio else params["max"])
     if observed is None:
         reason = f"{label} could not be computed (fewer than two groups with enough rows, or no interval)"
@@ -231,8 +233,11 @@ def fairness(evidence: Evidence, params: Params) -> Finding:
 def calibration(evidence: Evidence, params: Params) -> Finding:
     measure, bound = params["measure"], float(params["max"])
     strategy = params.get("strategy", "uniform")
-    stored = evidence.get("calibration", {}).get(strategy)
-    label = {"ece": "ECE", "mce": "MCE", "brier": "Brier score"}[measure] + f" ({strategy} bins)"
+    calibrated = evidence.get("calibration", {})
+    top_label = strategy == "uniform" and "top_label" in calibrated  # a multiclass candidate: the top label's
+    stored = calibrated.get("top_label") if top_label else calibrated.get(strategy)
+    label = {"ece": "ECE", "mce": "MCE", "brier": "Brier score"}[measure] + (
+        " (top label, uniform bins)" if top_label else f" ({strategy} bins)")
     if stored is None:
         return Finding("unknown", None, bound, f"{label} was not computed for this candidate")
     if "by" not in params:
@@ -262,6 +267,12 @@ def calibration(evidence: Evidence, params: Params) -> Finding:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Parameters (JSON-schema fragments: `$ref`s name the shared definitions of engine.policy.schema) and sentences
+
+BINARY_GAPS = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
+               "equal_opportunity_difference", "predictive_parity_difference")
+FAIRNESS_MEASURES = tuple(dict.fromkeys((*BINARY_GAPS, *MULTICLASS_GAPS, *REGRESSION_GAPS)))
+FAIRNESS_TASKS = {"binary": BINARY_GAPS, "multiclass": MULTICLASS_GAPS, "regression": REGRESSION_GAPS}
+RATIO_MEASURES = tuple(m for m in FAIRNESS_MEASURES if m.endswith("_ratio"))  # ratios: more is fairer
 
 USE_WORDS = {"point": "", "ci_lower": " (lower bound of its confidence interval)",
              "ci_upper": " (upper bound of its confidence interval)"}
@@ -315,13 +326,13 @@ FAIRNESS_PARAMS: dict[str, Any] = {
     "description": "A fairness gap across the groups of a sensitive column (or intersection) within bounds: max for "
                    "differences, min for the ratio.",
     "required": ["measure", "by"],
-    "if": {"properties": {"measure": {"const": "demographic_parity_ratio"}}},
+    "if": {"properties": {"measure": {"enum": list(RATIO_MEASURES)}}},
     "then": {"required": ["min"], "properties": {"max": False}},
     "else": {"required": ["max"], "properties": {"min": False}},
     "properties": {
-        "measure": {"enum": ["demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
-                             "equal_opportunity_difference", "predictive_parity_difference"],
-                    "description": "The gap measure across the groups (fairlearn's definitions)."},
+        "measure": {"enum": list(FAIRNESS_MEASURES),
+                    "description": "The gap measure across the groups (fairlearn's definitions): binary ones, then "
+                                   "multiclass (one-vs-rest, the worst class) and regression (group loss) ones."},
         "by": {"$ref": "#/$defs/by"},
         "max": {"type": "number", "minimum": 0, "description": "Upper bound for a difference."},
         "min": {"type": "number", "minimum": 0, "maximum": 1, "description": "Lower bound for a ratio."},

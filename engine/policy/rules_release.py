@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.evaluation.metrics import METRICS
+from engine.evaluation.task_metrics import ALL_METRICS
 from engine.lineage import missing_fields
 from engine.policy.finding import Evidence, Finding, Params, fmt
 from engine.policy.groups import named
@@ -37,7 +37,9 @@ def reproducible(evidence: Evidence, params: Params) -> Finding:
     if observed is None:
         return Finding("fail", None, bound, f"the retrain {where} gave {check.get('non_finite', 0)} probabilities "
                                             "that are NaN or infinite")
-    flips = f"{fmt(100 * float(check.get('label_disagreement', 0.0)))}% of decisions flip"
+    disagreement = check.get("label_disagreement", 0.0)
+    flips = ("no decision to flip (a regression's predictions)" if disagreement is None
+             else f"{fmt(100 * float(disagreement))}% of decisions flip")
     if check.get("identical"):
         return Finding("pass", 0.0, bound, f"a retrain {where} reproduces every test probability bit for bit "
                                            f"({check.get('seconds')} s)")
@@ -89,7 +91,7 @@ def rollback(evidence: Evidence, params: Params) -> Finding:
 def beats_champion(evidence: Evidence, params: Params) -> Finding:
     """Lift over the current champion, re-scored on the same test rows, at least `min_lift` (paired bootstrap)."""
     metric, min_lift = params["metric"], float(params["min_lift"])
-    label = METRICS[metric].label
+    label = ALL_METRICS[metric].label
     champion = evidence.get("champion")
     if not isinstance(champion, Mapping):
         return Finding("unknown", None, min_lift, "the champion registry was not read for this candidate")

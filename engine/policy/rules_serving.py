@@ -43,7 +43,8 @@ def onnx_parity(evidence: Evidence, params: Params) -> Finding:
     use = params.get("use", "max")
     diff = skew.get("max_abs_diff" if use == "max" else "p99_abs_diff")
     bound = float(params["max_abs_diff"])
-    label = f"{'max' if use == 'max' else '99th-percentile'} |ONNX - native| probability difference"
+    output = "prediction" if str(skew.get("units", "")).startswith("the target") else "probability"
+    label = f"{'max' if use == 'max' else '99th-percentile'} |ONNX - native| {output} difference"
     finding = _at_most(diff, bound, label)
     disagreement, limit = skew.get("label_disagreement"), params.get("max_disagreement")
     rows = f"{skew.get('rows')} test rows"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.checklist import CHECKLIST_IDS
-from engine.evaluation.metrics import METRICS
+from engine.evaluation.task_metrics import ALL_METRICS
 from engine.policy.registry import RULE_KINDS, RuleKind
 from engine.policy.rules import LABELS
 
@@ -90,7 +90,7 @@ def policy_schema_document(kinds: Mapping[str, RuleKind] | None = None) -> dict[
     """The policy schema for `kinds` (default: the registry). Raises ValueError for a kind whose name is taken by
     a shared definition, or whose fragment refers to anything but a definition of this document."""
     kinds = RULE_KINDS if kinds is None else kinds
-    common = {"checklist": {"enum": list(CHECKLIST_IDS)}, "metric": {"enum": list(METRICS)}, **SHARED_DEFS}
+    common = {"checklist": {"enum": list(CHECKLIST_IDS)}, "metric": {"enum": list(ALL_METRICS)}, **SHARED_DEFS}
     taken = sorted(set(kinds) & {*common, "rule"})
     if taken:
         raise ValueError(f"rule kind names taken by shared schema definitions: {', '.join(taken)}")

@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from engine.candidates import BASELINE, Candidate, Features
+from engine.candidates.base import task_of
 from engine.errors import WriteError
 from engine.serving import measure
 from engine.serving.onnx_export import OPSET, export_onnx, exporter_name
@@ -101,8 +102,8 @@ def _measure(candidate: Candidate, artifact: dict[str, Any], data: bytes, schema
     batch = {k: v[: m["batch_rows"]] for k, v in inputs.items()}
     return {
         "artifact": artifact,
-        "skew": measure.skew(served, candidate.predict_proba(x_test) if native is None else native,
-                             settings.threshold),
+        "skew": measure.task_skew(served, candidate.predict_proba(x_test) if native is None else native,
+                                  settings.threshold, task_of(candidate)),
         "latency": measure.latency(sess, inputs, calls=m["latency_calls"], warmup=m["warmup_calls"],
                                    threads=m["threads"]),
         "throughput": measure.throughput(sess, batch, repeats=m["throughput_repeats"]),

@@ -31,8 +31,34 @@ def session(model_bytes: bytes, *, threads: int) -> Any:
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
+def output_name(sess: Any) -> str:
+    """The artifact's one output: `probability` (classification) or `prediction` (regression)."""
+    return str(sess.get_outputs()[0].name)
+
+
 def score(sess: Any, inputs: dict[str, np.ndarray]) -> NDArray[np.float64]:
-    return np.asarray(sess.run(["probability"], inputs)[0], dtype=np.float64).reshape(-1)
+    """The artifact's output: [N] (binary, regression) or [N, k] (multiclass probabilities)."""
+    out = np.asarray(sess.run([output_name(sess)], inputs)[0], dtype=np.float64)
+    return out if out.ndim == 2 and out.shape[1] > 1 else out.reshape(-1)
+
+
+def task_skew(served: NDArray[np.float64], native: NDArray[np.float64], threshold: float,
+              task: str) -> dict[str, Any]:
+    """Skew in the output's own units: the binary probabilities and labels at the threshold; a regression's
+    absolute error of the prediction (no labels to disagree on); a multiclass task's largest probability difference
+    per row and the rate at which the most probable class differs."""
+    if task == "binary":
+        return skew(served, native, threshold)
+    if task == "regression":
+        found = skew(served, native, threshold)
+        return {**found, "label_disagreement": None, "labels_disagreeing": None, "threshold": None,
+                "units": "the target's units (absolute error of the prediction)"}
+    per_row = np.abs(served - native).max(axis=1) if served.size else np.zeros(0)
+    disagree = served.argmax(axis=1) != native.argmax(axis=1)
+    found = skew(per_row, np.zeros_like(per_row), threshold)
+    return {**found, "label_disagreement": float(disagree.mean()) if disagree.size else None,
+            "labels_disagreeing": int(disagree.sum()), "threshold": None,
+            "units": "probability (largest difference over the classes); labels: the most probable class"}
 
 
 def skew(served: NDArray[np.float64], native: NDArray[np.float64], threshold: float) -> dict[str, Any]:
@@ -58,12 +84,13 @@ def _rows(inputs: dict[str, np.ndarray], count: int) -> list[dict[str, np.ndarra
 def latency(sess: Any, inputs: dict[str, np.ndarray], *, calls: int, warmup: int, threads: int) -> dict[str, Any]:
     """Single-row latency percentiles in milliseconds."""
     rows = _rows(inputs, calls + warmup)
+    name = [output_name(sess)]
     for row in rows[:warmup]:
-        sess.run(["probability"], row)
+        sess.run(name, row)
     timings = np.empty(calls, dtype=np.float64)
     for i, row in enumerate(rows[warmup:]):
         start = time.perf_counter_ns()
-        sess.run(["probability"], row)
+        sess.run(name, row)
         timings[i] = (time.perf_counter_ns() - start) / 1e6
     p50, p95, p99 = np.percentile(timings, [50, 95, 99])
     return {"batch_size": 1, "calls": calls, "warmup_calls": warmup, "threads": threads,
@@ -73,11 +100,12 @@ def latency(sess: Any, inputs: dict[str, np.ndarray], *, calls: int, warmup: int
 def throughput(sess: Any, inputs: dict[str, np.ndarray], *, repeats: int) -> dict[str, Any]:
     """Rows scored per second on one batch (the median of `repeats` timed runs)."""
     rows = len(next(iter(inputs.values())))
-    sess.run(["probability"], inputs)
+    name = [output_name(sess)]
+    sess.run(name, inputs)
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
-        sess.run(["probability"], inputs)
+        sess.run(name, inputs)
         seconds.append(time.perf_counter() - start)
     median = float(np.median(seconds))
     return {"batch_rows": rows, "repeats": repeats, "seconds_median": median,
@@ -96,7 +124,7 @@ def peak_memory(sess: Any, inputs: dict[str, np.ndarray]) -> dict[str, Any]:
     try:
         _CLEAR_REFS.write_text("5")
         before = _high_water_kb()
-        sess.run(["probability"], inputs)
+        sess.run([output_name(sess)], inputs)
         after = _high_water_kb()
     except OSError:
         return {"peak_scoring_mb": None, "method": "not measured (no /proc/self/clear_refs on this platform)"}

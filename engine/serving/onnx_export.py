@@ -1,11 +1,12 @@
 """One ONNX graph per candidate, holding its preprocessing and its model, scored from the raw feature columns.
 
-Every graph has the same interface: one input per feature column (numerics `float32`, categoricals `string`
-with missing values as the empty string, each of shape [N, 1]) and one output, `probability` (`float32`,
-shape [N]), P(positive). scikit-learn pipelines go through skl2onnx, LightGBM through onnxmltools' converter
-registered with skl2onnx, the MLP through `torch.onnx` after its skl2onnx preprocessing; the baseline and the
-calibrators, which have no converter, are written with the onnx helper API. onnx, skl2onnx, onnxmltools and
-torch are imported here only when a graph is built.
+Every graph has the same interface: one input per feature column (numerics `float32`, categoricals `string` with
+missing values as the empty string, each of shape [N, 1]) and one output in the task's units (`float32`):
+`probability` [N], P(positive), for a binary task; `probability` [N, k], the class probabilities in the order of
+the data's classes, for a multiclass one; `prediction` [N] for a regression. scikit-learn pipelines go through
+skl2onnx, LightGBM through onnxmltools' converter registered with skl2onnx, the MLP through `torch.onnx` after its
+skl2onnx preprocessing; the baseline and the calibrators, which have no converter, are written with the onnx helper
+API. onnx, skl2onnx, onnxmltools and torch are imported here only when a graph is built.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.candidates.base import Candidate, Features
+from engine.candidates.base import Candidate, Features, task_of
 from engine.candidates.calibrated import CalibratedCandidate
 
 OPSET = 17
 ML_OPSET = 3
 OUTPUT = "probability"
+OUTPUTS = {"binary": OUTPUT, "multiclass": OUTPUT, "regression": "prediction"}
 _EPS = 1e-12  # the clip of the calibrators' logit, as in engine.candidates.calibrated
 
 
@@ -40,12 +42,17 @@ def _register_lightgbm() -> None:
     import lightgbm
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
     from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
 
     update_registered_converter(
         lightgbm.LGBMClassifier, "LightGbmLGBMClassifier", calculate_linear_classifier_output_shapes,
         convert_lightgbm, options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
     )
+    update_registered_converter(lightgbm.LGBMRegressor, "LightGbmLGBMRegressor",
+                                calculate_linear_regressor_output_shapes, convert_lightgbm, options={"split": None})
 
 
 def _convert_sklearn(estimator: Any, features: Features, options: dict[int, Any] | None = None) -> Any:
@@ -55,16 +62,33 @@ def _convert_sklearn(estimator: Any, features: Features, options: dict[int, Any]
                            target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET})
 
 
-def _replace_output(model: Any, nodes: list[Any], produced: str, initializers: Sequence[Any] = ()) -> Any:
-    """Append `nodes` (and constants) to the graph; `produced` ([N] float32) becomes its only output."""
+def _replace_output(model: Any, nodes: list[Any], produced: str, initializers: Sequence[Any] = (),
+                    *, task: str = "binary", classes: int = 0) -> Any:
+    """Append `nodes` (and constants) to the graph; `produced` (float32: [N], or [N, k] for a multiclass task)
+    becomes its only output, named for the task."""
     from onnx import TensorProto, helper
 
-    graph = model.graph
-    graph.node.extend([*nodes, helper.make_node("Identity", [produced], [OUTPUT])])
+    graph, name = model.graph, OUTPUTS[task]
+    graph.node.extend([*nodes, helper.make_node("Identity", [produced], [name])])
     graph.initializer.extend(initializers)
     del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [None]))
+    shape: list[Any] = [None, classes] if task == "multiclass" else [None]
+    graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
     return model
+
+
+def _task_output(model: Any, task: str, classes: int) -> Any:
+    """A scikit-learn graph reduced to the task's output: P(positive) [N], the probabilities [N, k], or the
+    regression's [N, 1] prediction flattened to [N]."""
+    from onnx import helper, numpy_helper
+
+    if task == "binary":
+        return _positive_column(model)
+    if task == "multiclass":
+        return _replace_output(model, [], model.graph.output[1].name, task=task, classes=classes)
+    shape = numpy_helper.from_array(np.array([-1], dtype=np.int64), "mlgate_flat")
+    reshape = helper.make_node("Reshape", [model.graph.output[0].name, shape.name], ["mlgate_prediction"])
+    return _replace_output(model, [reshape], "mlgate_prediction", [shape], task=task)
 
 
 def _positive_column(model: Any) -> Any:
@@ -77,9 +101,15 @@ def _positive_column(model: Any) -> Any:
     return _replace_output(model, [gather], "mlgate_positive", [one])
 
 
-def _sklearn_pipeline(candidate: Any, features: Features) -> Any:
+def _classes(candidate: Any) -> int:
     estimator = candidate.pipeline.steps[-1][1]
-    return _positive_column(_convert_sklearn(candidate.pipeline, features, {id(estimator): {"zipmap": False}}))
+    return len(getattr(estimator, "classes_", ()))
+
+
+def _sklearn_pipeline(candidate: Any, features: Features) -> Any:
+    estimator, task = candidate.pipeline.steps[-1][1], task_of(candidate)
+    options = {id(estimator): {"zipmap": False}} if task != "regression" else None
+    return _task_output(_convert_sklearn(candidate.pipeline, features, options), task, _classes(candidate))
 
 
 def _lightgbm(candidate: Any, features: Features) -> Any:
@@ -88,7 +118,8 @@ def _lightgbm(candidate: Any, features: Features) -> Any:
 
 
 def _baseline(candidate: Any, features: Features) -> Any:
-    """The class prior for every row: the batch size read from the first input's shape."""
+    """The class prior (class frequencies, mean target) for every row: the batch size read from the first input's
+    shape."""
     from onnx import TensorProto, helper
 
     names: list[str] = []
@@ -97,14 +128,25 @@ def _baseline(candidate: Any, features: Features) -> Any:
         names.append(name if name not in names else f"{name}_{len(names)}")
     types = [TensorProto.FLOAT] * len(features.numeric) + [TensorProto.STRING] * len(features.categorical)
     inputs = [helper.make_tensor_value_info(n, t, [None, 1]) for n, t in zip(names, types, strict=True)]
-    nodes = [
-        helper.make_node("Shape", [inputs[0].name], ["mlgate_rows"], start=0, end=1),
-        helper.make_node("ConstantOfShape", ["mlgate_rows"], ["mlgate_prior"],
-                         value=helper.make_tensor("prior", TensorProto.FLOAT, [1], [float(candidate.prior)])),
-    ]
+    rows = helper.make_node("Shape", [inputs[0].name], ["mlgate_rows"], start=0, end=1)
+    task = task_of(candidate)
+    if task == "multiclass":
+        priors = [float(p) for p in candidate.priors]
+        nodes = [rows,
+                 helper.make_node("Constant", [], ["mlgate_k"], value=helper.make_tensor(
+                     "k", TensorProto.INT64, [1], [len(priors)])),
+                 helper.make_node("Concat", ["mlgate_rows", "mlgate_k"], ["mlgate_shape"], axis=0),
+                 helper.make_node("Constant", [], ["mlgate_priors"], value=helper.make_tensor(
+                     "priors", TensorProto.FLOAT, [1, len(priors)], priors)),
+                 helper.make_node("Expand", ["mlgate_priors", "mlgate_shape"], ["mlgate_prior"])]
+    else:
+        nodes = [rows, helper.make_node("ConstantOfShape", ["mlgate_rows"], ["mlgate_prior"],
+                                        value=helper.make_tensor("prior", TensorProto.FLOAT, [1],
+                                                                 [float(candidate.prior)]))]
     graph = helper.make_graph(nodes, "baseline", inputs, [])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    return _replace_output(model, [], "mlgate_prior")
+    classes = len(candidate.priors) if task == "multiclass" else 0
+    return _replace_output(model, [], "mlgate_prior", task=task, classes=classes)
 
 
 def _torch_mlp(candidate: Any, features: Features) -> Any:
@@ -124,12 +166,19 @@ def _torch_mlp(candidate: Any, features: Features) -> Any:
         network = onnx.load(str(path))
     network.ir_version = preprocess.ir_version = min(network.ir_version, preprocess.ir_version)
     merged = compose.merge_models(preprocess, network, io_map=[(preprocess.graph.output[0].name, "mlgate_inputs")])
+    task = task_of(candidate)
+    if task == "multiclass":
+        softmax = helper.make_node("Softmax", ["mlgate_logit"], ["mlgate_p"], axis=1)
+        return _replace_output(merged, [softmax], "mlgate_p", task=task,
+                               classes=int(list(candidate.net)[-1].out_features))
+    first = [helper.make_node("Sigmoid", ["mlgate_logit"], ["mlgate_p2d"])] if task == "binary" else [
+        helper.make_node("Identity", ["mlgate_logit"], ["mlgate_p2d"])]
     nodes = [
-        helper.make_node("Sigmoid", ["mlgate_logit"], ["mlgate_p2d"]),
+        *first,
         helper.make_node("Flatten", ["mlgate_p2d"], ["mlgate_pflat"], axis=0),
         helper.make_node("Squeeze", ["mlgate_pflat"], ["mlgate_p"]),
     ]
-    return _replace_output(merged, nodes, "mlgate_p")
+    return _replace_output(merged, nodes, "mlgate_p", task=task)
 
 
 def _calibrated(candidate: CalibratedCandidate, features: Features) -> Any:

@@ -41,6 +41,10 @@ def input_schema(features: Features, x_train: pd.DataFrame, onnx_inputs: list[st
             "missing": {"numeric": "NaN", "categorical": MISSING_CATEGORY}}
 
 
+OUTPUT_MEANINGS = {"probability": {"probability": "P(positive label) for each row"},
+                   "prediction": {"prediction": "the predicted target value for each row"}}
+
+
 def signature(model: Any) -> dict[str, Any]:
     """The graph's inputs and outputs as stored in the ONNX file (names, element types, shapes)."""
 
@@ -51,7 +55,9 @@ def signature(model: Any) -> dict[str, Any]:
 
     return {"format": SIGNATURE_FORMAT, "inputs": [describe(i) for i in model.graph.input],
             "outputs": [describe(o) for o in model.graph.output],
-            "output_meaning": {"probability": "P(positive label) for each row"}}
+            "output_meaning": OUTPUT_MEANINGS[model.graph.output[0].name]
+            if len(model.graph.output[0].type.tensor_type.shape.dim) < 2
+            else {"probability": "each class's probability per row, in the order of the data's classes"}}
 
 
 def feeds(schema: Mapping[str, Any], frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -1,0 +1,120 @@
+"""The `evaluate` stage of a multiclass or regression candidate: its `Evidence` from held-out rows.
+
+The task's performance (metrics with intervals, per-group measures and gaps, the paired lift over the baseline) is
+computed by `engine.evaluation.multiclass` / `.regression` from the candidate's test outputs (class probabilities,
+or predictions) and the baseline's; the serving artifact is packaged and measured with parity in the output's
+units; the retrain is compared; the lineage and the data's evidence are those of a binary audit. A multiclass
+candidate's calibration comes with its performance; a regression's conformal intervals (`conformal_regression`) are
+fitted on the validation split. The sections that exist only for binary audits so far (regression calibration,
+multiclass prediction sets, explanations, robustness, reasons, the monitoring reference) are recorded as not
+computed, with the reason, so their rules are `unknown`, never a pass. The champion is not re-scored on a
+non-binary run yet (its rule is `unknown`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.canonical import jsonable
+from engine.evaluation import reproducibility
+from engine.evaluation.candidate import Evaluated, EvaluationContext, data_sections, reproducibility_evidence
+from engine.evaluation.conformal_regression import conformal_regression_evidence
+from engine.evaluation.evidence import Comparisons, Evidence, TaskPerformance
+from engine.evaluation.multiclass import evaluate_multiclass
+from engine.evaluation.regression import evaluate_regression
+from engine.lineage import candidate_lineage
+from engine.progress import Progress, ProgressCallback
+from engine.serving.evidence import serving_evidence
+from engine.timings import timed
+from engine.train import Trained, failure
+
+NOT_YET = "{section} exists for binary audits only so far (this audit's task is {task})"
+PENDING_SECTIONS = ("explanations", "robustness")
+
+
+def not_computed(section: str, task: str) -> dict[str, str]:
+    """A section this task has no evidence for yet: its rules read the error and are `unknown`."""
+    return {"error": NOT_YET.format(section=section, task=task)}
+
+
+def task_performance(task: str, y: NDArray[Any], output: NDArray[np.float64], context: EvaluationContext,
+                     baseline: NDArray[np.float64] | None) -> dict[str, Any]:
+    """The task's performance evidence (with its comparison with the baseline when its outputs are given)."""
+    plan = context.plan
+    settings = plan.settings.performance
+    if task == "regression":
+        return evaluate_regression(np.asarray(y, dtype=np.float64), output, groupings=plan.groupings,
+                                   settings=settings, baseline=baseline)
+    return evaluate_multiclass(np.asarray(y, dtype=np.intp), output, list(plan.dataset.classes),
+                               groupings=plan.groupings, settings=settings, baseline=baseline)
+
+
+def task_conformal(model: Any, output: NDArray[np.float64], context: EvaluationContext, task: str) -> dict[str, Any]:
+    """A regression's split-conformal intervals (calibrated on the validation split); not computed otherwise."""
+    if task != "regression":
+        return not_computed("conformal", task)
+    plan = context.plan
+    try:
+        with timed("conformal"):
+            return conformal_regression_evidence(
+                np.asarray(plan.training.y_valid, dtype=np.float64),
+                np.asarray(model.predict_proba(plan.training.x_valid), dtype=np.float64),
+                np.asarray(context.y_test, dtype=np.float64), output, levels=plan.settings.beyond.levels,
+                groupings=plan.groupings, min_group_size=plan.settings.performance.min_group_size)
+    except Exception as exc:  # a part that fails leaves its rules unknown
+        return {"error": failure(exc)}
+
+
+def task_reproducibility(trained: Trained, output: NDArray[np.float64], context: EvaluationContext,
+                         task: str) -> dict[str, Any]:
+    """The retrain compared in the output's units: no threshold labels; a multiclass task's most probable class."""
+    device = reproducibility.device_of(trained.description)
+    found = reproducibility_evidence(trained.retrain, output, context.x_test, threshold=0.5, device=device)
+    if found.get("retrained") is not True or "error" in found or trained.retrain.twin is None:
+        return found
+    if task == "regression":
+        return {**found, "label_disagreement": None}
+    again = trained.retrain.twin.predict_proba(context.x_test)
+    return {**found, "label_disagreement": float(np.mean(again.argmax(axis=1) != output.argmax(axis=1)))}
+
+
+def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progress: ProgressCallback, *,
+                            baseline: tuple[str, NDArray[np.float64]] | None,
+                            champion: dict[str, Any] | None) -> tuple[Evaluated, NDArray[np.float64] | None]:
+    """One multiclass or regression candidate's evidence, and its test outputs (the baseline's are the reference
+    of every later candidate). `baseline` is the baseline's name and test outputs, once evaluated."""
+    model, plan = trained.model, context.plan
+    task = plan.dataset.task
+    if model is None or trained.error is not None:
+        return Evaluated(trained, None, None, trained.error), None
+    try:
+        with timed("performance"):
+            output = np.asarray(model.predict_proba(context.x_test), dtype=np.float64)
+            document = task_performance(task, context.y_test, output, context,
+                                        baseline[1] if baseline is not None else None)
+    except Exception as exc:  # outputs that cannot be evaluated (NaN, wrong shape) fail this candidate only
+        return Evaluated(trained, None, None, failure(exc)), None
+    name, spec = trained.candidate.name, trained.candidate
+    progress(Progress("serve", f"packaging and measuring the ONNX artifact of {name}", name))
+    serving = serving_evidence(model, name, plan.dataset.features, plan.training.x_train, context.x_test,
+                               context.serving, native=output)
+    with timed("reproducibility"):
+        repro = task_reproducibility(trained, output, context, task)
+    versus = (document.get("comparisons") or {}).get("baseline")
+    document.setdefault("calibration", not_computed("calibration", task))
+    evidence = Evidence(
+        performance=TaskPerformance({key: value for key, value in jsonable(document).items() if key != "comparisons"}),
+        **{section: not_computed(section, task) for section in PENDING_SECTIONS},
+        conformal=jsonable(task_conformal(model, output, context, task)),
+        serving=jsonable(serving), reproducibility=jsonable(repro),
+        lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
+                                  seed=plan.spec.split.seed),
+        comparisons=Comparisons(baseline=baseline[0] if baseline is not None and versus is not None else None,
+                                versus_baseline=jsonable(versus) if versus is not None else None, champion=champion),
+        not_applicable=dict(trained.description.get("not_applicable") or {}),
+        **data_sections(plan, external=False),
+    )
+    return Evaluated(trained, evidence, None), output
