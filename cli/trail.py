@@ -230,7 +230,7 @@ def show(run_id: str, candidate: str | None, audit_db: Path | None, output_forma
                     "rechecks": [{"seq": e.seq, "recorded_at": e.recorded_at,
                                   "policies": [p["name"] + " " + p["version"] for p in e.data["policies"]],
                                   "changes": e.data["changes"]} for e in record.rechecks],
-                    "reasons_explained": explained})
+                    **({"reasons_explained": explained} if explained else {})})
         return EXIT_OK
     title = safe_text(f"run {run_id} · {current.name} · ").append_text(status_text(current.verdict))
     stdout.print(title.append(safe(f" · recommended: {current.recommended or '—'}")))

@@ -21,6 +21,7 @@ from engine.errors import SpecError
 from engine.jsonfiles import load_schema, parse_document, read_text, schema_errors
 from engine.policy.loader import DEFAULT_POLICY
 from engine.serving.evidence import DEFAULT_SERVING
+from engine.spec_candidates import candidate_problems
 from engine.tasks import DEFAULT_METRIC, TASKS
 
 DEFAULT_MISSING_VALUES = ("", "NA", "N/A", "NaN", "null", "NULL", "?")
@@ -220,7 +221,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
     """Validate a spec document and return the complete `AuditSpec`, or raise `SpecError`."""
     problems = schema_errors(document, load_schema("engine", "spec-v1.schema.json"))
     if not problems:
-        problems = _candidate_problems(document.get("candidates", []))
+        problems = candidate_problems(document.get("candidates", []))
     if problems:
         shown = "; ".join(problems[:MAX_ERRORS_SHOWN])
         more = f" (and {len(problems) - MAX_ERRORS_SHOWN} more)" if len(problems) > MAX_ERRORS_SHOWN else ""
@@ -334,64 +335,6 @@ def _candidate_document(c: CandidateSpec) -> dict[str, Any]:
         "family": c.family, "params": c.params}
     return {"name": c.name, **source, **({"calibration": list(c.calibration)} if c.calibration else {}),
             **({"search": c.search} if c.search is not None else {})}
-
-
-def _candidate_problems(candidates: list[dict[str, Any]]) -> list[str]:
-    problems: list[str] = []
-    seen: set[str] = set()
-    for index, candidate in enumerate(candidates):
-        name = candidate["name"]
-        if name in seen:
-            problems.append(f"/candidates/{index}/name: duplicate candidate name {name!r}")
-        seen.add(name)
-        if name == BASELINE and candidate.get("family") != BASELINE:
-            problems.append(f"/candidates/{index}/name: the name {BASELINE!r} is reserved for the baseline")
-        for method in candidate.get("calibration", []):
-            variant = f"{name}.{method}"
-            if variant in seen:
-                problems.append(f"/candidates/{index}/calibration: variant name {variant!r} is already taken")
-            seen.add(variant)
-        if ("model" in candidate) == ("family" in candidate):
-            both = "model" in candidate
-            problems.append(f"/candidates/{index}: " + ("give a family to train or a model file (model), not both"
-                                                        if both else "needs a family to train or a model file (model)"))
-            continue
-        if "model" not in candidate and "sha256" in candidate:
-            problems.append(f"/candidates/{index}/sha256: only a model file (model) has a SHA-256 to pin")
-        if "model" in candidate:
-            for key, what in (("params", "takes no parameters"), ("search", "has no parameters to tune")):
-                if key in candidate:
-                    problems.append(f"/candidates/{index}/{key}: a model file (model) {what}")
-            continue
-        family = FAMILIES[candidate["family"]]
-        for problem in schema_errors(candidate.get("params", {}), family.params_schema):
-            path, _, message = problem.partition(": ")
-            problems.append(f"/candidates/{index}/params{path.rstrip('/')}: {message}")
-        problems += _search_problems(candidate, family.params_schema, f"/candidates/{index}/search")
-    return problems
-
-
-def _search_problems(candidate: dict[str, Any], params_schema: dict[str, Any], where: str) -> list[str]:
-    """A search may only tune its family's parameters, over a range the family accepts, and not the baseline."""
-    search = candidate.get("search")
-    if search is None:
-        return []
-    if candidate["family"] == BASELINE:
-        return [f"{where}: the baseline has nothing to tune"]
-    known = params_schema.get("properties", {})
-    problems = []
-    for name, dimension in search["space"].items():
-        if name not in known:
-            problems.append(f"{where}/space/{name}: not a parameter of the {candidate['family']} family "
-                            f"(it has {', '.join(sorted(known))})")
-            continue
-        values = dimension.get("choices") or [dimension.get("low"), dimension.get("high")]
-        for value in values:
-            problems += [f"{where}/space/{name}: {value!r}: {p.partition(': ')[2]}"
-                         for p in schema_errors({name: value}, params_schema)]
-        if "low" in dimension and dimension["low"] >= dimension["high"]:
-            problems.append(f"{where}/space/{name}: low must be below high")
-    return problems
 
 
 def _with_document(spec: AuditSpec) -> AuditSpec:

@@ -249,4 +249,7 @@ def _schema_enum(relative: str, *keys: str) -> list[str]:
     ],
 )
 def test_metric_names_equal_the_schema_enums(schema: str, keys: tuple[str, ...]) -> None:
-    assert _schema_enum(schema, *keys) == list(METRICS)
+    from engine.evaluation.task_metrics import ALL_METRICS
+
+    assert _schema_enum(schema, *keys) == list(ALL_METRICS)
+    assert list(ALL_METRICS)[:len(METRICS)] == list(METRICS)  # the binary metrics first, in their order

@@ -168,6 +168,7 @@ REAL_RULES: dict[str, dict[str, Any]] = {
     "recourse_parity": {"by": "sex", "max_gap": 1.0},
     "cv_stability": {"max_std": 0.1, "max_spread": 0.3},
     "generalization_gap": {"max_gap": 0.1},
+    "test_reuse": {"max_uses": 5},
 }
 
 
@@ -415,7 +416,17 @@ def real_evidence(adult_sample: pd.DataFrame, adult_parquet: Path,
               "decisions": {"rows": 60, "actionable": {"hours-per-week": {"direction": "increase", "max": 60}}}},
         groupings=sensitive_groupings(test_frame, ["sex"], {}), threshold=0.5, min_group_size=5, confidence=0.95,
         seed=11)
+    evidence["exposure"] = exposure_on_a_new_trail(tmp_path_factory.mktemp("trail") / "audit.duckdb")
     return {**evidence, **release_evidence(adult_sample, scored, evidence, samples, groupings, settings)}
+
+
+def exposure_on_a_new_trail(path: Path) -> dict[str, Any]:
+    """The `exposure` section read from a real trail on which this test set was never used."""
+    from engine.audit.exposure import exposure_evidence
+    from engine.audit.trail import NewEvent, append
+
+    append(path, [NewEvent("step", "run-0", {"value": 1})])
+    return exposure_evidence(path, {"id": "ab" * 32, "basis": {"data_sha256": "0" * 64}})
 
 
 def data_evidence(data: Any, splits: Any) -> dict[str, Any]:

@@ -203,7 +203,8 @@ def test_without_a_trail_the_app_says_so_opens_its_help_and_the_palette_reaches_
             help_page = app.screen
             assert "The runs of the trail; Enter opens one." in str(help_page.query_one("#help-purpose").render())
             assert help_page.query_one("#help-screen-keys", SortableTable).rows_of() == [
-                ["Enter", "Open run"], ["/", "Filter"], ["Esc", "Clear filter"]]
+                ["Enter", "Open run"], ["/", "Filter"], ["]", "Older runs"], ["[", "Newer runs"],
+                ["Esc", "Clear filter"]]
             assert ["? / F1", "Help"] in help_page.query_one("#help-app-keys", SortableTable).rows_of()
             await pilot.press("question_mark")
             await settle(pilot, lambda: isinstance(app.screen, RunsScreen))

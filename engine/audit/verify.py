@@ -116,8 +116,8 @@ HASHING_THREADS = 2
 
 def mismatched(con: Any, bounds: tuple[int, int]) -> list[int]:
     """The sequence numbers in (low, high] whose stored body does not hash to the row's hash: the bodies streamed
-    as Arrow batches (flat memory) and hashed in two threads straight from Arrow's buffer (hashlib releases the
-    lock while it hashes, and SHA-NI makes it several times faster than DuckDB's own `sha256`)."""
+    as Arrow batches (flat memory) and hashed in two threads straight from Arrow's buffer (Python's SHA-256 releases
+    the lock while it hashes, and SHA-NI makes it several times faster than DuckDB's own `sha256`)."""
     low, high = bounds
     reader = con.sql(HASHED, params={"low": low, "high": high}).to_arrow_reader(BATCH_ROWS)
     found: list[int] = []

@@ -17,7 +17,8 @@ from textual.widgets import Footer, Static
 from tui.text import literal
 from tui.widgets.tables import SortableTable
 
-KEY_NAMES = {"question_mark": "?", "colon": ":", "slash": "/", "escape": "Esc", "enter": "Enter", "tab": "Tab"}
+KEY_NAMES = {"question_mark": "?", "colon": ":", "slash": "/", "escape": "Esc", "enter": "Enter", "tab": "Tab",
+             "right_square_bracket": "]", "left_square_bracket": "["}
 
 
 def key_name(key: str) -> str:
