@@ -11,7 +11,6 @@ it as 0.
 
 from __future__ import annotations
 
-import warnings
 from statistics import NormalDist
 from typing import Any
 
@@ -20,6 +19,7 @@ from numpy.typing import NDArray
 
 from engine.evaluation.groups import Grouping
 from engine.evaluation.metrics import METRICS, Scores
+from engine.evaluation.resampling import divide, spread
 
 FloatArray = NDArray[np.float64]
 TN, FP, FN, TP = 0, 1, 2, 3
@@ -41,48 +41,34 @@ def confusion_by_group(codes: NDArray[np.intp], groups: int, y: NDArray[np.bool_
     return np.bincount(cells, weights=weights, minlength=groups * 4).reshape(groups, 4).astype(np.float64)
 
 
-def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    """Elementwise ratio, NaN where the denominator is zero (the rate is undefined there)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
-
-
 def rates(counts: FloatArray) -> dict[str, FloatArray]:
     """Threshold metrics from [..., 4] confusion counts; undefined rates are NaN."""
     tn, fp, fn, tp = counts[..., TN], counts[..., FP], counts[..., FN], counts[..., TP]
     support = tn + fp + fn + tp
-    tpr = _divide(tp, tp + fn)
-    ppv = _divide(tp, tp + fp)
+    tpr = divide(tp, tp + fn)
+    ppv = divide(tp, tp + fp)
     return {
-        "selection_rate": _divide(tp + fp, support),
+        "selection_rate": divide(tp + fp, support),
         "tpr": tpr,
-        "fpr": _divide(fp, fp + tn),
-        "fnr": _divide(fn, tp + fn),
+        "fpr": divide(fp, fp + tn),
+        "fnr": divide(fn, tp + fn),
         "ppv": ppv,
-        "accuracy": _divide(tp + tn, support),
+        "accuracy": divide(tp + tn, support),
         "precision": ppv,
         "recall": tpr,
-        "f1": _divide(2 * tp, 2 * tp + fp + fn),
+        "f1": divide(2 * tp, 2 * tp + fp + fn),
     }
-
-
-def _spread(values: FloatArray, eligible: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
-    """Max and min over eligible groups along the last axis, ignoring undefined (NaN) values."""
-    masked = np.where(eligible, values, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: the gap is undefined, reported as None
-        return np.nanmax(masked, axis=-1), np.nanmin(masked, axis=-1)
 
 
 def gaps(group_rates: dict[str, FloatArray], eligible: NDArray[np.bool_]) -> dict[str, FloatArray]:
     """Fairness gaps across eligible groups (last axis), as fairlearn's `between_groups` measures."""
-    sel_hi, sel_lo = _spread(group_rates["selection_rate"], eligible)
-    tpr_hi, tpr_lo = _spread(group_rates["tpr"], eligible)
-    fpr_hi, fpr_lo = _spread(group_rates["fpr"], eligible)
-    ppv_hi, ppv_lo = _spread(group_rates["ppv"], eligible)
+    sel_hi, sel_lo = spread(group_rates["selection_rate"], eligible)
+    tpr_hi, tpr_lo = spread(group_rates["tpr"], eligible)
+    fpr_hi, fpr_lo = spread(group_rates["fpr"], eligible)
+    ppv_hi, ppv_lo = spread(group_rates["ppv"], eligible)
     return {
         "demographic_parity_difference": sel_hi - sel_lo,
-        "demographic_parity_ratio": _divide(sel_lo, sel_hi),
+        "demographic_parity_ratio": divide(sel_lo, sel_hi),
         "equalized_odds_difference": np.maximum(tpr_hi - tpr_lo, fpr_hi - fpr_lo),  # undefined if either is
         "equal_opportunity_difference": tpr_hi - tpr_lo,
         "predictive_parity_difference": ppv_hi - ppv_lo,
