@@ -98,6 +98,10 @@ def mlgate() -> None:
               help="a test file kept apart (CSV or Parquet): candidates are audited on it only")
 @click.option("--folds", type=click.IntRange(2, 20), default=None,
               help="cross-validate each candidate on K folds of the development rows (cv_stability evidence)")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="train and evaluate candidates in N local worker processes (at most the cores; default 1)")
+@click.option("--ray", "ray_address", metavar="ADDRESS", default=None,
+              help="run the candidates as Ray tasks on the cluster at ADDRESS (host:port, ray://…, auto, local)")
 def audit(
     spec_path: Path | None, data: Path | None, target: str | None, positive: str | None, sensitive: str | None,
     features: str | None, policies: tuple[Path, ...], audit_db: Path | None, cards_dir: Path | None,
@@ -105,7 +109,7 @@ def audit(
     fail_on: str | None, output_format: str, model: Path | None = None, train_data: Path | None = None,
     progress_format: str = "text", split_strategy: str | None = None, time_column: str | None = None,
     group_column: str | None = None, test_data: Path | None = None, folds: int | None = None,
-    task: str | None = None,
+    task: str | None = None, workers: int | None = None, ray_address: str | None = None,
 ) -> int:
     """Train, evaluate and check candidates (or audit a model trained elsewhere: --model); record; write cards."""
     from engine import service, spec
@@ -146,6 +150,7 @@ def audit(
         artifacts_dir=artifacts_dir,
         progress=show,
         lock_timeout=lock_timeout,
+        compute=service.compute_settings(audit_spec, workers=workers, ray=ray_address),
     )
     if output_format == "json":
         print_json(result.to_json())

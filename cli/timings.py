@@ -28,7 +28,19 @@ def timings_json(run_id: str, completed: dict[str, Any] | None) -> dict[str, Any
         return {"run_id": run_id, "timings": None,
                 "reason": "the run recorded no timings (incomplete, or recorded before timings existed)"}
     return {"run_id": run_id, "timings": {"stages": totals(timings["stages"]),
-                                          "wall_seconds": timings.get("wall_seconds")}}
+                                          "wall_seconds": timings.get("wall_seconds"),
+                                          **({"compute": timings["compute"]} if "compute" in timings else {})}}
+
+
+def compute_line(compute: dict[str, Any] | None) -> str | None:
+    """Where the run's candidates ran, when it was recorded (runs before backends existed ran in process)."""
+    if not compute:
+        return None
+    if compute.get("backend") == "ray":
+        return f"candidates ran as Ray tasks ({compute.get('address') or 'local instance'}): stages overlap"
+    workers = int(compute.get("workers", 1))
+    return "candidates ran in this process" if workers <= 1 else \
+        f"candidates ran in {workers} local worker processes: stages overlap, so their sum exceeds the wall time"
 
 
 def print_timings(run_id: str, completed: dict[str, Any] | None, output_format: str) -> int:
@@ -48,4 +60,7 @@ def print_timings(run_id: str, completed: dict[str, Any] | None, output_format: 
     wall = document["timings"]["wall_seconds"]
     table.add_row("audit (wall, in process)", "", f"{wall:.3f}" if wall is not None else "—")
     stdout.print(table)
+    line = compute_line(document["timings"].get("compute"))
+    if line:
+        stdout.print(safe(line), style="dim")
     return EXIT_OK

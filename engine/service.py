@@ -3,7 +3,9 @@
     prepare  -> Plan          spec, policies, data, split, training set, settings, candidates (engine.prepare)
     record   -> run started   one short write, before anything is trained (engine.record)
     train    -> Trained       each candidate, its calibrated variants, their retrained twins (engine.train)
-    evaluate -> Evaluated     each candidate's whole Evidence (engine.evaluation.candidate), then the paired
+    evaluate -> Evaluated     each candidate's whole Evidence (engine.evaluation.candidate); training and
+                              evaluating one candidate is one job (engine.compute), run in this process, in
+                              local worker processes or as Ray tasks (engine.compute_backends); then the paired
                               comparisons with the baseline and the champion in one step (.comparisons), and
                               the test set's earlier uses (engine.audit.exposure)
     decide   -> results       rule outcomes, verdicts, recommendation (engine.decide, engine.decision)
@@ -28,21 +30,22 @@ from engine.audit.trail import DEFAULT_AUDIT_DB, LOCK_WAIT_SECONDS
 from engine.candidates import BASELINE
 from engine.cards import DEFAULT_CARDS_DIR
 from engine.champion import champion_evidence
+from engine.compute import audit_all
+from engine.compute_backends import ComputeSettings, compute_settings, open_backend, start
 from engine.decide import AuditResult, CandidateResult, decide_candidate
 from engine.decision import Contender, recommend, run_verdict
-from engine.evaluation.candidate import Evaluated, EvaluationContext, evaluate_candidate, evaluation_context
+from engine.evaluation.candidate import Evaluated, EvaluationContext, evaluation_context
 from engine.evaluation.comparisons import compare_all
-from engine.evaluation.task_candidate import evaluate_task_candidate
 from engine.evaluation.versus_champion import ChampionReference, champion_reference
 from engine.prepare import Outputs, Plan, prepare
 from engine.progress import Progress, ProgressCallback, ignore
 from engine.render import render_cards
 from engine.serving.evidence import DEFAULT_ARTIFACTS_DIR
 from engine.spec import AuditSpec
-from engine.timings import for_candidate, recording, timed
-from engine.train import calibrate, train_candidate
+from engine.timings import recording, timed
 
-__all__ = ["AuditResult", "CandidateResult", "Progress", "ProgressCallback", "new_run_id", "run_audit"]
+__all__ = ["AuditResult", "CandidateResult", "ComputeSettings", "Progress", "ProgressCallback", "compute_settings",
+           "new_run_id", "run_audit"]
 
 
 def task_line(plan: Plan) -> str:
@@ -79,37 +82,6 @@ def _with_exposure(evaluated: list[Evaluated], audit_db: Path, test_set: dict[st
         progress(Progress("exposure", f"this test set informed {earlier} earlier run{'s' if earlier != 1 else ''}"))
     return [replace(e, evidence=replace(e.evidence, exposure=exposure)) if e.evidence is not None else e
             for e in evaluated]
-def _train_and_evaluate_task(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
-    """Every candidate of a multiclass or regression audit, the baseline first: its test outputs are every other
-    candidate's reference (the paired lift over it is part of the task's evidence)."""
-    evaluated = []
-    baseline = None
-    champion = champion_evidence(plan.outputs.audit_db, plan.spec.name)
-    record = {**champion, "rescored_error": f"champions are re-scored in binary audits only so far (this audit's "
-                                            f"task is {plan.dataset.task})"} if champion["current"] else champion
-    for candidate in sorted(plan.spec.candidates, key=lambda c: c.family != BASELINE):
-        with for_candidate(candidate.name):
-            item, output = evaluate_task_candidate(train_candidate(plan, candidate, progress), context, progress,
-                                                   baseline=baseline, champion=record)
-        evaluated.append(item)
-        if candidate.family == BASELINE and output is not None:
-            baseline = (candidate.name, output)
-    return evaluated
-
-
-def _train_and_evaluate(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
-    """Every candidate of the spec, then each calibrated variant it asks for (on top of the fitted model)."""
-    evaluated = []
-    for candidate in plan.spec.candidates:
-        with for_candidate(candidate.name):
-            base = train_candidate(plan, candidate, progress)
-            evaluated.append(evaluate_candidate(base, context, progress))
-        if evaluated[-1].error is not None:
-            continue
-        for method in candidate.calibration:
-            with for_candidate(f"{candidate.name}.{method}"):
-                evaluated.append(evaluate_candidate(calibrate(plan, base, method, progress), context, progress))
-    return evaluated
 
 
 def run_audit(
@@ -120,12 +92,16 @@ def run_audit(
     artifacts_dir: Path | None = None,
     progress: ProgressCallback = ignore,
     lock_timeout: float = LOCK_WAIT_SECONDS,
+    compute: ComputeSettings | None = None,
 ) -> AuditResult:
     """Train, evaluate, check, record and card every candidate of `spec`; raises `MlgateError` on bad input.
 
     Artifacts go under `artifacts_dir` (default: `artifacts/` beside the cards folder). Every trail access of the
-    run (writes, the champion lookup, the head its cards name) waits at most `lock_timeout` seconds.
+    run (writes, the champion lookup, the head its cards name) waits at most `lock_timeout` seconds. `compute`
+    says where the candidates run (default: the spec's `[compute]` table, `engine.compute_backends`).
     """
+    compute = compute or compute_settings(spec)
+    start(compute, len(spec.candidates))  # before anything is read: an unreachable cluster leaves no run behind
     with trail_lock_timeout(lock_timeout), recording() as timings:  # one patience for every trail access
         plan = prepare(spec, Outputs(audit_db, cards_dir, artifacts_dir or cards_dir.parent / DEFAULT_ARTIFACTS_DIR))
         spec = plan.spec  # with its task known
@@ -137,13 +113,12 @@ def run_audit(
         run_id = new_run_id()
         started = record.start_run(plan, run_id, lock_timeout=lock_timeout)
         context = evaluation_context(plan, run_id=run_id, run_lineage=started["lineage"])
+        with open_backend(compute, context) as backend:
+            evaluated = audit_all(backend, context, progress)
         if plan.dataset.task == "binary":
-            evaluated = _train_and_evaluate(plan, context, progress)
             baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
             evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(context, progress),
                                     confidence=plan.settings.confidence)
-        else:
-            evaluated = _train_and_evaluate_task(plan, context, progress)
         evaluated = _with_exposure(evaluated, audit_db, started["test_set"], progress)
 
         results = []
@@ -163,5 +138,6 @@ def run_audit(
                                 metric=metric)
         verdict = run_verdict(complete=True, recommended=recommended)
         head = record.complete_run(plan, run_id, card_events, results, verdict=verdict, recommended=recommended,
-                                   lock_timeout=lock_timeout, timings=timings.to_json())
+                                   lock_timeout=lock_timeout,
+                                   timings={**timings.to_json(), "compute": compute.describe()})
         return AuditResult(run_id, verdict, recommended, spec.optimizing_metric, audit_db, head, results)

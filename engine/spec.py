@@ -116,6 +116,7 @@ class AuditSpec:
     serving: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVING))
     decisions: dict[str, Any] = field(default_factory=dict)  # the `decisions` and `reasons` tables, as given
     task_defaults: tuple[str, ...] = ()  # keys left to the task's defaults: "policies", "optimizing_metric"
+    compute: dict[str, Any] = field(default_factory=dict)  # the `compute` table: where it runs, never recorded
 
     @property
     def task(self) -> str | None:  # once given or inferred (None until the target is read)
@@ -277,6 +278,7 @@ def build_spec(document: dict[str, Any], *, source: str, source_text: str | None
         serving={**DEFAULT_SERVING, **document.get("serving", {})},
         decisions={key: document[key] for key in ("decisions", "reasons") if key in document},
         task_defaults=defaulted,
+        compute=dict(document.get("compute", {})),
     )
     return for_task(spec, task) if task is not None else _with_document(spec)
 

@@ -76,6 +76,13 @@ def timed(stage: str) -> Iterator[None]:
             recorder.add(stage, time.perf_counter() - started, _CANDIDATE.get())
 
 
+def absorb(rows: Sequence[tuple[str, str | None, float]]) -> None:
+    """Add stages timed elsewhere (a worker process, a Ray task) to the table being recorded, if any."""
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        recorder.rows.extend(rows)
+
+
 def totals(stages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The recorded rows summed by (stage, candidate): the run's first stages, then each candidate's in the order
     they ran (its stages in `STAGES` order), then the run's last stages."""

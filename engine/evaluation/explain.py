@@ -77,8 +77,15 @@ def model_agnostic(predict: Callable[[pd.DataFrame], FloatArray], x: pd.DataFram
     import shap
 
     rows, reference, decode = _encoded(x, background)
-    explainer = shap.KernelExplainer(lambda values: predict(decode(values)), reference, seed=seed)
-    values = explainer.shap_values(rows, nsamples=samples, l1_reg=False, silent=True)
+    explainer = shap.KernelExplainer(lambda values: predict(decode(values)), reference)
+    # shap draws its coalitions from numpy's global generator (its `seed` argument is ignored), so the numbers
+    # would depend on whatever ran before in the process: seeded here, and the generator's state put back after.
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        values = explainer.shap_values(rows, nsamples=samples, l1_reg=False, silent=True)
+    finally:
+        np.random.set_state(state)
     return Contributions(np.asarray(values, dtype=np.float64).reshape(len(x), -1), float(explainer.expected_value),
                          predict(x), "probability",
                          f"shap KernelExplainer ({samples} coalitions a row, {len(background)} background rows)")
