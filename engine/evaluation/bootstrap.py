@@ -29,7 +29,9 @@ from engine.evaluation.poisson import (
     CHUNK,
     MAX_WEIGHT,
     POISSON_THRESHOLDS,
+    add_weights,
     block_keys,
+    close_tie_block,
     fill_block,
     fill_weights,
     resample_key,
@@ -80,16 +82,12 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
                     local[c, j] += w
                     local_loss[f, j] += w * row_loss
                     local_sq[f, j] += w * row_sq
-                running = ctp if (c >> 1) & 1 else cfp
-                for j in range(BLOCK):
-                    running[j] += float(weights[k, j])
-                if packed < 0:  # the end of a block of equal scores: a trapezoid of ROC area, a step of recall
-                    for j in range(BLOCK):  # whole numbers but the precision: exact
-                        area[j] += (cfp[j] - prev_fp[j]) * (ctp[j] + prev_tp[j])
+                add_weights(ctp if (c >> 1) & 1 else cfp, weights, k)
+                if packed < 0:  # the end of a block of equal scores: a step of recall, a trapezoid of ROC area
+                    for j in range(BLOCK):
                         seen = ctp[j] + cfp[j]
                         ap[j] += (ctp[j] - prev_tp[j]) * ctp[j] / (seen if seen > 0 else AP_FLOOR)
-                        prev_tp[j] = ctp[j]
-                        prev_fp[j] = cfp[j]
+                    close_tie_block(ctp, cfp, prev_tp, prev_fp, area)
         for j in range(min(BLOCK, resamples - first)):
             b = first + j
             counts[b, :] = local[:, j]

@@ -87,6 +87,25 @@ def fill_block(out: NDArray[np.uint8], rows: NDArray[np.uint32], start: int, sto
             out[k, j] = _weight(row, keys[j], thresholds)
 
 
+@njit(cache=True, inline="always")
+def add_weights(into: NDArray[np.float64], weights: NDArray[np.uint8], k: int) -> None:
+    """`into[j] += weight of row k in resample j`, for the whole block."""
+    for j in range(BLOCK):
+        into[j] += float(weights[k, j])
+
+
+@njit(cache=True, inline="always")
+def close_tie_block(ctp: NDArray[np.float64], cfp: NDArray[np.float64], prev_tp: NDArray[np.float64],
+                    prev_fp: NDArray[np.float64], area: NDArray[np.float64]) -> None:
+    """At the last row of a block of equal scores, add each resample's trapezoid to its ROC area (twice the area,
+    in counts of positives times negatives) and move its previous point there. The counts are whole numbers, so
+    the area is exact whatever the order of the sums (scikit-learn's curve, ties as one step)."""
+    for j in range(BLOCK):
+        area[j] += (cfp[j] - prev_fp[j]) * (ctp[j] + prev_tp[j])
+        prev_tp[j] = ctp[j]
+        prev_fp[j] = cfp[j]
+
+
 def resample_weights(n: int, seed: int, b: int) -> NDArray[np.uint8]:
     """The Poisson weights of resample `b`: how many times each row is drawn (for tests and audits)."""
     out = np.empty(n, dtype=np.uint8)
