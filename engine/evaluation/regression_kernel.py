@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import NDArray
 
-from engine.evaluation.bootstrap import POISSON_THRESHOLDS, fill_weights, resample_key
+from engine.evaluation.poisson import POISSON_THRESHOLDS, fill_weights, resample_key
 
 FloatArray = NDArray[np.float64]
 HEADLINE = ("rmse", "mae", "median_absolute_error", "mape", "r2", "mean_error")
