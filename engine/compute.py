@@ -23,9 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.candidates import BASELINE, EXTERNAL
-from engine.champion import champion_evidence
 from engine.evaluation.candidate import Evaluated, EvaluationContext, evaluate_candidate
 from engine.evaluation.task_candidate import evaluate_task_candidate
+from engine.evaluation.versus_champion import TaskChampion
 from engine.progress import Progress, ProgressCallback
 from engine.spec import CandidateSpec
 from engine.timings import absorb, for_candidate, recording
@@ -41,7 +41,7 @@ class TaskReference:
     """What every non-baseline candidate of a multiclass or regression audit is compared with."""
 
     baseline: tuple[str, NDArray[np.float64]] | None
-    champion: dict[str, Any] | None
+    champion: TaskChampion
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ def _audit_candidate(context: EvaluationContext, candidate: CandidateSpec, progr
                      reference: TaskReference | None) -> Audited:
     plan = context.plan
     if plan.dataset.task != "binary":
-        reference = reference or TaskReference(None, None)
+        if reference is None:
+            raise ValueError("a multiclass or regression candidate is audited against its run's champion")
         with for_candidate(candidate.name):
             item, output = evaluate_task_candidate(train_candidate(plan, candidate, progress), context, progress,
                                                    baseline=reference.baseline, champion=reference.champion)
@@ -166,17 +167,16 @@ class InProcess:
         return {"backend": "local", "workers": 1}
 
 
-def audit_all(backend: Backend, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
+def audit_all(backend: Backend, context: EvaluationContext, progress: ProgressCallback,
+              champion: TaskChampion | None = None) -> list[Evaluated]:
     """Every candidate of the spec through `backend`, in the spec's order (each followed by its calibrated
     variants). A multiclass or regression audit evaluates its baseline first: its outputs are every other
-    candidate's reference."""
+    candidate's reference, and `champion` (the run's re-scored champion) every candidate's."""
     plan = context.plan
     jobs = jobs_of(plan.spec.candidates)
     if plan.dataset.task == "binary":
         return [item for outcome in backend.run(jobs, None, progress) for item in outcome.audited.evaluated]
-    champion = champion_evidence(plan.outputs.audit_db, plan.spec.name)
-    record = {**champion, "rescored_error": f"champions are re-scored in binary audits only so far (this audit's "
-                                            f"task is {plan.dataset.task})"} if champion["current"] else champion
+    record = champion if champion is not None else TaskChampion({"current": None})
     first = [j for j in jobs if j.candidate.family == BASELINE]
     rest = [j for j in jobs if j.candidate.family != BASELINE]
     done, baseline = [], None

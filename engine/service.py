@@ -36,7 +36,13 @@ from engine.decide import AuditResult, CandidateResult, decide_candidate
 from engine.decision import Contender, recommend, run_verdict
 from engine.evaluation.candidate import Evaluated, EvaluationContext, evaluation_context
 from engine.evaluation.comparisons import compare_all
-from engine.evaluation.versus_champion import ChampionReference, champion_reference
+from engine.evaluation.multiplicity import adjust_all
+from engine.evaluation.versus_champion import (
+    ChampionReference,
+    TaskChampion,
+    champion_reference,
+    task_champion_reference,
+)
 from engine.prepare import Outputs, Plan, prepare
 from engine.progress import Progress, ProgressCallback, ignore
 from engine.render import render_cards
@@ -84,6 +90,16 @@ def _with_exposure(evaluated: list[Evaluated], audit_db: Path, test_set: dict[st
             for e in evaluated]
 
 
+def _task_champion(context: EvaluationContext, progress: ProgressCallback) -> TaskChampion:
+    """A regression or multiclass run's champion, re-scored on its test rows from its ONNX artifact."""
+    plan = context.plan
+    champion = champion_evidence(plan.outputs.audit_db, plan.spec.name)
+    if champion["current"] is not None:
+        progress(Progress("champion", f"re-scoring the champion {champion['current']['candidate']} on the test rows"))
+    return task_champion_reference(champion, context.x_test, context.y_test, audit_db=plan.outputs.audit_db,
+                                   task=plan.dataset.task, classes=list(plan.dataset.classes))
+
+
 def run_audit(
     spec: AuditSpec,
     *,
@@ -113,12 +129,16 @@ def run_audit(
         run_id = new_run_id()
         started = record.start_run(plan, run_id, lock_timeout=lock_timeout)
         context = evaluation_context(plan, run_id=run_id, run_lineage=started["lineage"])
+        task_champion = _task_champion(context, progress) if plan.dataset.task != "binary" else None
         with open_backend(compute, context) as backend:
-            evaluated = audit_all(backend, context, progress)
+            evaluated = audit_all(backend, context, progress, champion=task_champion)
         if plan.dataset.task == "binary":
             baseline = next(e.name for e in evaluated if e.trained.candidate.family == BASELINE)
             evaluated = compare_all(evaluated, baseline=baseline, champion=_champion(context, progress),
                                     confidence=plan.settings.confidence)
+        else:  # each p-value also adjusted across the run's candidates
+            evaluated = adjust_all(evaluated, baseline=next((c.name for c in spec.candidates
+                                                             if c.family == BASELINE), ""))
         evaluated = _with_exposure(evaluated, audit_db, started["test_set"], progress)
 
         results = []
