@@ -207,8 +207,10 @@ def main() -> None:
         report(results)
         if single is not None:
             slowest = max(r["wall_s"] for r in results)
+            most_cpu = max(r["cpu_s"] for r in results)
             print(f"{args.concurrent} at once: slowest wall {slowest:.2f} s = {slowest / single['wall_s']:.2f}x one "
-                  f"audit alone")
+                  f"audit alone; most CPU {most_cpu:.2f} s = {most_cpu / single['cpu_s']:.2f}x (on a loaded "
+                  "machine the CPU ratio shows what running together costs: waiting threads that spin add CPU)")
 
 
 if __name__ == "__main__":
