@@ -55,7 +55,7 @@ def residuals_by_prediction(buckets: Sequence[dict[str, Any]]) -> str:
     q = {key: [float(b["residual_quantiles"][key]) for b in drawn] for key in ("p10", "p25", "p50", "p75", "p90")}
     means = [float(b["mean_residual"]) for b in drawn]
     ax = Axes(5.2 * DPI, 3.4 * DPI, left=52, bottom=34, xlim=_padded(xs or [0.0, 1.0], 0.03),
-              ylim=_padded([*q["p10"], *q["p90"], 0.0]))
+              ylim=_padded([*q["p10"], *q["p90"], *means, 0.0]))
     title = "Residuals against predictions (test split)"
     body = frame(ax, title=title, xlabel="mean prediction of the bucket", ylabel="residual (target − prediction)")
     body.append(svg_line(ax.x(ax.xlim[0]), ax.y(0), ax.x(ax.xlim[1]), ax.y(0), color=MUTED, dashed=True))

@@ -63,8 +63,8 @@ RESIDUAL_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 def _residual_quantiles(ids: NDArray[np.intp], residual: FloatArray, size: int) -> FloatArray:
     """(buckets, quantiles) of the residuals in each bucket (`np.quantile`'s linear method); NaN for an empty one.
-    One sort by (bucket, residual), then each bucket's slice is read at its quantile positions."""
-    order = np.lexsort((residual, ids))
+    One stable sort by bucket (small integers), then `np.quantile` (a partition, not a sort) on each bucket's slice."""
+    order = np.argsort(ids, kind="stable")
     ordered, starts = residual[order], np.searchsorted(ids[order], np.arange(size + 1))
     out = np.full((size, len(RESIDUAL_QUANTILES)), np.nan)
     for b in np.flatnonzero(np.diff(starts)):
