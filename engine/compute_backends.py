@@ -22,9 +22,8 @@ from engine.compute import Backend, InProcess
 from engine.evaluation.candidate import EvaluationContext
 from engine.spec import AuditSpec
 
-# On the 2-core machine the demo audit was measured on, two local workers finished it sooner than one (bench/
-# README.md); the default stays one worker, so an audit never competes with whatever else runs on the machine
-# unless asked (`--workers N`).
+# One worker (in the audit's own process) unless asked: a parallel run of the demo on 2 cores has not yet been
+# measured against a sequential one on a quiet machine, and an audit should not compete with whatever else runs.
 DEFAULT_WORKERS = 1
 
 
