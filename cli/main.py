@@ -37,6 +37,7 @@ from cli.output import (
     stdout,
     trail_path,
 )
+from cli.process import configure, finish
 from cli.progress import FORMATS, Failure, JsonLines, jsonl_stderr, stream_format
 from cli.reasons import reasons
 from cli.review import recheck, signoff, waive
@@ -288,4 +289,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The console entry point: thread defaults first, then the command, then a fast exit (cli/process.py)."""
+    configure()
+    finish(main())

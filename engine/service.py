@@ -32,8 +32,14 @@ from engine.decide import AuditResult, CandidateResult, decide_candidate
 from engine.decision import Contender, recommend, run_verdict
 from engine.evaluation.candidate import Evaluated, EvaluationContext, evaluate_candidate, evaluation_context
 from engine.evaluation.comparisons import compare_all
+from engine.evaluation.multiplicity import adjust_all
 from engine.evaluation.task_candidate import evaluate_task_candidate
-from engine.evaluation.versus_champion import ChampionReference, champion_reference
+from engine.evaluation.versus_champion import (
+    ChampionReference,
+    TaskChampion,
+    champion_reference,
+    task_champion_reference,
+)
 from engine.prepare import Outputs, Plan, prepare
 from engine.progress import Progress, ProgressCallback, ignore
 from engine.render import render_cards
@@ -79,22 +85,32 @@ def _with_exposure(evaluated: list[Evaluated], audit_db: Path, test_set: dict[st
         progress(Progress("exposure", f"this test set informed {earlier} earlier run{'s' if earlier != 1 else ''}"))
     return [replace(e, evidence=replace(e.evidence, exposure=exposure)) if e.evidence is not None else e
             for e in evaluated]
+def _task_champion(context: EvaluationContext, progress: ProgressCallback) -> TaskChampion:
+    """A regression or multiclass run's champion, re-scored on its test rows from its ONNX artifact."""
+    plan = context.plan
+    champion = champion_evidence(plan.outputs.audit_db, plan.spec.name)
+    if champion["current"] is not None:
+        progress(Progress("champion", f"re-scoring the champion {champion['current']['candidate']} on the test rows"))
+    return task_champion_reference(champion, context.x_test, context.y_test, audit_db=plan.outputs.audit_db,
+                                   task=plan.dataset.task, classes=list(plan.dataset.classes))
+
+
 def _train_and_evaluate_task(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:
     """Every candidate of a multiclass or regression audit, the baseline first: its test outputs are every other
-    candidate's reference (the paired lift over it is part of the task's evidence)."""
+    candidate's reference (the paired lifts over it and the champion are part of the task's evidence); each
+    p-value is then also adjusted across the run's candidates."""
     evaluated = []
     baseline = None
-    champion = champion_evidence(plan.outputs.audit_db, plan.spec.name)
-    record = {**champion, "rescored_error": f"champions are re-scored in binary audits only so far (this audit's "
-                                            f"task is {plan.dataset.task})"} if champion["current"] else champion
+    champion = _task_champion(context, progress)
     for candidate in sorted(plan.spec.candidates, key=lambda c: c.family != BASELINE):
         with for_candidate(candidate.name):
             item, output = evaluate_task_candidate(train_candidate(plan, candidate, progress), context, progress,
-                                                   baseline=baseline, champion=record)
+                                                   baseline=baseline, champion=champion)
         evaluated.append(item)
         if candidate.family == BASELINE and output is not None:
             baseline = (candidate.name, output)
-    return evaluated
+    first = next((c.name for c in plan.spec.candidates if c.family == BASELINE), "")
+    return adjust_all(evaluated, baseline=first)
 
 
 def _train_and_evaluate(plan: Plan, context: EvaluationContext, progress: ProgressCallback) -> list[Evaluated]:

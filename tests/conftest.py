@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from task_runs import multiclass_runs, regression_runs  # noqa: F401  (session fixtures: trained task runs)
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT = ROOT / "examples" / "adult" / "adult.parquet"

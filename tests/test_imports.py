@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -45,6 +46,15 @@ def test_the_cli_starts_without_lightgbm_or_torch(code: str) -> None:
     assert matching(modules, ("lightgbm", "torch")) == []
 
 
+def test_the_audit_core_loads_no_model_library_plotting_or_signing_before_it_is_needed() -> None:
+    """engine.service is what every audit imports first: the families' libraries, the ONNX converters and
+    runtime, MAPIE, the plotting stack, SHAP and the signing library load only in the stage that uses them."""
+    modules = loaded_after("import engine.service")
+    late = ("torch", "lightgbm", "skl2onnx", "onnx", "onnxruntime", "onnxmltools", "mapie", "matplotlib", "shap",
+            "cryptography", "optuna", "statsmodels")
+    assert {name.split(".")[0] for name in modules} & set(late) == set()
+
+
 def test_training_the_mlp_never_imports_torchs_compiler() -> None:
     """torch.optim and torch.use_deterministic_algorithms import torch._dynamo (seconds, ~70 MB); the MLP uses
     neither on the CPU, so the compiler stays out of an audit."""
@@ -62,3 +72,18 @@ def test_training_the_mlp_never_imports_torchs_compiler() -> None:
     modules = loaded_after(code)
     assert "torch" in modules, "the probe really trained the MLP"
     assert matching(modules, ("torch._dynamo", "torch._inductor", "sympy")) == []
+
+
+def test_the_cli_process_sets_only_unset_thread_defaults_and_exits_with_its_output_flushed() -> None:
+    """cli/process.py: OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS default before numpy loads, a value already set
+    is kept, and `finish` exits with the command's code after everything printed has reached the pipe."""
+    code = ("import os, sys\n"
+            "from cli.process import configure, finish\n"
+            "configure()\n"
+            "print(os.environ['OMP_WAIT_POLICY'], os.environ['OPENBLAS_NUM_THREADS'], end=' ')\n"
+            "sys.stderr.write('on stderr')\n"
+            "finish(3)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          check=False, env={**env, "OPENBLAS_NUM_THREADS": "4"})
+    assert (done.returncode, done.stdout, done.stderr) == (3, "PASSIVE 4 ", "on stderr")

@@ -214,6 +214,20 @@ def test_paired_lift_over_the_baseline_equals_a_numpy_loop(case: Case) -> None:
                                  **CLOSE)
 
 
+def test_each_prediction_bucket_holds_its_residual_quantiles_as_numpy_computes_them(case: Case) -> None:
+    buckets = case.evidence["error_analysis"]["by_prediction"]
+    edges = np.array([b["lower"] for b in buckets] + [buckets[-1]["upper"]])
+    ids = np.searchsorted(edges[1:-1], case.predicted, side="right")
+    residual = case.y - case.predicted
+    for k, bucket in enumerate(buckets):
+        mine = residual[ids == k]
+        assert bucket["count"] == mine.size
+        expected = np.quantile(mine, [0.1, 0.25, 0.5, 0.75, 0.9]).tolist()
+        assert list(bucket["residual_quantiles"].values()) == pytest.approx(expected, **CLOSE)
+        assert list(bucket["residual_quantiles"]) == ["p10", "p25", "p50", "p75", "p90"]
+        assert bucket["mean_residual"] == pytest.approx(float(mine.mean()), **CLOSE)
+
+
 def test_the_same_seed_gives_the_same_evidence(case: Case) -> None:
     again = evaluate_regression(case.y, case.predicted, groupings=case.groupings, settings=SETTINGS,
                                 baseline=case.baseline)

@@ -107,3 +107,16 @@ def test_rows_the_query_only_suspects_are_judged_again_page_after_page(trail: Pa
     assert reference(trail) == (True, None, None)
     TAMPERINGS["kind-column"](trail, last - 1)  # and a real problem before it is still found first
     assert verify(trail).bad_seq == last - 1
+
+
+def test_rows_stored_out_of_sequence_order_are_walked_in_sequence_order(trail: Path) -> None:
+    """The streamed pass takes rows as they are stored; rows moved on disk (deleted and inserted again, the chain
+    untouched) are no fault, so the chunk is walked again in sequence order and found intact."""
+    tamper(trail, "CREATE TABLE moved AS SELECT * FROM events WHERE seq BETWEEN 3 AND 9; "
+                  "DELETE FROM events WHERE seq BETWEEN 3 AND 9; "
+                  "INSERT INTO events SELECT * FROM moved ORDER BY seq DESC; DROP TABLE moved")
+    scanned = walk.scan(duckdb.connect(str(trail), read_only=True), (0, EVENTS + 1), walk.Start())
+    assert not scanned.in_place and not scanned.unhashed  # the fast pass saw them out of place
+    assert verify(trail).intact and reference(trail) == (True, None, None)
+    TAMPERINGS["body-changed"](trail, 5)
+    assert (verify(trail).bad_seq, verify(trail).problem) == reference(trail)[1:]

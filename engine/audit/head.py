@@ -4,7 +4,8 @@ A hash chain shows that no recorded event changed, but not that the newest event
 file replaced. So the head (the trail's random log id, its last sequence number and hash) is written to a
 small JSON file to keep elsewhere — a ticket, a commit, a write-once bucket — optionally signed with Ed25519:
 anyone with the public key can check it, nobody without the private key can forge it. The signed bytes are
-the canonical JSON of the head's fields, never a re-serialisation of something else.
+the canonical JSON of the head's fields, never a re-serialisation of something else. The cryptography library
+loads only when a key is made, used or checked (every audit imports this module; few sign).
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from engine.audit.trail import COLUMNS, query_events, reading
 from engine.audit.verify import Verification, verify
 from engine.canonical import canonical_json
 from engine.errors import MlgateError
 from engine.jsonfiles import read_text
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 HEAD_FORMAT = "mlgate-head-v1"
 SIGNED_FIELDS = ("format", "log_id", "seq", "hash")
@@ -49,6 +49,9 @@ def _signed_bytes(head: dict[str, Any]) -> bytes:
 
 
 def _private_key(path: Path) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
@@ -59,6 +62,9 @@ def _private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _public_key(path: Path) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError) as exc:
@@ -70,6 +76,9 @@ def _public_key(path: Path) -> Ed25519PublicKey:
 
 def keygen(prefix: Path, *, force: bool = False) -> tuple[Path, Path]:
     """Write a new Ed25519 key pair: PREFIX.key (private, mode 600) and PREFIX.pub."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     private_path, public_path = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
     for path in (private_path, public_path):
         if path.exists() and not force:
@@ -145,6 +154,8 @@ def check_head(audit_db: Path, result: Verification, head: dict[str, Any], *,
 
 def signature_problem(head: dict[str, Any], public_key: Path) -> str | None:
     """Why `head` is not signed by the key in `public_key`, or None when its signature is good."""
+    from cryptography.exceptions import InvalidSignature
+
     signature = head.get("signature")
     if not isinstance(signature, str):
         return "the head is not signed"

@@ -4,11 +4,12 @@ Every stored row is checked against the canonical body it carries: the body's ow
 row's hash, its sequence number must be the next one, its previous hash must be the hash of the row before,
 and the row's queryable columns must repeat the body. The first row that breaks any of these is reported.
 
-The walk runs inside DuckDB (`SUSPECTS`): the hashes are computed by its `sha256`, the links compared with a
-window over the small columns only, and each body checked against its columns by the canonical encoding's fixed
-ending (keys are sorted, so the scalar members follow `data`), so no body is copied into Python. The query is
-deliberately wider than the rules: each row it returns is judged again by `row_problem` in Python, which alone
-decides and words the finding.
+Each chunk's bodies are read once (`scan`): streamed from DuckDB as Arrow batches, hashed in Python (SHA-NI,
+two threads), the links and positions compared column by column, and each body checked against its columns by
+DuckDB in the same scan (`SOUND`: the canonical encoding's fixed ending, keys sorted so the scalar members follow
+`data`). A chunk where anything is off is walked again by a query deliberately wider than the rules
+(`SUSPECTS`, a window over the small columns): each row it returns is judged by `row_problem` in Python, which
+alone decides and words the finding.
 
 The walk goes in chunks of consecutive sequence numbers (`CHUNK_EVENTS`), each chunk's first link checked
 against the last hash of the chunk before, so memory stays flat whatever the trail's size, a `progress`
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 
 from engine.audit import index
 from engine.audit.trail import COLUMNS, GENESIS_HASH, TRAIL_CREATED, query_events, reading
@@ -60,6 +62,13 @@ class Start:
 Progress = Callable[[int, int], None]
 CHUNK_EVENTS = 20_000
 
+# A body that is valid JSON, an object, and ends with exactly its row's scalar members has them as its top-level
+# values (the members before an object's last brace are its own); anything else is only a suspect.
+SOUND = """(starts_with(body, '{') AND json_valid(body)
+    AND ends_with(body, ',"kind":' || to_json(kind) || ',"prev_hash":' || to_json(prev_hash)
+                        || ',"recorded_at":' || to_json(recorded_at)
+                        || ',"run_id":' || coalesce(to_json(run_id)::VARCHAR, 'null')
+                        || ',"seq":' || seq || '}')) IS TRUE"""
 # Rows that may break a rule, in chain order: a superset of the broken ones (Python has the last word).
 SUSPECTS = f"""
 WITH links AS (
@@ -67,15 +76,8 @@ WITH links AS (
            lag(hash, 1, ?) OVER (ORDER BY seq) AS expected_prev, prev_hash
     FROM events WHERE seq > ? AND seq <= ?
 ), content AS (
-    -- a body that is valid JSON, an object, and ends with exactly these scalar members has them as its top-level
-    -- values (the members before an object's last brace are its own); anything else is only a suspect
     SELECT seq FROM events
-    WHERE seq > ? AND seq <= ? AND (list_contains(?::BIGINT[], seq) OR NOT starts_with(body, '{{')
-       OR NOT json_valid(body)
-       OR NOT ends_with(body, ',"kind":' || to_json(kind) || ',"prev_hash":' || to_json(prev_hash)
-                              || ',"recorded_at":' || to_json(recorded_at)
-                              || ',"run_id":' || coalesce(to_json(run_id)::VARCHAR, 'null')
-                              || ',"seq":' || seq || '}}'))
+    WHERE seq > ? AND seq <= ? AND (list_contains(?::BIGINT[], seq) OR NOT {SOUND})
 )
 SELECT l.position, l.expected_prev, {', '.join('e.' + c for c in COLUMNS.split(', '))}
 FROM links AS l JOIN events AS e ON e.seq = l.seq
@@ -109,36 +111,65 @@ def row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> s
     return None
 
 
-HASHED = "SELECT seq, body, hash FROM events WHERE seq > $low AND seq <= $high"
+# The one pass over the bodies: each row's hash, link and content checked as the bodies stream by.
+SCAN = f"SELECT seq, body, hash, prev_hash, {SOUND} AS sound FROM events WHERE seq > $low AND seq <= $high"
 BATCH_ROWS = 2048
 HASHING_THREADS = 2
 
 
-def mismatched(con: Any, bounds: tuple[int, int]) -> list[int]:
-    """The sequence numbers in (low, high] whose stored body does not hash to the row's hash: the bodies streamed
-    as Arrow batches (flat memory) and hashed in two threads straight from Arrow's buffer (Python's SHA-256 releases
-    the lock while it hashes, and SHA-NI makes it several times faster than DuckDB's own `sha256`)."""
+@dataclass
+class Scan:
+    """What one streamed pass over a chunk found: the seqs whose body does not hash to the row's hash, whether
+    every row was in place (consecutive positions, each linking to the one before, its content sound), and
+    where the chain goes on after the chunk."""
+
+    unhashed: list[int]
+    in_place: bool
+    end: Start
+
+
+def scan(con: Any, bounds: tuple[int, int], start: Start) -> Scan:
+    """Stream the rows of (low, high] as Arrow batches (flat memory, each body read once): bodies hashed in two
+    threads straight from Arrow's buffer (Python's SHA-256 releases the lock while it hashes, and SHA-NI makes
+    it several times faster than DuckDB's own `sha256`), positions and links compared column-wise, the content
+    check computed by DuckDB in the same scan."""
     low, high = bounds
-    reader = con.sql(HASHED, params={"low": low, "high": high}).to_arrow_reader(BATCH_ROWS)
+    reader = con.sql(SCAN, params={"low": low, "high": high}).to_arrow_reader(BATCH_ROWS)
     found: list[int] = []
+    in_place, position, prev = True, start.position, start.prev_hash
     with ThreadPoolExecutor(HASHING_THREADS) as pool:
         for batch in reader:
-            seqs, bodies, hashes = batch.columns
+            seqs, bodies, hashes, prevs, sound = batch.columns
+            rows = len(seqs)
+            if rows == 0:
+                continue
             data = memoryview(bodies.buffers()[2] or b"")
             offsets = np.frombuffer(bodies.buffers()[1], dtype=np.int32)[bodies.offset:]
             digests = hashes.to_pylist()
-            half = len(digests) // 2
+            half = rows // 2
             parts = [pool.submit(digests_differ, data, offsets, digests[:half]),
                      pool.submit(digests_differ, data, offsets[half:], digests[half:])]
+            numbers = seqs.to_numpy(zero_copy_only=False)
+            linked = pc.equal(prevs.slice(1), hashes.slice(0, rows - 1))
+            in_place = in_place and bool(
+                np.array_equal(numbers, np.arange(position + 1, position + rows + 1)) and prevs[0].as_py() == prev
+                and every(linked) and every(sound))
             bad = parts[0].result() + [half + i for i in parts[1].result()]
-            found += [int(seqs[i].as_py()) for i in bad]
-    return found
+            found += [int(numbers[i]) for i in bad]
+            position, prev = position + rows, str(digests[-1])
+    return Scan(found, in_place, Start(position, prev))
 
 
-def _chunk_problem(con: Any, path: Path, bounds: tuple[int, int], start: Start) -> tuple[int, str, str] | None:
-    """(position, hash of the row before, problem) of the first broken row whose seq is in (low, high]."""
+def every(flags: Any) -> bool:
+    """Is every value of an Arrow boolean array true (an empty array is; a null is not)?"""
+    return len(flags) == 0 or pc.all(pc.fill_null(flags, False)).as_py() is True
+
+
+def _chunk_problem(con: Any, path: Path, bounds: tuple[int, int], start: Start,
+                   unhashed: list[int]) -> tuple[int, str, str] | None:
+    """(position, hash of the row before, problem) of the first broken row whose seq is in (low, high]: the
+    rows the query suspects (and those whose body did not hash right), judged one by one."""
     low, high = bounds
-    unhashed = mismatched(con, bounds)
     offset = 0
     while True:
         params = [start.position, start.prev_hash, low, high, low, high, unhashed, SUSPECTS_PER_QUERY, offset]
@@ -161,12 +192,16 @@ def first_problem(con: Any, path: Path, *, start: Start = Start(), progress: Pro
     origin, total = low, max(int(last) - low, 0)
     while low < int(last):
         high = min(low + max(chunk, 1), int(last))
-        found = _chunk_problem(con, path, (low, high), start)
-        if found is not None:
-            return found
-        rows, last_hash = query_events(con, path, CHUNK_END, [low, high])[0]
-        if rows:
-            start = Start(start.position + int(rows), str(last_hash))
+        streamed = scan(con, (low, high), start)
+        if streamed.in_place and not streamed.unhashed:
+            start = streamed.end
+        else:  # something is off (or merely stored out of order): the suspects, judged row by row
+            found = _chunk_problem(con, path, (low, high), start, streamed.unhashed)
+            if found is not None:
+                return found
+            rows, last_hash = query_events(con, path, CHUNK_END, [low, high])[0]
+            if rows:
+                start = Start(start.position + int(rows), str(last_hash))
         low = high
         if progress is not None:
             progress(low - origin, total)

@@ -81,7 +81,8 @@ def _model_card(card: dict[str, Any]) -> dict[str, Any]:
         "bom-ref": f"model-card:{details['name']}",
         "modelParameters": {
             "approach": {"type": "supervised"},
-            "task": "binary classification",
+            "task": {"binary": "binary classification", "multiclass": "multiclass classification",
+                     "regression": "regression"}[parameters["label"].get("task", "binary")],
             "architectureFamily": details["family"],
             "modelArchitecture": parameters["model_architecture"],
             "datasets": [{"ref": f"data:{part}"} for part in PARTS],

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.audit.runs import RunRecord, view
 from engine.candidates import FAMILIES
+from engine.cards.document_tasks import task_analysis
 from engine.checklist import CHECKLIST, item_status
 from engine.evaluation.task_metrics import ALL_METRICS, task_metrics
 from engine.monitor.series import card_part as monitoring_part
@@ -134,8 +135,9 @@ def _performance_metrics(evidence: dict[str, Any]) -> list[dict[str, Any]]:
     """Headline metrics and each group's metrics, as Model Card Toolkit performance metrics."""
     intervals = evidence.get("intervals", {}).get("metrics", {})
     threshold = evidence.get("threshold")
+    at = {"threshold": threshold} if threshold is not None else {}  # a regression or multiclass task has none
     metrics: list[dict[str, Any]] = [
-        {"type": name, "value": value, "slice": "overall", "threshold": threshold,
+        {"type": name, "value": value, "slice": "overall", **at,
          **({"confidence_interval": ci} if (ci := _interval(intervals.get(name))) else {})}
         for name, value in evidence["metrics"].items() if value is not None
     ]
@@ -147,7 +149,7 @@ def _performance_metrics(evidence: dict[str, Any]) -> list[dict[str, Any]]:
                     continue
                 ci = _interval(group.get("intervals", {}).get(name))
                 metrics.append({"type": name, "value": value, "slice": f"{s['name']}={group['group']}",
-                                "threshold": threshold, **({"confidence_interval": ci} if ci else {})})
+                                **at, **({"confidence_interval": ci} if ci else {})})
     return metrics
 
 
@@ -346,6 +348,8 @@ def card_document(record: RunRecord, name: str, *, trail_head: dict[str, Any]) -
             "evaluation": _evaluation(record, name),
             "groups": groups,
             "calibration": _calibration(evidence),
+            # a regression's residuals or a multiclass candidate's confusion matrix and per-class evidence
+            **({"task_analysis": task_analysis(task_of(evidence), evidence)} if task_of(evidence) != "binary" else {}),
             **{key: _beyond(evidence, key) for key in BEYOND},
             "verdict": verdict,
             "checklist": checklist,

@@ -20,6 +20,13 @@ from engine.cards.markdown import render_markdown
 from engine.safe_text import inert
 
 TASK = {"type": "tabular-classification", "name": "Binary classification"}
+TASKS = {"binary": TASK, "multiclass": {"type": "tabular-classification", "name": "Multiclass classification"},
+         "regression": {"type": "tabular-regression", "name": "Regression"}}
+
+
+def task_of_card(card: dict[str, Any]) -> dict[str, str]:
+    """The Hub's task of a card's model (its label's task; binary for a card from before task types)."""
+    return TASKS[card["model_parameters"]["label"].get("task", "binary")]
 # Hub license ids a spec's `license` may name as is (compared case-insensitively); anything else is `other`.
 HUB_LICENSES = frozenset({
     "apache-2.0", "mit", "bsd-2-clause", "bsd-3-clause", "isc", "mpl-2.0", "gpl-2.0", "gpl-3.0", "lgpl-2.1",
@@ -39,7 +46,7 @@ def _license(card: dict[str, Any]) -> str:
 def _metric(card: dict[str, Any], metric: dict[str, Any], level: float | None) -> dict[str, Any]:
     labels = {row["metric"]: row["label"] for row in card["mlgate"]["evaluation"].get("metrics", [])}
     name = str(labels.get(metric["type"], metric["type"]))
-    args: dict[str, Any] = {"threshold": metric["threshold"]}
+    args: dict[str, Any] = {"threshold": metric["threshold"]} if "threshold" in metric else {}
     if "confidence_interval" in metric and level is not None:
         low, high = metric["confidence_interval"]["lower_bound"], metric["confidence_interval"]["upper_bound"]
         name += f" ({level:.0%} CI {low:.4f} to {high:.4f})"
@@ -57,20 +64,20 @@ def _model_index(card: dict[str, Any]) -> list[dict[str, Any]]:
                "split": evaluation["split"]["part"], "revision": evaluation["sha256"],
                "args": {"rows": evaluation["rows"], "seed": evaluation["split"]["seed"]}}
     return [{"name": card["model_details"]["name"],
-             "results": [{"task": dict(TASK), "dataset": dataset,
+             "results": [{"task": dict(task_of_card(card)), "dataset": dataset,
                           "metrics": [_metric(card, m, level) for m in metrics]}]}]
 
 
 def hf_metadata(card: dict[str, Any]) -> dict[str, Any]:
     """The YAML front matter of the Hugging Face card, as data."""
     details = card["model_details"]
-    tags = ["mlgate", "tabular-classification", details["family"]]
+    tags = ["mlgate", task_of_card(card)["type"], details["family"]]
     if artifact(card):
         tags.append("onnx")
     metadata: dict[str, Any] = {
         "license": _license(card),
         "tags": list(dict.fromkeys(str(tag) for tag in tags)),
-        "pipeline_tag": TASK["type"],
+        "pipeline_tag": task_of_card(card)["type"],
         "datasets": list(dict.fromkeys(PurePath(str(d["link"])).name for d in datasets(card))),
     }
     if model_index := _model_index(card):

@@ -13,6 +13,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 import engine.cards.figures as figures
+import engine.cards.figures_tasks as figures_tasks
 from engine.cards.markdown import SECTIONS, summary
 from engine.cards.markup import code, md, missing
 from engine.safe_text import html_text
@@ -107,6 +108,7 @@ FIGURES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "metrics": _metric_figures,
     "fit": _fit_figures,
     "groups": _group_figures,
+    "task_analysis": lambda card: [_figure(svg, caption) for svg, caption in figures_tasks.task_figures(card)],
     "calibration": _calibration_figures,
     "explanations": _explanation_figures,
 }

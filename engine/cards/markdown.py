@@ -16,6 +16,7 @@ import engine.cards.markdown_beyond as markdown_beyond
 import engine.cards.markdown_data as markdown_data
 import engine.cards.markdown_decisions as markdown_decisions
 import engine.cards.markdown_monitoring as markdown_monitoring
+import engine.cards.markdown_tasks as markdown_tasks
 from engine.cards.document import NOT_EVALUATED
 from engine.cards.markup import UNDEFINED, code, interval, md, missing, names, number, table
 from engine.policy.registry import RULE_KINDS
@@ -256,7 +257,7 @@ Section = Callable[[dict[str, Any]], list[str]]
 SECTIONS: dict[str, Section] = {
     "details": _details, "intended_use": _intended_use, "data": _data, "search": markdown_beyond.search,
     "data_checks": markdown_data.split_and_data, "metrics": _metrics, "fit": markdown_data.stability,
-    "groups": _groups,
+    "groups": _groups, "task_analysis": markdown_tasks.task_analysis,
     "calibration": _calibration, "conformal": markdown_beyond.conformal,
     "explanations": markdown_beyond.explanations, "robustness": markdown_beyond.robustness,
     "serving": markdown_beyond.serving, "release": markdown_beyond.release, "verdict": _verdict, "review": _review,

@@ -96,9 +96,12 @@ def serving(card: dict[str, Any]) -> list[str]:
             f"- Folder: {code(artifact['path'])} ({md(artifact['exporter'])}, ONNX opset {artifact['onnx_opset']})",
             *(f"- {code(name)}: {entry['bytes']} bytes, SHA-256 `{entry['sha256']}`"
               for name, entry in sorted(artifact["files"].items())),
-            f"- Skew on {skew['rows']} test rows (onnxruntime against the trained model): largest probability "
-            f"difference {skew['max_abs_diff']:.2e}, 99th percentile {skew['p99_abs_diff']:.2e}, labels differing "
-            f"{skew['labels_disagreeing']} ({number(skew['label_disagreement'])})",
+            f"- Skew on {skew['rows']} test rows (onnxruntime against the trained model): largest "
+            f"{'difference' if skew.get('units') else 'probability difference'} {skew['max_abs_diff']:.2e}, 99th "
+            f"percentile {skew['p99_abs_diff']:.2e}"
+            + (f" ({md(skew['units'])})" if skew.get("units") else "")
+            + (f", labels differing {skew['labels_disagreeing']} ({number(skew['label_disagreement'])})"
+               if skew.get("labels_disagreeing") is not None else ""),
             f"- Single-row latency over {latency['calls']} calls after {latency['warmup_calls']} warm-up calls, "
             f"{latency['threads']} thread(s): p50 {latency['p50_ms']:.3f} ms, p95 {latency['p95_ms']:.3f} ms, "
             f"p99 {latency['p99_ms']:.3f} ms",

@@ -1,20 +1,21 @@
-"""Seeded bootstrap of every headline metric and every group's metrics, in one compiled pass per resample.
+"""Seeded bootstrap of every headline metric and every group's metrics, one compiled pass per block of resamples.
 
-Resample `b` gives row `i` a Poisson(1) weight computed from a hash of (seed, b, i), so the weights depend
-only on the seed, the resample and the row: two candidates scored with the same seed see the same resamples
-(a paired bootstrap), and the same seed always gives the same intervals. The rows are never copied per
-resample: each resample draws its weights into one small buffer, then makes one pass over the rows in
-descending score order, over arrays gathered into that order once, so every read is sequential. The pass
-accumulates the confusion counts, log loss and Brier sums of every cell of the finest grouping (every other
-grouping's are sums of those) and the ROC and PR curves of all rows (ties handled per block of equal scores,
-as scikit-learn does). numba runs the resamples in parallel. Poisson weights are capped at 10
-(P(w > 10) < 1e-8). Per-group ROC AUC intervals come from DeLong's variance instead
-(`engine.evaluation.slices`): a per-group curve in every resample would double the cost of the pass.
+Resample `b` gives row `i` a Poisson(1) weight computed from a hash of (seed, b, i) (engine.evaluation.poisson),
+so the weights depend only on the seed, the resample and the row: two candidates scored with the same seed see
+the same resamples (a paired bootstrap), and the same seed always gives the same intervals. The rows are never
+copied per resample. The resamples go in blocks of `BLOCK`, in two passes per `CHUNK` of rows: draw the block's
+weights of those rows into a buffer that stays in cache, then visit the rows once, in descending score order
+(arrays gathered into that order once, so every read is sequential), each row's cell, label and tie flag read
+once and applied to the whole block as vector operations. The pass accumulates the confusion counts, log loss
+and Brier sums of every cell of the finest grouping (every other grouping's are sums of those) and the ROC and
+PR curves of all rows (ties handled per block of equal scores, as scikit-learn does; the counts are whole
+numbers, so the ROC area is exact and the same whatever the order of the sums). numba runs the blocks in
+parallel. Poisson weights are capped at 10 (P(w > 10) < 1e-8). Per-group ROC AUC intervals come from DeLong's
+variance instead (`engine.evaluation.slices`): a per-group curve in every resample would double the cost.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -23,57 +24,24 @@ import pandas as pd
 from numba import njit, prange
 from numpy.typing import NDArray
 
+from engine.evaluation.poisson import (
+    BLOCK,
+    CHUNK,
+    MAX_WEIGHT,
+    POISSON_THRESHOLDS,
+    add_weights,
+    block_keys,
+    close_tie_block,
+    fill_block,
+    fill_weights,
+    resample_key,
+    resample_weights,
+)
+
 FloatArray = NDArray[np.float64]
 HEADLINE = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
 GROUP_LOSSES = ("log_loss", "brier")
-MAX_WEIGHT = 10
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-# Row weight = number of these thresholds a uniform 32-bit draw reaches: the Poisson(1) CDF, scaled to 2**32.
-POISSON_THRESHOLDS = np.array(
-    [min(int(sum(math.exp(-1) / math.factorial(j) for j in range(k + 1)) * 2.0**32), 2**32 - 1)
-     for k in range(MAX_WEIGHT)],
-    dtype=np.uint32,
-)
-
-
-@njit(cache=True, inline="always")
-def _resample_key(seed: np.uint64, b: int) -> np.uint32:
-    """A 32-bit key per (seed, resample), from splitmix64's finaliser."""
-    x = seed * _GOLDEN + np.uint64(b)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return np.uint32((x ^ (x >> np.uint64(31))) & np.uint64(0xFFFFFFFF))
-
-
-@njit(cache=True)
-def _fill_weights(out: NDArray[np.uint8], rows: NDArray[np.uint32], key: np.uint32,
-                  thresholds: NDArray[np.uint32]) -> None:
-    """The Poisson(1) weight of each row in the resample of `key`: a 32-bit hash (lowbias32) of `row + key`
-    against the CDF. Every product and sum is masked to 32 bits in place and the thresholds are counted in a loop
-    of constant length, so the compiler keeps the arithmetic 32 bits wide and vectorises the loop over rows
-    (numba widens integer scalars to 64 bits, and a loop of unknown length inside stops it: six times slower)."""
-    low, key32 = np.uint32(0xFFFFFFFF), np.uint32(key)
-    for k in range(rows.size):
-        x = (rows[k] + key32) & low
-        x = np.uint32(x ^ (x >> np.uint32(16)))
-        x = np.uint32((x * np.uint32(0x7FEB352D)) & low)
-        x = np.uint32(x ^ (x >> np.uint32(15)))
-        x = np.uint32((x * np.uint32(0x846CA68B)) & low)
-        x = np.uint32(x ^ (x >> np.uint32(16)))
-        w = np.uint8(0)
-        for t in range(MAX_WEIGHT):  # a constant count, unrolled; branch-free: the number of thresholds reached
-            w += np.uint8(x >= thresholds[t])
-        out[k] = w
-
-
-def resample_weights(n: int, seed: int, b: int) -> NDArray[np.uint8]:
-    """The Poisson weights of resample `b`: how many times each row is drawn (for tests and audits)."""
-    out = np.empty(n, dtype=np.uint8)
-    _fill_weights(out, np.arange(n, dtype=np.uint32), _resample_key(np.uint64(seed), b), POISSON_THRESHOLDS)
-    return out
-
-
-AP_CHUNK = 1024  # precision divisions are batched per chunk so they run vectorised, off the main loop
+AP_FLOOR = 1.0  # a precision read before any row is drawn has a gain of 0: divide by 1, not 0
 
 
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
@@ -86,80 +54,67 @@ def _kernel(rows: NDArray[np.uint32], loss: FloatArray, sq_error: FloatArray, ce
     counts = np.zeros((resamples, n_cells))
     finest_loss = np.zeros((resamples, n_finest))
     finest_sq = np.zeros((resamples, n_finest))
-    for b in prange(resamples):
-        weights = np.empty(n, dtype=np.uint8)
-        _fill_weights(weights, rows, _resample_key(seed, b), thresholds)  # its own loop: it vectorises
-        # Four copies of each histogram, used in turn: consecutive rows hitting the same cell would otherwise
-        # wait on each other's store (a latency chain); the copies are summed at the end.
-        local = np.zeros((4, n_cells))
-        local_loss = np.zeros((4, n_finest))
-        local_sq = np.zeros((4, n_finest))
-        loss_sum = 0.0
-        sq_sum = 0.0
-        ctp = 0.0
-        cfp = 0.0
-        prev_tp = 0.0
-        prev_fp = 0.0
-        area = 0.0
-        ap = 0.0
-        ap_gain = np.zeros(AP_CHUNK)  # recall gain (in positives) at each row that ends a tie block, else 0
-        ap_tp = np.zeros(AP_CHUNK)
-        ap_seen = np.ones(AP_CHUNK)
-        for k in range(n):  # branch-free where the weights decide: branches on random weights mispredict
-            w = float(weights[k])
-            packed = cell[k]  # finest group * 4 + label * 2 + flagged; the sign bit marks a tie block's end
-            c = packed & 0x7FFFFFFF
-            wy = w * ((c >> 1) & 1)
-            wl = w * loss[k]
-            ws = w * sq_error[k]
-            loss_sum += wl
-            sq_sum += ws
-            lane = k & 3
-            local[lane, c] += w
-            local_loss[lane, c >> 2] += wl
-            local_sq[lane, c >> 2] += ws
-            ctp += wy
-            cfp += w - wy
-            # The end of a block of equal scores adds a trapezoid to the ROC area and a recall step to AP.
-            # Branch-free (the weights make "did anything change" random): an unchanged point adds zero, and
-            # the counts are whole numbers, so the arithmetic below is exact.
-            slot = k & (AP_CHUNK - 1)
-            end = 1.0 if packed < 0 else 0.0
-            area += end * (cfp - prev_fp) * (ctp + prev_tp)
-            gain = end * (ctp - prev_tp)
-            prev_tp = ctp if packed < 0 else prev_tp  # a select, not a latency chain of sub, mul and add
-            prev_fp = cfp if packed < 0 else prev_fp
-            ap_gain[slot] = gain
-            ap_tp[slot] = ctp
-            ap_seen[slot] = ctp + cfp if ctp + cfp > 0 else 1.0
-            if slot == AP_CHUNK - 1 or k == n - 1:
-                for t in range(slot + 1):
-                    ap += ap_gain[t] * ap_tp[t] / ap_seen[t]
-        counts[b, :] = local.sum(axis=0)
-        finest_loss[b, :] = local_loss.sum(axis=0)
-        finest_sq[b, :] = local_sq.sum(axis=0)
-        # Whole-number totals, so summing them from the cells is exact: no per-row work for them.
-        total = counts[b, :].sum()
-        fp = counts[b, 1::4].sum()
-        tp = counts[b, 3::4].sum()
-        if total == 0:
-            continue
-        pos = ctp
-        neg = cfp
-        fn = pos - tp
-        metrics[b, 2] = (total - fp - fn) / total
-        if tp + fp > 0:  # undefined rates stay NaN: ignored by the interval, never counted as 0
-            metrics[b, 3] = tp / (tp + fp)
-        if pos > 0:
-            metrics[b, 4] = tp / pos
-        if tp + fp + fn > 0:
-            metrics[b, 5] = 2 * tp / (2 * tp + fp + fn)
-        metrics[b, 6] = loss_sum / total
-        metrics[b, 7] = sq_sum / total
-        if pos > 0 and neg > 0:
-            metrics[b, 0] = area / (2.0 * pos * neg)
-        if pos > 0:
-            metrics[b, 1] = ap / pos
+    for block in prange((resamples + BLOCK - 1) // BLOCK):
+        first = block * BLOCK
+        keys = block_keys(seed, first)
+        weights = np.empty((CHUNK, BLOCK), dtype=np.uint8)
+        local = np.zeros((n_cells, BLOCK))
+        local_loss = np.zeros((n_finest, BLOCK))
+        local_sq = np.zeros((n_finest, BLOCK))
+        ctp = np.zeros(BLOCK)
+        cfp = np.zeros(BLOCK)
+        prev_tp = np.zeros(BLOCK)
+        prev_fp = np.zeros(BLOCK)
+        area = np.zeros(BLOCK)
+        ap = np.zeros(BLOCK)
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            fill_block(weights, rows, start, stop, keys, thresholds)
+            for k in range(stop - start):
+                i = start + k
+                packed = cell[i]  # finest group * 4 + label * 2 + flagged; the sign bit marks a tie block's end
+                c = packed & 0x7FFFFFFF
+                f = c >> 2
+                row_loss = loss[i]
+                row_sq = sq_error[i]
+                for j in range(BLOCK):  # the row's cell, label and tie flag are shared by the block's resamples
+                    w = float(weights[k, j])
+                    local[c, j] += w
+                    local_loss[f, j] += w * row_loss
+                    local_sq[f, j] += w * row_sq
+                add_weights(ctp if (c >> 1) & 1 else cfp, weights, k)
+                if packed < 0:  # the end of a block of equal scores: a step of recall, a trapezoid of ROC area
+                    for j in range(BLOCK):
+                        seen = ctp[j] + cfp[j]
+                        ap[j] += (ctp[j] - prev_tp[j]) * ctp[j] / (seen if seen > 0 else AP_FLOOR)
+                    close_tie_block(ctp, cfp, prev_tp, prev_fp, area)
+        for j in range(min(BLOCK, resamples - first)):
+            b = first + j
+            counts[b, :] = local[:, j]
+            finest_loss[b, :] = local_loss[:, j]
+            finest_sq[b, :] = local_sq[:, j]
+            # Whole-number totals, so summing them from the cells is exact: no per-row work for them.
+            total = counts[b, :].sum()
+            fp = counts[b, 1::4].sum()
+            tp = counts[b, 3::4].sum()
+            if total == 0:
+                continue
+            pos = ctp[j]
+            neg = cfp[j]
+            fn = pos - tp
+            metrics[b, 2] = (total - fp - fn) / total
+            if tp + fp > 0:  # undefined rates stay NaN: ignored by the interval, never counted as 0
+                metrics[b, 3] = tp / (tp + fp)
+            if pos > 0:
+                metrics[b, 4] = tp / pos
+            if tp + fp + fn > 0:
+                metrics[b, 5] = 2 * tp / (2 * tp + fp + fn)
+            metrics[b, 6] = finest_loss[b, :].sum() / total
+            metrics[b, 7] = finest_sq[b, :].sum() / total
+            if pos > 0 and neg > 0:
+                metrics[b, 0] = area[j] / (2.0 * pos * neg)
+            if pos > 0:
+                metrics[b, 1] = ap[j] / pos
     return metrics, counts, finest_loss, finest_sq
 
 
@@ -240,6 +195,5 @@ def percentile_interval(samples: FloatArray, confidence: float) -> FloatArray:
         return np.asarray(np.nanpercentile(samples, [100 * alpha, 100 * (1 - alpha)], axis=0), dtype=np.float64)
 
 
-# The weights of every task type's kernel come from the same two functions (engine.evaluation.resampling).
-resample_key = _resample_key
-fill_weights = _fill_weights
+__all__ = ["GROUP_LOSSES", "HEADLINE", "MAX_WEIGHT", "POISSON_THRESHOLDS", "BootstrapSamples", "bootstrap",
+           "fill_weights", "percentile_interval", "resample_key", "resample_weights"]

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from engine.evaluation.segments import first_rows
+
 MISSING_GROUP = "(missing)"
 MAX_CATEGORIES_AS_IS = 10  # a numeric column with at most this many values is grouped by value
 
@@ -80,13 +82,25 @@ def column_grouping(values: pd.Series, name: str, edges: Sequence[float] | None 
     return Grouping(name, (name,), codes, tuple(labels), used_edges)
 
 
+def dense_codes(keys: NDArray[np.int64], bound: int) -> tuple[NDArray[np.int64], int]:
+    """Keys in 0..bound-1 renumbered 0..k-1 in ascending order of key (`np.unique(keys, return_inverse=True)`),
+    and k: by counting where the range is small, by sorting otherwise."""
+    if bound <= 4 * keys.size + 1024:
+        present = np.bincount(keys, minlength=bound) > 0
+        number = np.cumsum(present) - 1
+        return number[keys].astype(np.int64), int(present.sum())
+    uniques, inverse = np.unique(keys, return_inverse=True)
+    return inverse.astype(np.int64), int(uniques.size)
+
+
 def cross(groupings: Sequence[Grouping]) -> Grouping:
     """The intersection of several groupings; only combinations that occur become groups."""
     # Combine one grouping at a time and renumber densely, so the codes never overflow however many columns.
-    combined = np.zeros(groupings[0].codes.size, dtype=np.int64)
+    rows = groupings[0].codes.size
+    combined, size = np.zeros(rows, dtype=np.int64), 1
     for g in groupings:
-        combined = np.unique(combined * g.size + g.codes, return_inverse=True)[1].astype(np.int64)
-    first_row = np.unique(combined, return_index=True)[1]
+        combined, size = dense_codes(combined * g.size + g.codes, size * g.size)
+    first_row = first_rows(combined, size)
     codes = combined
     labels = [" × ".join(g.labels[g.codes[row]] for g in groupings) for row in first_row.tolist()]
     columns = tuple(c for g in groupings for c in g.columns)

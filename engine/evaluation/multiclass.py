@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from engine.evaluation.calibration_multiclass import multiclass_calibration
 from engine.evaluation.groups import Grouping
-from engine.evaluation.multiclass_kernel import MulticlassSamples, multiclass_bootstrap
+from engine.evaluation.multiclass_kernel import MulticlassSamples, multiclass_bootstrap, score_orders
 from engine.evaluation.multiclass_metrics import (
     CLASS_METRICS,
     class_auc,
@@ -49,6 +49,7 @@ class Scored:
         self.predicted = np.asarray(np.argmax(proba, axis=1), dtype=np.intp)
         self.rank = true_rank(proba, y)
         self.nll = negative_log_likelihood(proba, y)
+        self.orders = score_orders(proba)  # each class's descending score order: the point AUC and the bootstrap's
 
     def confusion(self) -> FloatArray:
         cells = self.y * self.classes + self.predicted
@@ -59,7 +60,7 @@ class Scored:
         if self.y.size == 0:
             return dict.fromkeys(headline_names(self.classes)), {}
         confusion = self.confusion()
-        auc = class_auc(self.y, self.proba)
+        auc = class_auc(self.y, self.proba, self.orders)
         ranks = np.bincount(self.rank, minlength=self.classes).astype(np.float64)
         arrays = {**confusion_metrics(confusion), "roc_auc_ovr_macro": macro(auc),
                   "log_loss": np.float64(self.nll.mean()), **top_k(ranks)}
@@ -68,8 +69,9 @@ class Scored:
                 {**{name: classes[name] for name in (*CLASS_METRICS, "support", "predicted")}, "roc_auc": auc})
 
     def bootstrap(self, finest: Finest, settings: EvidenceSettings) -> MulticlassSamples:
-        return multiclass_bootstrap(self.y, self.predicted, self.rank, self.nll, self.proba, finest=finest.codes,
-                                    n_finest=finest.size, seed=settings.seed, resamples=settings.resamples)
+        return multiclass_bootstrap(self.y, self.predicted, self.rank, self.nll, self.proba, orders=self.orders,
+                                    finest=finest.codes, n_finest=finest.size, seed=settings.seed,
+                                    resamples=settings.resamples)
 
 
 def resampled_metrics(samples: MulticlassSamples) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:

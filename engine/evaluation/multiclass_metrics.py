@@ -99,9 +99,10 @@ def negative_log_likelihood(proba: FloatArray, y: NDArray[np.intp]) -> FloatArra
     return np.asarray(-np.log(np.clip(proba[np.arange(y.size), y], eps, 1 - eps)), dtype=np.float64)
 
 
-def class_auc(y: NDArray[np.intp], proba: FloatArray) -> FloatArray:
-    """One-vs-rest ROC AUC of each class (NaN for a class absent from, or alone in, the rows)."""
-    aucs = [roc_auc(Scores.of(y == c, proba[:, c])) for c in range(proba.shape[1])]
+def class_auc(y: NDArray[np.intp], proba: FloatArray, orders: NDArray[np.intp]) -> FloatArray:
+    """One-vs-rest ROC AUC of each class (NaN for a class absent from, or alone in, the rows), from each class's
+    descending score order (`orders`, one row per class: sorted once, shared with the bootstrap)."""
+    aucs = [roc_auc(Scores.presorted(y[order] == c, proba[order, c], 0.5)) for c, order in enumerate(orders)]
     return np.array([np.nan if a is None else a for a in aucs], dtype=np.float64)
 
 

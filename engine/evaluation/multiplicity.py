@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 
 from engine.evaluation.candidate import Evaluated
 from engine.evaluation.evidence import Comparisons
-from engine.evaluation.metrics import METRICS
 
 Adjust = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
@@ -57,8 +56,9 @@ def adjusted(p_values: Sequence[float]) -> dict[str, list[float]]:
 
 def _adjust_reference(entries: list[dict[str, Any]]) -> None:
     """Add `p_adjusted` (each method, and the family's size) to the comparisons of one reference, metric by metric,
-    in place; an entry without a p-value (no bootstrap, undefined metric) is not part of the family."""
-    for metric in METRICS:
+    in place; an entry without a p-value (no bootstrap, undefined metric) is not part of the family. The metrics are
+    those the entries hold (a regression or multiclass task's own)."""
+    for metric in dict.fromkeys(name for entry in entries for name in entry):
         family = [e[metric] for e in entries if e.get(metric, {}).get("p_value") is not None]
         values = adjusted([float(e["p_value"]) for e in family])
         for index, entry in enumerate(family):

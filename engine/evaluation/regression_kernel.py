@@ -1,14 +1,16 @@
 """The seeded Poisson bootstrap of a regression candidate: every headline metric and every finest cell's sums.
 
-One compiled pass per resample, the resamples in parallel (numba), with the row weights of
-engine.evaluation.bootstrap (same seed, same resamples as binary evidence and as the baseline's and the
-champion's, so lifts are paired). The rows are visited in ascending order of absolute error, gathered into that
-order once, so the weighted median absolute error is read off the same pass: the value at the middle rank(s) of
-the resample (the mean of the two middle values when the resample's size is even, as `np.median` of the rows
-drawn). Each finest cell (the intersection of all sensitive groupings) accumulates its weight and its sums of
-residual, squared residual, absolute residual and (shifted) target (a mean prediction is the mean target less the
-mean residual); every group's measures follow from those (engine.evaluation.regression_slices). Each row streams
-four numbers and two indices per resample: the kernel is bound by memory and by the weights' hash.
+One compiled pass per block of resamples (numba runs the blocks in parallel), with the row weights of
+engine.evaluation.poisson drawn a block at a time (same seed, same resamples as binary evidence and as the
+baseline's and the champion's, so lifts are paired). The rows are visited in ascending order of absolute error,
+gathered into that order once; each row's cell and values are read once per block and applied to the whole
+block as vector operations. Each finest cell (the intersection of all sensitive groupings) accumulates its
+weight and its sums of residual, squared residual, absolute residual and (shifted) target (a mean prediction is
+the mean target less the mean residual); every headline sum is a sum of those cells' and every group's measures
+follow from them (engine.evaluation.regression_slices). The weighted median absolute error is the value at the
+middle rank(s) of the resample (the mean of the two middle values when its size is even, as `np.median` of the
+rows drawn): the pass keeps the weight drawn before each chunk of rows, so only the chunk holding a middle rank
+is drawn again once the resample's size is known.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import NDArray
 
-from engine.evaluation.bootstrap import POISSON_THRESHOLDS, fill_weights, resample_key
+from engine.evaluation.poisson import BLOCK, CHUNK, POISSON_THRESHOLDS, block_keys, fill_block, fill_weights
 
 FloatArray = NDArray[np.float64]
 HEADLINE = ("rmse", "mae", "median_absolute_error", "mape", "r2", "mean_error")
@@ -27,72 +29,89 @@ SUMS = ("weight", "residual", "squared", "absolute", "target")  # per cell; the 
 R2_FLOOR = 1e-12  # a resample whose target variance is below this (relative) has no R²
 
 
+@njit(cache=True)
+def _at_rank(rows: NDArray[np.uint32], absolute: FloatArray, before: FloatArray, rank: int, key: np.uint32,
+             thresholds: NDArray[np.uint32]) -> float:
+    """The absolute error at 0-based `rank` of one resample (rows in ascending absolute error), from the weight
+    drawn before each chunk (`before`): only the chunk holding that rank is drawn again."""
+    chunk = int(np.searchsorted(before, rank, side="right")) - 1
+    start = chunk * CHUNK
+    stop = min(start + CHUNK, rows.size)
+    weights = np.empty(stop - start, dtype=np.uint8)
+    fill_weights(weights, rows[start:stop], key, thresholds)
+    seen = before[chunk]
+    for k in range(stop - start):
+        seen += weights[k]
+        if seen > rank:
+            return float(absolute[start + k])
+    return np.nan
+
+
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
 def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, ape: FloatArray,
             cell: NDArray[np.int32], n_cells: int, seed: np.uint64,
             resamples: int, thresholds: NDArray[np.uint32]) -> tuple[FloatArray, FloatArray]:
     n = rows.size
+    chunks = (n + CHUNK - 1) // CHUNK
+    absolute = np.abs(residual)
     metrics = np.full((resamples, 6), np.nan)
     sums = np.zeros((resamples, n_cells, 5))
-    for b in prange(resamples):
-        weights = np.empty(n, dtype=np.uint8)
-        fill_weights(weights, rows, resample_key(seed, b), thresholds)
-        total = 0
-        for k in range(n):
-            total += weights[k]
-        low_rank = (total - 1) // 2  # the median's ranks (0-based) in the resample, ascending absolute error
-        high_rank = total // 2
-        low = 0.0
-        high = 0.0
-        seen = 0
-        local = np.zeros((4, n_cells * 5))  # four copies used in turn: no store-to-load chain on one cell
-        s_e = 0.0
-        s_e2 = 0.0
-        s_ae = 0.0
-        s_t = 0.0
-        s_t2 = 0.0
-        s_ape = 0.0
-        s_nz = 0.0
-        for k in range(n):
-            wi = weights[k]
-            w = float(wi)
-            e = residual[k]
-            ae = abs(e)
-            t = target[k]
-            s_e += w * e
-            s_e2 += w * e * e
-            s_ae += w * ae
-            s_t += w * t
-            s_t2 += w * t * t
-            a = ape[k]  # negative: a zero target, left out of MAPE
-            s_ape += w * max(a, 0.0)
-            s_nz += w if a >= 0.0 else 0.0
-            if seen <= high_rank and seen + wi > low_rank:  # rare: the rows holding the middle rank(s)
-                if seen <= low_rank < seen + wi:
-                    low = ae
-                if seen <= high_rank < seen + wi:
-                    high = ae
-            seen += wi
-            base = cell[k] * 5
-            lane = k & 3
-            local[lane, base] += w
-            local[lane, base + 1] += w * e
-            local[lane, base + 2] += w * e * e
-            local[lane, base + 3] += w * ae
-            local[lane, base + 4] += w * t
-        sums[b] = local.sum(axis=0).reshape(n_cells, 5)
-        if total == 0:
-            continue
-        weight = float(total)
-        metrics[b, 0] = np.sqrt(s_e2 / weight)
-        metrics[b, 1] = s_ae / weight
-        metrics[b, 2] = (low + high) / 2.0
-        if s_nz > 0:
-            metrics[b, 3] = s_ape / s_nz
-        total_ss = s_t2 - s_t * s_t / weight
-        if total_ss > R2_FLOOR * max(s_t2, 1e-300):
-            metrics[b, 4] = 1.0 - s_e2 / total_ss
-        metrics[b, 5] = s_e / weight
+    for block in prange((resamples + BLOCK - 1) // BLOCK):
+        first = block * BLOCK
+        keys = block_keys(seed, first)
+        weights = np.empty((CHUNK, BLOCK), dtype=np.uint8)
+        local = np.zeros((n_cells * 5, BLOCK))  # each cell's five sums, for every resample of the block
+        extra = np.zeros((3, BLOCK))  # squared target, percentage error, weight of rows with a nonzero target
+        before = np.zeros((chunks + 1, BLOCK))  # the weight drawn before each chunk: where the median lies
+        for chunk in range(chunks):
+            start = chunk * CHUNK
+            stop = min(start + CHUNK, n)
+            fill_block(weights, rows, start, stop, keys, thresholds)
+            drawn = before[chunk + 1]
+            drawn[:] = before[chunk]
+            for k in range(stop - start):
+                i = start + k
+                e = residual[i]
+                ae = absolute[i]
+                t = target[i]
+                a = ape[i]  # negative: a zero target, left out of MAPE
+                counted = 1.0 if a >= 0.0 else 0.0
+                a = max(a, 0.0)
+                base = cell[i] * 5
+                for j in range(BLOCK):  # the row's cell and values are shared by the block's resamples
+                    w = float(weights[k, j])
+                    local[base, j] += w
+                    local[base + 1, j] += w * e
+                    local[base + 2, j] += w * e * e
+                    local[base + 3, j] += w * ae
+                    local[base + 4, j] += w * t
+                    extra[0, j] += w * t * t
+                    extra[1, j] += w * a
+                    extra[2, j] += w * counted
+                    drawn[j] += w
+        for j in range(min(BLOCK, resamples - first)):
+            b = first + j
+            cells = local[:, j].copy().reshape(n_cells, 5)
+            sums[b] = cells
+            weight = before[chunks, j]
+            if weight == 0:
+                continue
+            total = int(weight)
+            low = _at_rank(rows, absolute, before[:, j], (total - 1) // 2, keys[j], thresholds)
+            high = _at_rank(rows, absolute, before[:, j], total // 2, keys[j], thresholds)
+            s_e = cells[:, 1].sum()
+            s_e2 = cells[:, 2].sum()
+            s_t = cells[:, 4].sum()
+            s_t2 = extra[0, j]
+            metrics[b, 0] = np.sqrt(s_e2 / weight)
+            metrics[b, 1] = cells[:, 3].sum() / weight
+            metrics[b, 2] = (low + high) / 2.0
+            if extra[2, j] > 0:
+                metrics[b, 3] = extra[1, j] / extra[2, j]
+            total_ss = s_t2 - s_t * s_t / weight
+            if total_ss > R2_FLOOR * max(s_t2, 1e-300):
+                metrics[b, 4] = 1.0 - s_e2 / total_ss
+            metrics[b, 5] = s_e / weight
     return metrics, sums
 
 

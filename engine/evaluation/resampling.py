@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.evaluation.groups import Grouping, cross
+from engine.evaluation.segments import first_rows
 
 FloatArray = NDArray[np.float64]
 Pair = list[float | None]
@@ -36,8 +37,11 @@ class Finest:
     def of(cls, groupings: Sequence[Grouping], rows: int) -> Finest:
         if not groupings:
             return cls(np.zeros(rows, dtype=np.int32), 1, ())
-        finest = cross(list(groupings)) if len(groupings) > 1 else groupings[0]
-        first_row = np.unique(finest.codes, return_index=True)[1]
+        columns = {c for g in groupings for c in g.columns}
+        # The intersection of every column is one of the groupings when there are several (sensitive_groupings)
+        whole = [g for g in groupings if set(g.columns) == columns]
+        finest = whole[0] if whole else cross(list(groupings))
+        first_row = first_rows(finest.codes, finest.size)
         return cls(np.ascontiguousarray(finest.codes, dtype=np.int32), finest.size,
                    tuple(np.asarray(g.codes[first_row], dtype=np.intp) for g in groupings))
 
@@ -46,6 +50,9 @@ class Finest:
         cells are contiguous once sorted, so one `reduceat` adds them up."""
         out = []
         for groups in self.groups_of:
+            if groups.size == sums.shape[1] and np.array_equal(groups, np.arange(groups.size)):
+                out.append(sums)  # the finest grouping itself
+                continue
             order = np.argsort(groups, kind="stable")
             starts = np.flatnonzero(np.r_[True, np.diff(groups[order]) != 0])
             out.append(np.add.reduceat(sums[:, order], starts, axis=1))

@@ -8,8 +8,8 @@ candidate's calibration comes with its performance, and its conformal prediction
 are fitted on the validation split, as are a regression's conformal intervals (`conformal_regression`, and the
 run's conformalized quantile regression, `conformal_quantile`). The sections that exist only for binary audits so
 far (regression calibration, explanations, robustness, reasons, the monitoring reference) are recorded as not
-computed, with the reason, so their rules are `unknown`, never a pass. The champion is not re-scored on a
-non-binary run yet (its rule is `unknown`).
+computed, with the reason, so their rules are `unknown`, never a pass. The champion, re-scored on the same rows
+(`versus_champion.task_champion_reference`), is the second paired reference.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from engine.evaluation.conformal_regression import conformal_regression_evidence
 from engine.evaluation.evidence import Comparisons, Evidence, TaskPerformance
 from engine.evaluation.multiclass import evaluate_multiclass
 from engine.evaluation.regression import evaluate_regression
+from engine.evaluation.versus_champion import TaskChampion
 from engine.lineage import candidate_lineage
 from engine.progress import Progress, ProgressCallback
 from engine.serving.evidence import serving_evidence
@@ -44,15 +45,17 @@ def not_computed(section: str, task: str) -> dict[str, str]:
 
 
 def task_performance(task: str, y: NDArray[Any], output: NDArray[np.float64], context: EvaluationContext,
-                     baseline: NDArray[np.float64] | None) -> dict[str, Any]:
-    """The task's performance evidence (with its comparison with the baseline when its outputs are given)."""
+                     baseline: NDArray[np.float64] | None,
+                     champion: NDArray[np.float64] | None = None) -> dict[str, Any]:
+    """The task's performance evidence (with its comparisons with the baseline and the champion when their outputs
+    on the same rows are given)."""
     plan = context.plan
     settings = plan.settings.performance
     if task == "regression":
         return evaluate_regression(np.asarray(y, dtype=np.float64), output, groupings=plan.groupings,
-                                   settings=settings, baseline=baseline)
+                                   settings=settings, baseline=baseline, champion=champion)
     return evaluate_multiclass(np.asarray(y, dtype=np.intp), output, list(plan.dataset.classes),
-                               groupings=plan.groupings, settings=settings, baseline=baseline)
+                               groupings=plan.groupings, settings=settings, baseline=baseline, champion=champion)
 
 
 def task_conformal(model: Any, output: NDArray[np.float64], context: EvaluationContext, task: str) -> dict[str, Any]:
@@ -107,7 +110,7 @@ def task_reproducibility(trained: Trained, output: NDArray[np.float64], context:
 
 def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progress: ProgressCallback, *,
                             baseline: tuple[str, NDArray[np.float64]] | None,
-                            champion: dict[str, Any] | None) -> tuple[Evaluated, NDArray[np.float64] | None]:
+                            champion: TaskChampion) -> tuple[Evaluated, NDArray[np.float64] | None]:
     """One multiclass or regression candidate's evidence, and its test outputs (the baseline's are the reference
     of every later candidate). `baseline` is the baseline's name and test outputs, once evaluated."""
     model, plan = trained.model, context.plan
@@ -118,7 +121,7 @@ def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progre
         with timed("performance"):
             output = np.asarray(model.predict_proba(context.x_test), dtype=np.float64)
             document = task_performance(task, context.y_test, output, context,
-                                        baseline[1] if baseline is not None else None)
+                                        baseline[1] if baseline is not None else None, champion.output)
     except Exception as exc:  # outputs that cannot be evaluated (NaN, wrong shape) fail this candidate only
         return Evaluated(trained, None, None, failure(exc)), None
     name, spec = trained.candidate.name, trained.candidate
@@ -127,7 +130,7 @@ def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progre
                                context.serving, native=output)
     with timed("reproducibility"):
         repro = task_reproducibility(trained, output, context, task)
-    versus = (document.get("comparisons") or {}).get("baseline")
+    versus, mine = ((document.get("comparisons") or {}).get(reference) for reference in ("baseline", "champion"))
     document.setdefault("calibration", not_computed("calibration", task))
     evidence = Evidence(
         performance=TaskPerformance({key: value for key, value in jsonable(document).items() if key != "comparisons"}),
@@ -137,7 +140,8 @@ def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progre
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
                                   seed=plan.spec.split.seed),
         comparisons=Comparisons(baseline=baseline[0] if baseline is not None and versus is not None else None,
-                                versus_baseline=jsonable(versus) if versus is not None else None, champion=champion),
+                                versus_baseline=jsonable(versus) if versus is not None else None,
+                                champion=champion.record, versus_champion=jsonable(mine) if mine is not None else None),
         not_applicable=dict(trained.description.get("not_applicable") or {}),
         **data_sections(plan, external=False),
     )

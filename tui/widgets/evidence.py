@@ -29,14 +29,8 @@ from tui.text import literal, number, status
 from tui.widgets import sections
 from tui.widgets.decisions import decisions_view
 from tui.widgets.generic import generic, heading, note
-from tui.widgets.performance import (
-    Context,
-    View,
-    calibration_view,
-    curves_view,
-    metrics_view,
-    slices_view,
-)
+from tui.widgets.performance import Context, View, curves_view, metrics_view, slices_view
+from tui.widgets.task_views import TASK_VIEWS
 
 __all__ = ["EVIDENCE_VIEWS", "SECTION_VIEWS", "Context", "heading", "note", "render_all", "render_key", "render_rule",
            "search_section"]
@@ -45,7 +39,6 @@ SECTION_VIEWS: dict[str, View] = {
     "metrics": metrics_view,
     "curves": curves_view,
     "slices": slices_view,
-    "calibration": calibration_view,
     "conformal": sections.conformal_view,
     "explanations": sections.explanations_view,
     "robustness": sections.robustness_view,
@@ -63,6 +56,8 @@ SECTION_VIEWS: dict[str, View] = {
     "exposure": lambda value, ctx: generic(value),
     "decisions": decisions_view,
     "drift_reference": lambda value, ctx: generic(value),
+    # a regression's or multiclass candidate's own evidence, and calibration (binary, or multiclass top-label)
+    **TASK_VIEWS,
 }
 # Every section a registered kind shows has a view: its own, else the generic one (a new kind's new section is
 # drawn generically until it gets one; `tests/test_tui_review.py` lists which kinds still lack their own view).
@@ -76,7 +71,8 @@ SHOWN_ALSO: dict[str, tuple[str, ...]] = {"metrics": ("curves",)}
 SHOWN_WITH: dict[str, str] = {"intervals": "metrics", "lift_over_baseline": "metrics"}
 TITLES: dict[str, str] = {"metrics": "Metrics on held-out rows", "curves": "ROC and precision-recall curves",
                           "slices": "Groups (slices)", "error_analysis": "Where the errors are",
-                          "not_applicable": "Not applicable to this task"}
+                          "not_applicable": "Not applicable to this task", "confusion_matrix": "Confusion matrix",
+                          "per_class": "Per class"}
 
 
 def view_for_kind(kind: str) -> tuple[str, ...]:
