@@ -120,6 +120,9 @@ def test_the_recorded_evidence_follows_the_schema_and_reads_back(audited: dict[s
         typed = Evidence.from_json(stored)
         assert isinstance(typed.performance, TaskPerformance) and typed.to_json() == stored
         assert "error" in stored["explanations"] and "error" in stored["robustness"]  # not computed, with why
-        computed, pending = ("conformal", "calibration") if audited["task"] == "regression" else (
-            "calibration", "conformal")
-        assert "error" not in stored[computed] and "error" in stored[pending]
+        assert "error" not in stored["conformal"]
+        if audited["task"] == "regression":  # split-conformal intervals and the run's CQR; nothing to calibrate
+            assert "error" in stored["calibration"] and stored["conformal"]["kind"] == "split"
+            assert "error" not in stored["conformal"]["cqr"] and stored["conformal"]["cqr"]["kind"] == "cqr"
+        else:  # calibration and prediction sets
+            assert "error" not in stored["calibration"] and stored["conformal"]["kind"] == "sets"
