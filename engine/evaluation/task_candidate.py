@@ -6,10 +6,11 @@ or predictions) and the baseline's; the serving artifact is packaged and measure
 units; the retrain is compared; the lineage and the data's evidence are those of a binary audit. A multiclass
 candidate's calibration comes with its performance, and its conformal prediction sets (`conformal_multiclass`)
 are fitted on the validation split, as are a regression's conformal intervals (`conformal_regression`, and the
-run's conformalized quantile regression, `conformal_quantile`). The sections that exist only for binary audits so
-far (regression calibration, explanations, robustness, reasons, the monitoring reference) are recorded as not
-computed, with the reason, so their rules are `unknown`, never a pass. The champion, re-scored on the same rows
-(`versus_champion.task_champion_reference`), is the second paired reference.
+run's conformalized quantile regression, `conformal_quantile`). Explanations (each family's exact SHAP on the raw
+output, per class for multiclass) and robustness (the task's metric under perturbation) come from `task_beyond`.
+The sections that exist only for binary audits so far (regression calibration, reasons, the monitoring reference)
+are recorded as not computed, with the reason, so their rules are `unknown`, never a pass. The champion,
+re-scored on the same rows (`versus_champion.task_champion_reference`), is the second paired reference.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from engine.evaluation.conformal_regression import conformal_regression_evidence
 from engine.evaluation.evidence import Comparisons, Evidence, TaskPerformance
 from engine.evaluation.multiclass import evaluate_multiclass
 from engine.evaluation.regression import evaluate_regression
+from engine.evaluation.task_beyond import task_beyond
 from engine.evaluation.versus_champion import TaskChampion
 from engine.lineage import candidate_lineage
 from engine.progress import Progress, ProgressCallback
@@ -36,7 +38,6 @@ from engine.timings import timed
 from engine.train import Trained, failure
 
 NOT_YET = "{section} exists for binary audits only so far (this audit's task is {task})"
-PENDING_SECTIONS = ("explanations", "robustness")
 
 
 def not_computed(section: str, task: str) -> dict[str, str]:
@@ -134,7 +135,7 @@ def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progre
     document.setdefault("calibration", not_computed("calibration", task))
     evidence = Evidence(
         performance=TaskPerformance({key: value for key, value in jsonable(document).items() if key != "comparisons"}),
-        **{section: not_computed(section, task) for section in PENDING_SECTIONS},
+        **task_beyond(model, context),
         conformal=jsonable(task_conformal(model, output, context, task)),
         serving=jsonable(serving), reproducibility=jsonable(repro),
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,
