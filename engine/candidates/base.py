@@ -65,7 +65,10 @@ class Candidate(Protocol):
         """JSON-serialisable facts for the trail and the card: parameters as fitted, sizes, early stopping."""
 
 
-OutputSpace = Literal["log_odds", "probability"]
+# log_odds: a binary model's raw score; probability: P(positive) or each class's probability; prediction: a
+# regression's predicted value; class_logits: a multiclass model's raw score per class (softmax gives the
+# probabilities).
+OutputSpace = Literal["log_odds", "probability", "prediction", "class_logits"]
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,13 @@ class Contributions:
     """Each row's additive feature contributions, by original feature (columns in `Features.all` order).
 
     `output` is the model's own output for each row in `space`, computed apart from the contributions, so
-    `values.sum(axis=1) + base == output` is a real check of faithfulness, not an identity.
+    `values.sum(axis=1) + base == output` is a real check of faithfulness, not an identity. A multiclass
+    explanation has one column of everything per class: values [rows, features, classes], base [classes],
+    output [rows, classes].
     """
 
     values: NDArray[np.float64]
-    base: float
+    base: float | NDArray[np.float64]
     output: NDArray[np.float64]
     space: OutputSpace
     method: str

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from engine.candidates.base import Contributions, Family, TrainingData
+from engine.candidates.base import Contributions, Family, OutputSpace, TrainingData
 
 
 class PriorBaseline:
@@ -40,11 +40,16 @@ class PriorBaseline:
         return np.full(len(x), self.prior, dtype=np.float64)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
-        """No feature moves the prior: every contribution is zero and the base is the prior itself."""
+        """No feature moves the prior: every contribution is zero and the base is the prior itself (each class's
+        frequency for a multiclass task, the training mean for a regression)."""
         output = self.predict_proba(x)
         width = background.shape[1]
-        return Contributions(np.zeros((len(x), width)), float(self.prior or 0.0), output, "probability",
-                             "exact (constant model: every contribution is zero)")
+        method = "exact (constant model: every contribution is zero)"
+        if self.priors is not None:
+            return Contributions(np.zeros((len(x), width, self.priors.size)), self.priors.copy(), output,
+                                 "probability", method)
+        space: OutputSpace = "prediction" if self.task == "regression" else "probability"
+        return Contributions(np.zeros((len(x), width)), float(self.prior or 0.0), output, space, method)
 
     def describe(self) -> dict[str, Any]:
         if self.priors is not None:

@@ -23,6 +23,7 @@ from engine.candidates.base import (
     Contributions,
     Family,
     Features,
+    OutputSpace,
     TrainingData,
     categorical_frame,
     pipeline_proba,
@@ -102,9 +103,10 @@ class LightGBMCandidate:
         return pipeline_proba(self.pipeline, self.features, x, self.family, task=self.task)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
-        """TreeSHAP through LightGBM's own `pred_contrib`, in raw (log-odds) space; one column per feature. Rows
-        are independent, so every core works on them (the trained model keeps one thread: shap's TreeExplainer
-        runs the same TreeSHAP on it, single-threaded); the values do not depend on the thread count."""
+        """TreeSHAP through LightGBM's own `pred_contrib`, in raw space (a binary model's log-odds, a regression's
+        prediction, each class's logit of a multiclass model); one column per feature (and per class). Rows are
+        independent, so every core works on them (the trained model keeps one thread: shap's TreeExplainer runs the
+        same TreeSHAP on it, single-threaded); the values do not depend on the thread count."""
         if self.pipeline is None or self.features is None:
             raise RuntimeError("lightgbm candidate used before fit")
         z = self.pipeline.named_steps["preprocess"].transform(categorical_frame(x, self.features))
@@ -112,8 +114,13 @@ class LightGBMCandidate:
         threads = os.cpu_count() or 1
         contributions = np.asarray(model.predict(z, pred_contrib=True, num_threads=threads), dtype=np.float64)
         raw = np.asarray(model.predict(z, raw_score=True, num_threads=threads), dtype=np.float64)
-        return Contributions(contributions[:, :-1], float(contributions[0, -1]), raw, "log_odds",
-                             "LightGBM pred_contrib (TreeSHAP)")
+        method = "LightGBM pred_contrib (TreeSHAP)"
+        if self.task == "multiclass":  # [rows, classes * (features + 1)]: each class's block, its bias last
+            blocks = contributions.reshape(len(z), raw.shape[1], -1)
+            return Contributions(blocks[:, :, :-1].transpose(0, 2, 1), blocks[0, :, -1].copy(), raw,
+                                 "class_logits", method)
+        space: OutputSpace = "prediction" if self.task == "regression" else "log_odds"
+        return Contributions(contributions[:, :-1], float(contributions[0, -1]), raw, space, method)
 
     def describe(self) -> dict[str, Any]:
         return {

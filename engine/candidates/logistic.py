@@ -62,8 +62,9 @@ class LogisticCandidate:
         return pipeline_proba(self.pipeline, self.features, x, self.family, missing=MISSING_CATEGORY, task=self.task)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
-        """Exact SHAP of a linear model in log-odds: w·(z − mean z of the background), one-hot columns summed
-        back into the feature they came from."""
+        """Exact SHAP of a linear model on its raw output: w·(z − mean z of the background), one-hot columns summed
+        back into the feature they came from. The raw output is the log-odds (binary), each class's logit
+        (multinomial, one column per class) or the prediction (ridge regression)."""
         if self.pipeline is None or self.features is None:
             raise RuntimeError("logistic candidate used before fit")
         preprocess, model = self.pipeline.named_steps["preprocess"], self.pipeline.named_steps["model"]
@@ -71,15 +72,23 @@ class LogisticCandidate:
                        dtype=np.float64)
         mean = np.asarray(preprocess.transform(categorical_frame(background, self.features, missing=MISSING_CATEGORY)),
                           dtype=np.float64).mean(0)
-        weights = np.asarray(model.coef_[0], dtype=np.float64)
+        weights = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))  # [outputs, model inputs]
         origins = input_origins(preprocess, self.features)
-        if origins.size != weights.size:
-            raise RuntimeError(f"{origins.size} model inputs traced back to features, but the model has {weights.size}")
-        values = np.zeros((len(x), len(self.features.all)))
-        np.add.at(values.T, origins, ((z - mean) * weights).T)
+        if origins.size != weights.shape[1]:
+            raise RuntimeError(f"{origins.size} model inputs traced back to features, but the model has "
+                               f"{weights.shape[1]}")
+        values = np.zeros((len(x), len(self.features.all), weights.shape[0]))
+        each = (z - mean)[:, :, None] * weights.T[None, :, :]  # [rows, model inputs, outputs]
+        np.add.at(values.transpose(1, 0, 2), origins, each.transpose(1, 0, 2))  # summed into their features
+        base = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64)) + weights @ mean
+        method = "exact linear SHAP (independent features, training background)"
+        if self.task == "regression":
+            return Contributions(values[:, :, 0], float(base[0]), np.asarray(model.predict(z), dtype=np.float64),
+                                 "prediction", method)
         output = np.asarray(model.decision_function(z), dtype=np.float64)
-        return Contributions(values, float(model.intercept_[0] + mean @ weights), output, "log_odds",
-                             "exact linear SHAP (independent features, training background)")
+        if self.task == "multiclass":
+            return Contributions(values, base, output, "class_logits", method)
+        return Contributions(values[:, :, 0], float(base[0]), output, "log_odds", method)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {"params": self.params}

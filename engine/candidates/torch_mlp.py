@@ -26,7 +26,7 @@ from sklearn.compose import ColumnTransformer
 
 from engine.candidates.adamw import AdamW
 from engine.candidates.base import MISSING_CATEGORY, Contributions, Family, Features, TrainingData, categorical_frame
-from engine.candidates.mlp_attribution import rescale_attributions
+from engine.candidates.mlp_attribution import forward, per_output, rescale_attributions
 from engine.candidates.onehot import input_origins, one_hot_preprocessor
 
 DEFAULTS: dict[str, Any] = {
@@ -213,24 +213,34 @@ class TorchMLPCandidate:
             return np.asarray(torch.sigmoid(out.squeeze(1)).numpy(), dtype=np.float64)
 
     def explain(self, x: pd.DataFrame, background: pd.DataFrame) -> Contributions:
-        """DeepSHAP (DeepLIFT rescale against each background row) of P(positive), in float64 on the trained
-        weights, one-hot inputs summed back into the feature they came from (`mlp_attribution`)."""
+        """DeepSHAP (DeepLIFT rescale against each background row) in float64 on the trained weights, one-hot
+        inputs summed back into the feature they came from (`mlp_attribution`): of P(positive) for a binary
+        network; of the raw output (a regression's prediction, each class's logit) otherwise, checked against the
+        network's float64 forward pass (its float32 scoring differs from that by rounding only)."""
         if self.preprocess is None or self.features is None or self.net is None:
             raise RuntimeError("torch_mlp candidate used before fit")
         layers = [(m.weight.detach().double().numpy(), m.bias.detach().double().numpy())
                   for m in self.net if hasattr(m, "weight")]
         inputs, references = (self._inputs(x).astype(np.float64),  # exactly what the network is fed
                               self._inputs(background).astype(np.float64))
-        values, reference_out = rescale_attributions(layers, inputs, references)
         origins = input_origins(self.preprocess, self.features)
         if origins.size != inputs.shape[1]:
             raise RuntimeError(f"{origins.size} model inputs traced back to features, but the network has "
                                f"{inputs.shape[1]}")
+        method = (f"DeepSHAP: DeepLIFT rescale rule in float64 against each of {len(background)} background rows, "
+                  "averaged (additive by construction)")
+        if self.task != "binary":
+            values, base = per_output(layers, inputs, references)
+            by_class = np.zeros((len(x), len(self.features.all), values.shape[2]))
+            np.add.at(by_class.transpose(1, 0, 2), origins, values.transpose(1, 0, 2))
+            raw = forward(layers, inputs)
+            if self.task == "regression":
+                return Contributions(by_class[:, :, 0], float(base[0]), raw[:, 0], "prediction", method)
+            return Contributions(by_class, base, raw, "class_logits", method)
+        values, reference_out = rescale_attributions(layers, inputs, references)
         by_feature = np.zeros((len(x), len(self.features.all)))
         np.add.at(by_feature.T, origins, values.T)
-        return Contributions(by_feature, float(reference_out.mean()), self.predict_proba(x), "probability",
-                             f"DeepSHAP: DeepLIFT rescale rule in float64 against each of {len(background)} "
-                             "background rows, averaged (additive by construction)")
+        return Contributions(by_feature, float(reference_out.mean()), self.predict_proba(x), "probability", method)
 
     def describe(self) -> dict[str, Any]:
         return {"params": self.params, **self.training}

@@ -79,7 +79,8 @@ def beyond_context(settings: BeyondSettings, frame: pd.DataFrame, y: NDArray[np.
                          features, tuple(sensitive), groupings, associations(x_test, features, groupings))
 
 
-def _part(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def part(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`compute()`, timed as `name`; its error instead when it fails."""
     try:
         with timed(name):
             return compute()
@@ -91,13 +92,13 @@ def beyond_evidence(model: Candidate, test_proba: NDArray[np.float64], context: 
     """`conformal`, `explanations` and `robustness` evidence of one fitted candidate."""
     s = context.settings
     return {
-        "conformal": _part("conformal", lambda: conformal_evidence(
+        "conformal": part("conformal", lambda: conformal_evidence(
             context.y_valid, model.predict_proba(context.x_valid), context.y_test, test_proba, levels=s.levels,
             groupings=context.groupings, min_group_size=s.min_group_size)),
-        "explanations": _part("explanations", lambda: explanation_evidence(
+        "explanations": part("explanations", lambda: explanation_evidence(
             model, context.x_test, context.x_train, features=context.features, association=context.association,
             sensitive=context.sensitive, settings=s.explain)),
-        "robustness": _part("robustness", lambda: robustness_evidence(
+        "robustness": part("robustness", lambda: robustness_evidence(
             model.predict_proba, context.x_test, context.y_test, features=context.features,
             sensitive=context.sensitive, settings=s.robustness)),
     }

@@ -5,6 +5,12 @@ deviation, categories resampled from the column's own values, missing values inj
 and accuracy; invariance tests (each sensitive column shuffled across rows: when the column is not a feature the
 prediction must not move; when it is one, the change is reported); and the directional expectations the spec
 declares (raising `capital-gain` must not lower P(>50K)), each with the share of rows that violate it.
+
+Each task reports its own metrics' change (`drop`: how much worse, positive = worse, so an RMSE increase for a
+regression and an accuracy drop for a multiclass model; `relative_drop`: that change over the clean value):
+binary ROC AUC and accuracy, regression RMSE and MAE, multiclass accuracy and macro F1 (the most probable class).
+A regression's directional expectations read the prediction ("raising X must not lower the prediction"); a
+multiclass model has no one output to move, so its declared expectations are recorded as not applicable.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error, roc_auc_score
 
 from engine.candidates.base import Features
 
@@ -25,6 +31,10 @@ FloatArray = NDArray[np.float64]
 Predict = Callable[[pd.DataFrame], FloatArray]
 INVARIANCE_TOLERANCE = 1e-9
 EXPECTATIONS = ("non_decreasing", "non_increasing")
+# Each task's metrics under perturbation: the first is the one its rules judge by default; lower-is-better ones.
+TASK_METRICS = {"binary": ("roc_auc", "accuracy"), "regression": ("rmse", "mae"),
+                "multiclass": ("accuracy", "f1_macro")}
+LOWER_IS_BETTER = ("rmse", "mae")
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,42 @@ class RobustnessSettings:
     threshold: float = 0.5
     directional: tuple[Directional, ...] = ()
     seed: int = 42
+    task: str = "binary"
 
 
-def _scores(y: NDArray[np.bool_], proba: FloatArray, threshold: float) -> dict[str, float | None]:
-    auc = float(roc_auc_score(y, proba)) if 0 < y.sum() < y.size else None
-    return {"roc_auc": auc, "accuracy": float(np.mean((proba >= threshold) == y))}
+def _scores(y: NDArray[Any], output: FloatArray, settings: RobustnessSettings) -> dict[str, float | None]:
+    """The task's metrics of `output` on the labels `y` (scikit-learn's)."""
+    if settings.task == "regression":
+        return {"rmse": float(np.sqrt(mean_squared_error(y, output))), "mae": float(mean_absolute_error(y, output))}
+    if settings.task == "multiclass":
+        predicted, labels = output.argmax(axis=1), list(range(output.shape[1]))
+        return {"accuracy": float(accuracy_score(y, predicted)),
+                "f1_macro": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0))}
+    auc = float(roc_auc_score(y, output)) if 0 < y.sum() < y.size else None
+    return {"roc_auc": auc, "accuracy": float(np.mean((output >= settings.threshold) == y))}
+
+
+def _worse(metric: str, before: float | None, after: float | None) -> float | None:
+    """How much worse `after` is than `before` (positive = worse): an increase of an error, a drop of a score."""
+    if before is None or after is None:
+        return None
+    return float(after - before) if metric in LOWER_IS_BETTER else float(before - after)
+
+
+def _flips(clean: FloatArray, output: FloatArray, settings: RobustnessSettings) -> float | None:
+    """The share of rows whose decision changes: the label at the threshold, the most probable class; none for a
+    regression."""
+    if settings.task == "regression":
+        return None
+    if settings.task == "multiclass":
+        return float(np.mean(output.argmax(axis=1) != clean.argmax(axis=1)))
+    return float(np.mean((output >= settings.threshold) != (clean >= settings.threshold)))
+
+
+def _row_change(output: FloatArray, clean: FloatArray) -> FloatArray:
+    """Each row's largest absolute change of its output (over the classes of a multiclass model)."""
+    change = np.abs(output - clean)
+    return change.max(axis=1) if change.ndim == 2 else change
 
 
 def _noise(x: pd.DataFrame, features: Features, settings: RobustnessSettings, rng: np.random.Generator
@@ -83,7 +124,8 @@ def _missing(x: pd.DataFrame, features: Features, settings: RobustnessSettings, 
     for column in features.all:
         chosen = rng.random(len(out)) < settings.missing_rate
         if column in features.numeric:
-            numbers = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            numbers = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan,
+                                                                           copy=True)  # written below
             numbers[chosen] = np.nan
             out[column] = numbers
         else:
@@ -99,32 +141,39 @@ PERTURBATIONS: dict[str, tuple[str, Callable[[pd.DataFrame, Features, Robustness
 }
 
 
-def _perturbation(name: str, x: pd.DataFrame, y: NDArray[np.bool_], clean: FloatArray, predict: Predict,
+def _perturbation(name: str, x: pd.DataFrame, y: NDArray[Any], clean: FloatArray, predict: Predict,
                   features: Features, settings: RobustnessSettings) -> dict[str, Any]:
     setting, perturb = PERTURBATIONS[name]
     rng = np.random.default_rng([settings.seed, list(PERTURBATIONS).index(name)])
     proba = predict(perturb(x, features, settings, rng))
-    before, after = _scores(y, clean, settings.threshold), _scores(y, proba, settings.threshold)
-    return {
+    before, after = _scores(y, clean, settings), _scores(y, proba, settings)
+    drop = {m: _worse(m, before[m], after[m]) for m in before}
+    found: dict[str, Any] = {
         setting: getattr(settings, setting),
         "metrics": after,
-        "drop": {m: None if before[m] is None or after[m] is None else float(before[m] - after[m])  # type: ignore[operator]
-                 for m in before},
-        "flip_rate": float(np.mean((proba >= settings.threshold) != (clean >= settings.threshold))),
+        "drop": drop,
+        "flip_rate": _flips(clean, proba, settings),
         "mean_abs_change": float(np.mean(np.abs(proba - clean))),
     }
+    if settings.task != "binary":
+        found["relative_drop"] = {m: None if d is None or not before[m] else float(d / abs(before[m]))  # type: ignore[arg-type]
+                                  for m, d in drop.items()}
+    return found
 
 
 def _invariance(column: str, x: pd.DataFrame, clean: FloatArray, predict: Predict, features: Features,
                 seed: int) -> dict[str, Any]:
     shuffled = x.copy()
     shuffled[column] = x[column].to_numpy()[np.random.default_rng([seed, 99]).permutation(len(x))]
-    change = np.abs(predict(shuffled) - clean)
+    change = _row_change(predict(shuffled), clean)
     return {"column": column, "is_feature": column in features.all, "test": "column shuffled across rows",
             "violation_rate": float(np.mean(change > INVARIANCE_TOLERANCE)), "max_abs_change": float(change.max())}
 
 
 def _directional(test: Directional, x: pd.DataFrame, clean: FloatArray, predict: Predict) -> dict[str, Any]:
+    if clean.ndim == 2:
+        return {"feature": test.feature, "shift": test.shift, "expect": test.expect, "tolerance": test.tolerance,
+                "error": "not applicable: a multiclass model has no one output to move in a direction"}
     shifted = x.copy()
     shifted[test.feature] = pd.to_numeric(x[test.feature], errors="coerce").astype(np.float64) + test.shift
     change = predict(shifted) - clean
@@ -134,7 +183,7 @@ def _directional(test: Directional, x: pd.DataFrame, clean: FloatArray, predict:
             "worst_change": float(change.min() if test.expect == "non_decreasing" else change.max())}
 
 
-def robustness_evidence(predict: Predict, frame: pd.DataFrame, y: NDArray[np.bool_], *, features: Features,
+def robustness_evidence(predict: Predict, frame: pd.DataFrame, y: NDArray[Any], *, features: Features,
                         sensitive: Sequence[str], settings: RobustnessSettings) -> dict[str, Any]:
     """Perturbation, invariance and directional results on a seeded sample of the test rows in `frame`."""
     started = time.perf_counter()
@@ -145,8 +194,9 @@ def robustness_evidence(predict: Predict, frame: pd.DataFrame, y: NDArray[np.boo
     return {
         "rows": int(rows.size),
         "seed": settings.seed,
-        "threshold": settings.threshold,
-        "clean": _scores(y, clean, settings.threshold),
+        **({"threshold": settings.threshold} if settings.task == "binary" else
+           {"task": settings.task, "metric": TASK_METRICS[settings.task][0]}),
+        "clean": _scores(y, clean, settings),
         "perturbations": {name: _perturbation(name, x, y, clean, predict, features, settings)
                           for name in PERTURBATIONS},
         "invariance": [_invariance(c, x, clean, predict, features, settings.seed) for c in sensitive],

@@ -5,10 +5,11 @@ computed by `engine.evaluation.multiclass` / `.regression` from the candidate's 
 or predictions) and the baseline's; the serving artifact is packaged and measured with parity in the output's
 units; the retrain is compared; the lineage and the data's evidence are those of a binary audit. A multiclass
 candidate's calibration comes with its performance; a regression's conformal intervals (`conformal_regression`) are
-fitted on the validation split. The sections that exist only for binary audits so far (regression calibration,
-multiclass prediction sets, explanations, robustness, reasons, the monitoring reference) are recorded as not
-computed, with the reason, so their rules are `unknown`, never a pass. The champion, re-scored on the same rows
-(`versus_champion.task_champion_reference`), is the second paired reference.
+fitted on the validation split. Explanations (each family's exact SHAP on the raw output, per class for multiclass)
+and robustness (the task's metric under perturbation) come from `task_beyond`. The sections that exist only for
+binary audits so far (regression calibration, multiclass prediction sets, reasons, the monitoring reference) are
+recorded as not computed, with the reason, so their rules are `unknown`, never a pass. The champion, re-scored on
+the same rows (`versus_champion.task_champion_reference`), is the second paired reference.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from engine.evaluation.conformal_regression import conformal_regression_evidence
 from engine.evaluation.evidence import Comparisons, Evidence, TaskPerformance
 from engine.evaluation.multiclass import evaluate_multiclass
 from engine.evaluation.regression import evaluate_regression
+from engine.evaluation.task_beyond import task_beyond
 from engine.evaluation.versus_champion import TaskChampion
 from engine.lineage import candidate_lineage
 from engine.progress import Progress, ProgressCallback
@@ -33,7 +35,6 @@ from engine.timings import timed
 from engine.train import Trained, failure
 
 NOT_YET = "{section} exists for binary audits only so far (this audit's task is {task})"
-PENDING_SECTIONS = ("explanations", "robustness")
 
 
 def not_computed(section: str, task: str) -> dict[str, str]:
@@ -110,7 +111,7 @@ def evaluate_task_candidate(trained: Trained, context: EvaluationContext, progre
     document.setdefault("calibration", not_computed("calibration", task))
     evidence = Evidence(
         performance=TaskPerformance({key: value for key, value in jsonable(document).items() if key != "comparisons"}),
-        **{section: not_computed(section, task) for section in PENDING_SECTIONS},
+        **task_beyond(model, context),
         conformal=jsonable(task_conformal(model, output, context, task)),
         serving=jsonable(serving), reproducibility=jsonable(repro),
         lineage=candidate_lineage(context.run_lineage, family=spec.family, params=spec.params,

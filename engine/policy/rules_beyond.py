@@ -129,12 +129,15 @@ def _checks(part: Mapping[str, Any], params: Params) -> tuple[list[tuple[float, 
     """(excess, observed, bound, description) for each bound the rule sets, and the missing evidence."""
     checks: list[tuple[float, float, float, str]] = []
     missing: list[str] = []
-    if "max_drop" in params:
-        metric, bound = str(params.get("metric", "roc_auc")), float(params["max_drop"])
-        wanted = params.get("perturbations", list(part["perturbations"]))
-        for name in wanted:
-            drop = part["perturbations"].get(name, {}).get("drop", {}).get(metric)
-            what = f"{LABELS[metric]} drop under {name.replace('_', ' ')}"
+    metric = str(params.get("metric", part.get("metric", "roc_auc")))  # default: the task's own metric
+    for key, kind in (("max_drop", "drop"), ("max_relative_drop", "relative_drop")):
+        if key not in params:
+            continue
+        bound = float(params[key])
+        for name in params.get("perturbations", list(part["perturbations"])):
+            drop = (part["perturbations"].get(name, {}).get(kind) or {}).get(metric)
+            what = (f"{LABELS[metric]} {'worsening' if metric in ('rmse', 'mae') else 'drop'}"
+                    f"{' (relative)' if kind == 'relative_drop' else ''} under {name.replace('_', ' ')}")
             if drop is None:
                 missing.append(what)
             else:
@@ -150,6 +153,9 @@ def _checks(part: Mapping[str, Any], params: Params) -> tuple[list[tuple[float, 
         if not part["directional"]:
             missing.append("directional tests (none declared in the spec's evaluation.directional)")
         for test in part["directional"]:
+            if "violation_rate" not in test:
+                missing.append(f"directional test on {test['feature']} ({test.get('error', 'not computed')})")
+                continue
             checks.append((test["violation_rate"] - bound, test["violation_rate"], bound,
                            f"rows against {test['expect'].replace('_', '-')} when {test['feature']} "
                            f"{'+' if test['shift'] > 0 else ''}{fmt(test['shift'])}"))
@@ -223,13 +229,18 @@ EXPLAINABILITY_PARAMS: dict[str, Any] = {
 ROBUSTNESS_PARAMS: dict[str, Any] = {
     "description": "Metric drop under perturbation, and the share of rows violating invariance (sensitive columns "
                    "that are not features) and directional tests, within bounds.",
-    "anyOf": [{"required": ["max_drop"]}, {"required": ["max_invariance_violation_rate"]},
-              {"required": ["max_directional_violation_rate"]}],
+    "anyOf": [{"required": ["max_drop"]}, {"required": ["max_relative_drop"]},
+              {"required": ["max_invariance_violation_rate"]}, {"required": ["max_directional_violation_rate"]}],
     "properties": {
-        "metric": {"enum": ["roc_auc", "accuracy"],
-                   "description": "The metric whose drop is judged (default roc_auc)."},
-        "max_drop": {"type": "number", "minimum": 0, "maximum": 1,
-                     "description": "Largest drop of the metric under each perturbation."},
+        "metric": {"enum": ["roc_auc", "accuracy", "rmse", "mae", "f1_macro"],
+                   "description": "The metric whose worsening is judged (default the task's own: roc_auc for "
+                                  "binary, rmse for regression, accuracy for multiclass)."},
+        "max_drop": {"type": "number", "minimum": 0,
+                     "description": "Largest worsening of the metric under each perturbation (a drop of a score, "
+                                    "an increase of an error such as RMSE, in the metric's units)."},
+        "max_relative_drop": {"type": "number", "minimum": 0,
+                              "description": "Largest worsening relative to the clean value (0.1: RMSE up by at "
+                                             "most 10%); regression and multiclass audits only."},
         "perturbations": {"type": "array", "items": {"enum": ["gaussian_noise", "category_swap", "missing_values"]},
                           "minItems": 1, "uniqueItems": True, "description": "Default all three."},
         "max_invariance_violation_rate": {"type": "number", "minimum": 0, "maximum": 1,
@@ -258,8 +269,10 @@ def say_explainability(p: Params) -> str:
 
 
 def say_robustness(p: Params) -> str:
-    parts = [f"{LABELS[p.get('metric', 'roc_auc')]} drop under perturbation at most {p['max_drop']}"
-             if "max_drop" in p else "",
+    metric = LABELS[p["metric"]] if "metric" in p else "the task's metric"
+    parts = [f"{metric} drop under perturbation at most {p['max_drop']}" if "max_drop" in p else "",
+             f"{metric} worse by at most {p['max_relative_drop']:.0%} under perturbation"
+             if "max_relative_drop" in p else "",
              f"invariance violations at most {p['max_invariance_violation_rate']}"
              if "max_invariance_violation_rate" in p else "",
              f"directional violations at most {p['max_directional_violation_rate']}"
