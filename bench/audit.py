@@ -61,33 +61,40 @@ def audit_command(data: Path | None, folder: Path) -> list[str]:
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def tree_rss_mb(pid: int) -> float:
-    """The resident memory of `pid` and all its descendants, summed (0 once it has exited)."""
-    total, todo = 0.0, [pid]
+def tree(pid: int) -> dict[int, float]:
+    """The resident memory (MB) of `pid` and of each of its descendants (empty once it has exited)."""
+    sizes, todo = {}, [pid]
     while todo:
         current = todo.pop()
         try:
             with open(f"/proc/{current}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE_MB
+                sizes[current] = int(f.read().split()[1]) * PAGE_MB
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
         except (OSError, ValueError):
             continue
-    return total
+    return sizes
 
 
 class TreeSampler(threading.Thread):
-    """Samples each audit's process-tree memory every 20 ms and keeps the highest sum seen."""
+    """Samples each audit's process tree every 20 ms and keeps the highest summed resident memory seen.
+
+    A descendant counts from its second sample on: a child between fork and exec (the audit asking git for its
+    commit) briefly shows all of its parent's pages and would count them twice. Pages a long-lived forked worker
+    shares copy-on-write with its parent do count twice, so the sum is an upper bound."""
 
     def __init__(self, pids: list[int]) -> None:
         super().__init__(daemon=True)
         self.pids, self.peaks, self.done = pids, dict.fromkeys(pids, 0.0), threading.Event()
 
     def run(self) -> None:
+        previous: dict[int, dict[int, float]] = {pid: {} for pid in self.pids}
         while not self.done.wait(0.02):
             for pid in self.pids:
-                self.peaks[pid] = max(self.peaks[pid], tree_rss_mb(pid))
+                sizes = tree(pid)
+                counted = sum(mb for p, mb in sizes.items() if p == pid or p in previous[pid])
+                self.peaks[pid], previous[pid] = max(self.peaks[pid], counted), sizes
 
 
 def run_audits(data: Path | None, folders: list[Path]) -> list[dict[str, Any]]:
@@ -200,8 +207,10 @@ def main() -> None:
         report(results)
         if single is not None:
             slowest = max(r["wall_s"] for r in results)
+            most_cpu = max(r["cpu_s"] for r in results)
             print(f"{args.concurrent} at once: slowest wall {slowest:.2f} s = {slowest / single['wall_s']:.2f}x one "
-                  f"audit alone")
+                  f"audit alone; most CPU {most_cpu:.2f} s = {most_cpu / single['cpu_s']:.2f}x (on a loaded "
+                  "machine the CPU ratio shows what running together costs: waiting threads that spin add CPU)")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 The events are the real shapes of a recorded audit (tests/fixtures/trail_v0: an audit of four candidates with
 a waiver, a sign-off, a promotion and a re-check, about 1.3 KB to 60 KB an event), copied with new run ids.
-Prints the trail's size, the build time, and `verify`'s wall time and peak memory (RSS of this process, which
-includes DuckDB's), and whether the chain is intact. With `--readers`, each reader then runs as a user runs it,
-in its own process (`mlgate verify`, `verify --since` a head one run old, `runs --limit 50`, `show`, `export`
-of one run, the TUI's first screen), with its wall time and peak RSS (the child's own, from GNU time).
+Prints the trail's size, the build time, and `verify`'s wall time, CPU seconds and peak memory (RSS of this
+process, which includes DuckDB's), and whether the chain is intact. With `--readers`, each reader instead runs as
+a user runs it, in its own process (`mlgate verify`, `verify --since` a head one run old, `runs --limit 50`,
+`show`, `export` of one run, `champion`, the TUI's first screen), with its wall time, CPU seconds and peak RSS
+(the child's own, from GNU time) and the load average. `--trail PATH` (or `--keep`) reuses a trail built before.
 
     .venv/bin/python bench/trail.py --runs 5000             # ~100,000 events
     .venv/bin/python bench/trail.py --runs 10000 --keep /tmp/t10k.duckdb --readers
@@ -110,14 +111,16 @@ asyncio.run(main())
 
 
 def timed(name: str, argv: list[str]) -> None:
-    """Run one reader in its own process; print its wall time and its own peak RSS (GNU time's %M)."""
+    """Run one reader in its own process; print its wall time, its CPU seconds (user + system) and its own peak
+    RSS (GNU time's %U, %S and %M), and the load it ran under."""
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
+    done = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     seconds = time.perf_counter() - started
-    *said, peak = done.stderr.strip().splitlines() or ["0"]
-    print(f"{name:<16} {seconds:7.2f} s  peak RSS {int(peak) / 1024:7,.0f} MB  exit {done.returncode} "
-          f"{' '.join(said)[-200:]}")
+    *said, measured = done.stderr.strip().splitlines() or ["0 0 0"]
+    user, system, peak = (float(v) for v in measured.split()[-3:])
+    print(f"{name:<16} {seconds:7.2f} s  {user + system:7.2f} CPU-s  peak RSS {peak / 1024:7,.0f} MB  "
+          f"load {os.getloadavg()[0]:4.1f}  exit {done.returncode} {' '.join(said)[-200:]}", flush=True)
 
 
 def readers(path: Path, folder: Path) -> None:
@@ -139,6 +142,7 @@ def readers(path: Path, folder: Path) -> None:
     timed("show", [*mlgate, "show", newest, "--audit-db", str(path)])
     timed("export (1 run)", [*mlgate, "export", "--audit-db", str(path), "--format", "jsonl", "--run", newest,
                              "--out", str(folder / "export"), "--force"])
+    timed("champion", [*mlgate, "champion", "--audit-db", str(path)])
     timed("tui first screen", [sys.executable, "-c", TUI_FIRST_SCREEN, str(path)])
 
 
@@ -146,7 +150,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--events", type=int, help="about this many events instead (runs of the fixture's shape)")
-    parser.add_argument("--keep", type=Path, help="build (or reuse) the trail here instead of a temporary file")
+    parser.add_argument("--keep", "--trail", type=Path,
+                        help="build the trail here instead of a temporary file, or reuse the one already there")
     parser.add_argument("--readers", action="store_true", help="then time each reader in its own process")
     parser.add_argument("--fast", action="store_true", help="build with `build_fast` (the same bytes, batched)")
     args = parser.parse_args()
@@ -159,15 +164,16 @@ def main() -> None:
             events = (build_fast if args.fast else build)(path, args.runs)
             print(f"built {events:,} events ({args.runs:,} runs) in {time.perf_counter() - started:.1f} s, "
                   f"{path.stat().st_size / 1e6:,.0f} MB")
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        result = verify(path)
-        seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"verify: {result.events:,} events, intact={result.intact}, {seconds:.2f} s, "
-              f"peak RSS {peak / 1024:,.0f} MB (before: {before / 1024:,.0f} MB)")
-        if args.readers:
+        if args.readers:  # `verify` among them, in its own process
             readers(path, Path(folder))
+            return
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started, cpu = time.perf_counter(), time.process_time()
+        result = verify(path)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(f"verify: {result.events:,} events, intact={result.intact}, {seconds:.2f} s, {cpu:.2f} CPU-s, "
+              f"peak RSS {peak / 1024:,.0f} MB (before: {before / 1024:,.0f} MB), load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -76,8 +76,10 @@ def rollback(model: str | None, reviewer: str, reason: str, audit_db: Path | Non
 @click.option("--model", help="only this model (its spec's name)")
 @audit_db_option
 @read_lock_timeout_option
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="show at most this many champions of each model, newest first (0: all; JSON always holds all)")
 @format_option
-def champion(model: str | None, audit_db: Path | None, output_format: str) -> int:
+def champion(model: str | None, audit_db: Path | None, output_format: str, limit: int = 50) -> int:
     """The champion of each model and every earlier one (available to roll back to, or rolled back)."""
     from engine.champion import registries
     from engine.errors import TrailError
@@ -88,8 +90,7 @@ def champion(model: str | None, audit_db: Path | None, output_format: str) -> in
     found = registries(path)
     if model is not None:
         found = {model: found[model]} if model in found else {}
-    listing = {name: [{**entry, "status": registry.entry_status(entry)} for entry in reversed(registry.history)]
-               for name, registry in sorted(found.items())}
+    listing = {name: registry.listing() for name, registry in sorted(found.items())}
     if output_format == "json":
         print_json({"models": listing})
         return EXIT_OK
@@ -99,11 +100,14 @@ def champion(model: str | None, audit_db: Path | None, output_format: str) -> in
         table = Table(title=safe_text(f"champions of {name}, newest first"), title_justify="left")
         for header in ("status", "candidate", "run", "promoted", "by", "reason"):
             table.add_column(header)
-        for entry in entries:
+        for entry in entries[:limit or None]:
             if entry["status"] == "champion" and entry.get("lapsed"):
                 stdout.print(safe_text(lapsed_line(entry["lapsed"])))
             table.add_row(status_text(entry["status"]), safe_text(entry["candidate"]), safe_text(entry["run_id"]),
                           safe_text(entry["promoted_at"][:19]), safe_text(entry["reviewer"]),
                           safe_text(entry["reason"]))
         stdout.print(table)
+        if 0 < limit < len(entries):
+            stdout.print(safe_text(f"{len(entries) - limit:,} earlier champions of {name} not shown "
+                                   "(--limit 0 shows all, --format json holds all)"))
     return EXIT_OK

@@ -55,6 +55,13 @@ class Registry:
             return "champion"
         return "available" if any(e is entry for e in self.stack) else "rolled back"
 
+    def listing(self) -> list[dict[str, Any]]:
+        """Every champion ever promoted, newest first, each with its status (one pass, whatever the history)."""
+        stacked = {id(e) for e in self.stack}
+        current = self.current
+        return [{**entry, "status": "champion" if entry is current else
+                 "available" if id(entry) in stacked else "rolled back"} for entry in reversed(self.history)]
+
 
 def _entry(event: Event) -> dict[str, Any]:
     data = event.data

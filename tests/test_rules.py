@@ -34,13 +34,13 @@ from engine.policy.rules import (
     FAIRNESS_TASKS,
     Finding,
     beats_baseline,
-    calibration,
     fairness,
     fmt,
     metric_threshold,
     slice_metric,
 )
 from engine.policy.rules_monitor import MONITOR_KINDS
+from engine.policy.rules_uncertainty import calibration
 from engine.reasons.evidence import decisions_evidence
 
 # op, observed, bound, expected status

@@ -174,3 +174,20 @@ def test_an_index_left_behind_by_an_older_writer_is_not_trusted(trail: Path) -> 
     assert {r["run_id"] for r in runs.list_runs(trail)} == {RUN, C0, C1}
     append(trail, copies(2))
     assert_index_is_the_events(trail)
+
+
+@pytest.mark.parametrize("column", ["signoffs", "events"])
+def test_runs_checked_a_batch_at_a_time_each_within_its_runs_span(trail: Path, column: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run per batch: the older run's sign-off comes after the newer run's events, so its span holds them; a
+    change to either run's row is still found, and an intact index is found intact."""
+    append(trail, copies(0))
+    review.signoff(trail, RUN, "logistic", decision="reject", reviewer="Bo", reason="late")
+    monkeypatch.setattr(index, "RUNS_PER_CHECK", 1)
+    assert verify(trail).ok
+    for run_id in (RUN, C0):
+        tamper(trail, f"UPDATE runs_index SET {column} = {column} + 1 WHERE run_id = ?", run_id)
+        found = verify(trail).index_problem
+        assert found == f"the runs index row of run {run_id} disagrees with its events ({column})", found
+        tamper(trail, f"UPDATE runs_index SET {column} = {column} - 1 WHERE run_id = ?", run_id)
+    assert verify(trail).ok

@@ -123,6 +123,9 @@ def test_the_recorded_evidence_follows_the_schema_and_reads_back(audited: dict[s
         assert isinstance(typed.performance, TaskPerformance) and typed.to_json() == stored
         assert "error" not in stored["explanations"] and "error" not in stored["robustness"], name
         assert stored["robustness"]["metric"] == {"regression": "rmse", "multiclass": "accuracy"}[audited["task"]]
-        computed, pending = ("conformal", "calibration") if audited["task"] == "regression" else (
-            "calibration", "conformal")
-        assert "error" not in stored[computed] and "error" in stored[pending]
+        assert "error" not in stored["conformal"]
+        if audited["task"] == "regression":  # split-conformal intervals and the run's CQR; nothing to calibrate
+            assert "error" in stored["calibration"] and stored["conformal"]["kind"] == "split"
+            assert "error" not in stored["conformal"]["cqr"] and stored["conformal"]["cqr"]["kind"] == "cqr"
+        else:  # calibration and prediction sets
+            assert "error" not in stored["calibration"] and stored["conformal"]["kind"] == "sets"

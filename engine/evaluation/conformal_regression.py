@@ -22,6 +22,7 @@ from engine.evaluation.groups import Grouping
 from engine.evaluation.resampling import divide, value
 
 FloatArray = NDArray[np.float64]
+KIND = "split"
 METHOD = ("split conformal, absolute residual score (MAPIE SplitConformalRegressor, prefit), conformalized on the "
           "validation split")
 
@@ -51,8 +52,9 @@ def prediction_intervals(valid_y: FloatArray, valid_predicted: FloatArray, test_
     return np.asarray(intervals, dtype=np.float64).reshape(test_predicted.size, 2, len(levels))
 
 
-def _by_group(grouping: Grouping, covered: NDArray[np.bool_], width: FloatArray, min_group_size: int
-              ) -> dict[str, Any]:
+def intervals_by_group(grouping: Grouping, covered: NDArray[np.bool_], width: FloatArray, min_group_size: int
+                       ) -> dict[str, Any]:
+    """Coverage and mean width of each group of `grouping` (None where a group has no rows)."""
     support = np.bincount(grouping.codes, minlength=grouping.size).astype(np.float64)
     coverage = divide(np.bincount(grouping.codes, weights=covered.astype(np.float64), minlength=grouping.size),
                       support)
@@ -71,16 +73,21 @@ def conformal_regression_evidence(valid_y: FloatArray, valid_predicted: FloatArr
     """Coverage and mean width of the intervals on the test split at each level, overall and per group."""
     started = time.perf_counter()
     intervals = prediction_intervals(valid_y, valid_predicted, test_predicted, levels)
-    results = []
-    for k, level in enumerate(levels):
-        lower, upper = intervals[:, 0, k], intervals[:, 1, k]
-        covered = (lower <= test_y) & (test_y <= upper)
-        width = upper - lower
-        results.append({
-            "confidence": float(level),
-            "coverage": float(covered.mean()),
-            "mean_width": float(width.mean()),
-            "by_group": [_by_group(g, covered, width, min_group_size) for g in groupings],
-        })
-    return conformal_section(METHOD, calibration_rows=valid_y.size, rows=test_y.size, min_group_size=min_group_size,
-                             levels=results, started=started)
+    results = [interval_level(level, intervals[:, 0, k], intervals[:, 1, k], test_y, groupings, min_group_size)
+               for k, level in enumerate(levels)]
+    section = conformal_section(METHOD, calibration_rows=valid_y.size, rows=test_y.size,
+                                min_group_size=min_group_size, levels=results, started=started)
+    return {"kind": KIND, **section}
+
+
+def interval_level(level: float, lower: FloatArray, upper: FloatArray, test_y: FloatArray,
+                   groupings: Sequence[Grouping], min_group_size: int) -> dict[str, Any]:
+    """One confidence level's coverage and mean width of intervals [lower, upper], overall and per group."""
+    covered = (lower <= test_y) & (test_y <= upper)
+    width = upper - lower
+    return {
+        "confidence": float(level),
+        "coverage": float(covered.mean()),
+        "mean_width": float(width.mean()),
+        "by_group": [intervals_by_group(g, covered, width, min_group_size) for g in groupings],
+    }

@@ -4,12 +4,13 @@ The task's performance (metrics with intervals, per-group measures and gaps, the
 computed by `engine.evaluation.multiclass` / `.regression` from the candidate's test outputs (class probabilities,
 or predictions) and the baseline's; the serving artifact is packaged and measured with parity in the output's
 units; the retrain is compared; the lineage and the data's evidence are those of a binary audit. A multiclass
-candidate's calibration comes with its performance; a regression's conformal intervals (`conformal_regression`) are
-fitted on the validation split. Explanations (each family's exact SHAP on the raw output, per class for multiclass)
-and robustness (the task's metric under perturbation) come from `task_beyond`. The sections that exist only for
-binary audits so far (regression calibration, multiclass prediction sets, reasons, the monitoring reference) are
-recorded as not computed, with the reason, so their rules are `unknown`, never a pass. The champion, re-scored on
-the same rows (`versus_champion.task_champion_reference`), is the second paired reference.
+candidate's calibration comes with its performance, and its conformal prediction sets (`conformal_multiclass`)
+are fitted on the validation split, as are a regression's conformal intervals (`conformal_regression`, and the
+run's conformalized quantile regression, `conformal_quantile`). Explanations (each family's exact SHAP on the raw
+output, per class for multiclass) and robustness (the task's metric under perturbation) come from `task_beyond`.
+The sections that exist only for binary audits so far (regression calibration, reasons, the monitoring reference)
+are recorded as not computed, with the reason, so their rules are `unknown`, never a pass. The champion,
+re-scored on the same rows (`versus_champion.task_champion_reference`), is the second paired reference.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from numpy.typing import NDArray
 from engine.canonical import jsonable
 from engine.evaluation import reproducibility
 from engine.evaluation.candidate import Evaluated, EvaluationContext, data_sections, reproducibility_evidence
+from engine.evaluation.conformal_multiclass import conformal_multiclass_evidence
+from engine.evaluation.conformal_quantile import cqr_evidence, cqr_once
 from engine.evaluation.conformal_regression import conformal_regression_evidence
 from engine.evaluation.evidence import Comparisons, Evidence, TaskPerformance
 from engine.evaluation.multiclass import evaluate_multiclass
@@ -57,18 +60,39 @@ def task_performance(task: str, y: NDArray[Any], output: NDArray[np.float64], co
 
 
 def task_conformal(model: Any, output: NDArray[np.float64], context: EvaluationContext, task: str) -> dict[str, Any]:
-    """A regression's split-conformal intervals (calibrated on the validation split); not computed otherwise."""
-    if task != "regression":
-        return not_computed("conformal", task)
+    """Conformal evidence calibrated on the validation split: a regression's split-conformal intervals, with the
+    run's conformalized quantile regression intervals under `cqr`; a multiclass candidate's prediction sets."""
     plan = context.plan
+    levels, min_group_size = plan.settings.beyond.levels, plan.settings.performance.min_group_size
     try:
         with timed("conformal"):
-            return conformal_regression_evidence(
-                np.asarray(plan.training.y_valid, dtype=np.float64),
-                np.asarray(model.predict_proba(plan.training.x_valid), dtype=np.float64),
-                np.asarray(context.y_test, dtype=np.float64), output, levels=plan.settings.beyond.levels,
-                groupings=plan.groupings, min_group_size=plan.settings.performance.min_group_size)
+            valid_output = np.asarray(model.predict_proba(plan.training.x_valid), dtype=np.float64)
+            if task == "multiclass":
+                return conformal_multiclass_evidence(
+                    np.asarray(plan.training.y_valid, dtype=np.intp), valid_output,
+                    np.asarray(context.y_test, dtype=np.intp), output, levels=levels, groupings=plan.groupings,
+                    min_group_size=min_group_size)
+            split = conformal_regression_evidence(
+                np.asarray(plan.training.y_valid, dtype=np.float64), valid_output,
+                np.asarray(context.y_test, dtype=np.float64), output, levels=levels,
+                groupings=plan.groupings, min_group_size=min_group_size)
     except Exception as exc:  # a part that fails leaves its rules unknown
+        return {"error": failure(exc)}
+    return {**split, "cqr": run_cqr(context)}
+
+
+def run_cqr(context: EvaluationContext) -> dict[str, Any]:
+    """The run's conformalized quantile regression intervals (computed for its first candidate, then reused)."""
+    plan, training = context.plan, context.plan.training
+    try:
+        with timed("conformal"):
+            return dict(cqr_once.get(context.serving.run_id, lambda: cqr_evidence(
+                training.x_train, np.asarray(training.y_train, dtype=np.float64), training.x_valid,
+                np.asarray(training.y_valid, dtype=np.float64), context.x_test,
+                np.asarray(context.y_test, dtype=np.float64), features=training.features, seed=training.seed,
+                levels=plan.settings.beyond.levels, groupings=plan.groupings,
+                min_group_size=plan.settings.performance.min_group_size)))
+    except Exception as exc:  # CQR that cannot fit leaves the cqr rules unknown, not the split ones
         return {"error": failure(exc)}
 
 

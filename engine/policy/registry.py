@@ -25,7 +25,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.policy import rules, rules_beyond, rules_data, rules_fit, rules_reasons, rules_release, rules_serving
+from engine.policy import (
+    rules,
+    rules_beyond,
+    rules_data,
+    rules_fit,
+    rules_reasons,
+    rules_release,
+    rules_serving,
+    rules_uncertainty,
+)
 from engine.policy import rules_monitor as monitor
 from engine.policy.finding import Evidence, Finding, Params
 
@@ -63,11 +72,12 @@ RULE_KINDS: dict[str, RuleKind] = {
                              rules.SLICE_METRIC_PARAMS, ("slices",), rules.say_slice_metric, task_types=TASK_TYPES),
     "fairness": RuleKind(rules.fairness, ("slices", "intervals"), rules.FAIRNESS_PARAMS, ("slices",),
                          rules.say_fairness, task_types=TASK_TYPES),
-    "calibration": RuleKind(rules.calibration, ("calibration", "slices"), rules.CALIBRATION_PARAMS,
-                            ("calibration",), rules.say_calibration, task_types=CLASSIFICATION),
-    "conformal_coverage": RuleKind(rules_beyond.conformal_coverage, ("conformal",),
-                                   rules_beyond.CONFORMAL_COVERAGE_PARAMS, ("conformal",),
-                                   rules_beyond.say_conformal_coverage, task_types=TASK_TYPES),
+    "calibration": RuleKind(rules_uncertainty.calibration, ("calibration", "slices"),
+                            rules_uncertainty.CALIBRATION_PARAMS, ("calibration",), rules_uncertainty.say_calibration,
+                            task_types=CLASSIFICATION),
+    "conformal_coverage": RuleKind(rules_uncertainty.conformal_coverage, ("conformal",),
+                                   rules_uncertainty.CONFORMAL_COVERAGE_PARAMS, ("conformal",),
+                                   rules_uncertainty.say_conformal_coverage, task_types=TASK_TYPES),
     "explainability": RuleKind(rules_beyond.explainability, ("explanations",), rules_beyond.EXPLAINABILITY_PARAMS,
                                ("explanations",), rules_beyond.say_explainability, task_types=TASK_TYPES),
     "robustness": RuleKind(rules_beyond.robustness, ("robustness",), rules_beyond.ROBUSTNESS_PARAMS,

@@ -230,41 +230,6 @@ def fairness(evidence: Evidence, params: Params) -> Finding:
     return apply_small_groups(finding, small, policy)
 
 
-def calibration(evidence: Evidence, params: Params) -> Finding:
-    measure, bound = params["measure"], float(params["max"])
-    strategy = params.get("strategy", "uniform")
-    calibrated = evidence.get("calibration", {})
-    top_label = strategy == "uniform" and "top_label" in calibrated  # a multiclass candidate: the top label's
-    stored = calibrated.get("top_label") if top_label else calibrated.get(strategy)
-    label = {"ece": "ECE", "mce": "MCE", "brier": "Brier score"}[measure] + (
-        " (top label, uniform bins)" if top_label else f" ({strategy} bins)")
-    if stored is None:
-        return Finding("unknown", None, bound, f"{label} was not computed for this candidate")
-    if "by" not in params:
-        observed = float(stored[measure])
-        ok = observed <= bound
-        return Finding("pass" if ok else "fail", observed, bound,
-                       f"{label} {fmt(observed)} {'<=' if ok else 'is not <='} {fmt(bound)}")
-    slices = evidence_slices(evidence, params["by"])
-    if slices is None:
-        return missing_grouping(params)
-    by_group = evidence.get("calibration", {}).get("ece_by_group", {}).get(slices[0]["name"])
-    if by_group is None:
-        return missing_grouping(params)
-    eligible = {g["group"] for g in slices[0]["groups"] if not g["too_small"]}
-    judged = {group: value for group, value in by_group.items() if group in eligible and value is not None}
-    small = small_groups(slices)
-    policy = params.get("small_groups", "report")
-    if not judged:
-        return apply_small_groups(Finding("unknown", None, bound, "no group with enough rows"), small, policy)
-    worst_group = max(judged, key=lambda g: judged[g])
-    observed = judged[worst_group]
-    over = [g for g, v in judged.items() if v > bound]
-    message = (f"ECE of every group <= {fmt(bound)}; worst {worst_group} {fmt(observed)}" if not over else
-               f"ECE above {fmt(bound)} in {count(len(over), 'group')}; worst {worst_group} {fmt(observed)}")
-    return apply_small_groups(Finding("fail" if over else "pass", observed, bound, message), small, policy)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Parameters (JSON-schema fragments: `$ref`s name the shared definitions of engine.policy.schema) and sentences
 
@@ -341,24 +306,6 @@ FAIRNESS_PARAMS: dict[str, Any] = {
     },
 }
 
-CALIBRATION_PARAMS: dict[str, Any] = {
-    "description": "Calibration error at most max: overall (ece, mce or brier), or the ECE of every group of a "
-                   "sensitive column.",
-    "required": ["measure", "max"],
-    "if": {"required": ["by"]},
-    "then": {"properties": {"measure": {"const": "ece"}, "strategy": {"const": "uniform"}}},
-    "properties": {
-        "measure": {"enum": ["ece", "mce", "brier"],
-                    "description": "Expected or maximum calibration error over the bins, or the Brier score."},
-        "strategy": {"enum": ["uniform", "quantile"],
-                     "description": "Equal-width (uniform, default) or equal-mass (quantile) bins."},
-        "max": {"type": "number", "minimum": 0, "description": "Upper bound of the measure."},
-        "by": {"$ref": "#/$defs/by"},
-        "small_groups": {"$ref": "#/$defs/small_groups"},
-    },
-}
-
-
 def say_metric_threshold(p: Params) -> str:
     return f"{LABELS[p['metric']]}{USE_WORDS[p.get('use', 'point')]} on the test split {p['op']} {p['value']}"
 
@@ -384,8 +331,3 @@ def say_slice_metric(p: Params) -> str:
 def say_fairness(p: Params) -> str:
     limit = f"at most {p['max']}" if "max" in p else f"at least {p.get('min')}"
     return f"{p['measure'].replace('_', ' ')} across groups of {by_words(p)} {limit}{USE_WORDS[p.get('use', 'point')]}"
-
-
-def say_calibration(p: Params) -> str:
-    where = f" in every group of {by_words(p)}" if "by" in p else ""
-    return f"{p['measure'].upper()} ({p.get('strategy', 'uniform')} bins) at most {p['max']}{where}"

@@ -1,4 +1,5 @@
-"""Rule kinds over the evidence beyond metrics: conformal coverage, explanations and robustness.
+"""Rule kinds over the evidence beyond metrics: explanations and robustness (conformal coverage and calibration:
+`engine.policy.rules_uncertainty`).
 
 Each is a small pure function (evidence, params) -> Finding, like the kinds of `rules.py`, with its parameter
 schema fragment and its `policy explain` sentence at the end of the module. Missing evidence,
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.policy.finding import Evidence, Finding, Params, faithful_part, fmt
-from engine.policy.groups import apply_small_groups, by_words, count, named, select_groupings
+from engine.policy.groups import count, named
 from engine.policy.rules import LABELS
 
 FAITHFULNESS_TOLERANCE = 1e-6
@@ -25,62 +26,6 @@ def _part(evidence: Evidence, name: str, what: str) -> Mapping[str, Any] | Findi
     if "error" in part:
         return Finding("unknown", None, None, f"{what} could not be computed: {part['error']}")
     return part
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# conformal_coverage
-
-
-def _levels(part: Mapping[str, Any], confidence: float | None) -> list[Mapping[str, Any]]:
-    levels = list(part.get("levels", []))
-    if confidence is None:
-        return levels
-    return [level for level in levels if abs(level["confidence"] - confidence) < 1e-9]
-
-
-def conformal_coverage(evidence: Evidence, params: Params) -> Finding:
-    """Coverage >= confidence - tolerance, overall and in every group with enough rows; mean set size bounded."""
-    part = _part(evidence, "conformal", "conformal prediction sets")
-    if isinstance(part, Finding):
-        return part
-    tolerance = float(params.get("tolerance", 0.0))
-    levels = _levels(part, params.get("confidence"))
-    if not levels:
-        return Finding("unknown", None, None, f"no conformal level {params.get('confidence')} in the evidence "
-                                              "(add it to the spec's evaluation.conformal_levels)")
-    shortfalls: list[tuple[float, float, float, str]] = []  # (shortfall, coverage, target, where)
-    small: list[str] = []
-    for level in levels:
-        target = level["confidence"] - tolerance
-        shortfalls.append((target - level["coverage"], level["coverage"], target,
-                           f"overall at {fmt(level['confidence'])}"))
-        groupings = select_groupings(level.get("by_group", []), params.get("by"))
-        if not groupings and params.get("by") is not None:
-            return Finding("unknown", None, target, f"no grouping {params.get('by')!r} in the conformal evidence")
-        for grouping in groupings:
-            for group in grouping["groups"]:
-                name = f"{grouping['name']}={group['group']}"
-                if group["too_small"]:
-                    small.append(f"{name} (n={group['support']})")
-                elif group["coverage"] is not None:
-                    shortfalls.append((target - group["coverage"], group["coverage"], target,
-                                       f"{name} at {fmt(level['confidence'])}"))
-    policy = str(params.get("small_groups", "report"))
-    small = sorted(set(small))
-    worst = max(shortfalls, key=lambda s: s[0])
-    below = [f"{where} {fmt(cov)}" for gap, cov, _, where in sorted(shortfalls, key=lambda s: -s[0]) if gap > 1e-12]
-    if below:
-        message = f"coverage below target in {count(len(below), 'place')}: {named(below)} (target {fmt(worst[2])})"
-        return apply_small_groups(Finding("fail", worst[1], worst[2], message), small, policy)
-    if "max_mean_set_size" in params:
-        bound = float(params["max_mean_set_size"])
-        widest = max(levels, key=lambda lv: lv["mean_set_size"])
-        if widest["mean_set_size"] > bound:
-            message = (f"mean prediction-set size {fmt(widest['mean_set_size'])} at {fmt(widest['confidence'])} "
-                       f"is not <= {fmt(bound)} (coverage holds only by predicting both labels)")
-            return apply_small_groups(Finding("fail", widest["mean_set_size"], bound, message), small, policy)
-    message = f"coverage at target everywhere judged; lowest {worst[3]} {fmt(worst[1])} (target {fmt(worst[2])})"
-    return apply_small_groups(Finding("pass", worst[1], worst[2], message), small, policy)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,26 +135,6 @@ def robustness(evidence: Evidence, params: Params) -> Finding:
 # ---------------------------------------------------------------------------------------------------------------
 # Parameters (JSON-schema fragments) and `policy explain` sentences
 
-CONFORMAL_COVERAGE_PARAMS: dict[str, Any] = {
-    "description": "Split-conformal prediction sets hold the truth as often as promised: coverage >= confidence - "
-                   "tolerance overall and in every group with enough rows (of one grouping with by), and optionally "
-                   "a bound on the mean set size.",
-    "properties": {
-        "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                       "description": "The level to judge (one of the spec's evaluation.conformal_levels); default "
-                                      "every level."},
-        "tolerance": {"type": "number", "minimum": 0, "maximum": 1,
-                      "description": "Coverage may fall this far below the confidence level (default 0)."},
-        "max_mean_set_size": {"type": "number", "minimum": 1, "maximum": 2,
-                              "description": "At most this many labels per prediction set on average (2 = always "
-                                             "both)."},
-        "by": {"$ref": "#/$defs/by"},
-        "small_groups": {"$ref": "#/$defs/small_groups"},
-    },
-    "examples": [{"id": "coverage-by-sex", "kind": "conformal_coverage", "confidence": 0.9, "tolerance": 0.03,
-                  "by": "sex", "severity": "block", "checklist": "calibration"}],
-}
-
 EXPLAINABILITY_PARAMS: dict[str, Any] = {
     "description": "Explanations exist and are faithful (contributions + base value equal the model's output); with "
                    "top_k, no sensitive column or proxy of one (normalized mutual information above the threshold) "
@@ -254,13 +179,6 @@ ROBUSTNESS_PARAMS: dict[str, Any] = {
                                               "default) or fails the rule."},
     },
 }
-
-
-def say_conformal_coverage(p: Params) -> str:
-    level = f"at {p['confidence']}" if "confidence" in p else "at every level of the spec"
-    size = f", mean set size at most {p['max_mean_set_size']}" if "max_mean_set_size" in p else ""
-    return (f"conformal prediction sets {level} cover the truth within {p.get('tolerance', 0)} of the level, "
-            f"overall and in each group of {by_words(p)}{size}")
 
 
 def say_explainability(p: Params) -> str:

@@ -2,7 +2,9 @@
 
 A rule kind says the task types it applies to (`RuleKind.task_types`); a rule naming a metric says which one,
 and `engine.evaluation.task_metrics` which tasks compute it; a fairness rule names a gap measure of one task
-type. A `roc_auc` threshold in a regression audit, or a `reason_codes` rule in a multiclass one, is a mistake
+type; a parameter that only some tasks can judge says which in `PARAM_TASKS` (a set-size bound on a regression's
+intervals, a class-wise ECE of a binary candidate). A `roc_auc` threshold in a regression audit, or a
+`reason_codes` rule in a multiclass one, is a mistake
 in the policy for this audit: it is refused before anything is trained (`PolicyProblems`, exit 2), naming the
 file and the rule, rather than left to end as `unknown`. Rules whose evidence a task has not computed yet stay
 valid and are `unknown` at the end (see `engine.evaluation.task_candidate`).
@@ -18,6 +20,17 @@ from engine.policy.registry import RULE_KINDS
 from engine.policy.rules import FAIRNESS_TASKS
 
 MAX_NAMES_SHOWN = 8
+CLASSIFICATION = ("binary", "multiclass")
+REGRESSION = ("regression",)
+# kind -> parameter -> the tasks it applies to: for any value (a tuple), or per value (a dict of tuples)
+PARAM_TASKS: dict[str, dict[str, tuple[str, ...] | dict[str, tuple[str, ...]]]] = {
+    "conformal_coverage": {
+        "method": {"sets": CLASSIFICATION, "split": REGRESSION, "cqr": REGRESSION},
+        "max_mean_set_size": CLASSIFICATION,
+        "max_mean_width": REGRESSION,
+    },
+    "calibration": {"measure": {"classwise_ece": ("multiclass",)}},
+}
 
 
 def _some(names: Iterable[str]) -> str:
@@ -37,6 +50,19 @@ def rule_problem(rule: Rule, task: str) -> str | None:
     measure = rule.params.get("measure")
     if rule.kind == "fairness" and measure not in FAIRNESS_TASKS[task]:
         return f"measure {measure!r} is not a {task} fairness measure (they are: {_some(FAIRNESS_TASKS[task])})"
+    return param_problem(rule, task)
+
+
+def param_problem(rule: Rule, task: str) -> str | None:
+    """Why one of `rule`'s parameters (or its value) cannot apply to `task` (`PARAM_TASKS`), or None."""
+    for name, tasks in PARAM_TASKS.get(rule.kind, {}).items():
+        if name not in rule.params:
+            continue
+        given = rule.params[name]
+        applies = tasks.get(str(given)) if isinstance(tasks, dict) else tasks
+        if applies is not None and task not in applies:
+            what = f"{name} {given!r}" if isinstance(tasks, dict) else name
+            return f"{what} applies to {' and '.join(applies)} audits, not to {task} ones"
     return None
 
 
