@@ -47,8 +47,10 @@ def _split_lines(cert: dict[str, Any]) -> list[str]:
         lines.append(f"- Test rows not later than the latest development {code(time['column'])}: {time['rows']}"
                      f"{_rows(time)}")
     leakage = cert.get("leakage", {})
-    top = ", ".join(f"{code(e['feature'])} {e['auc']:.4f}" for e in leakage.get("top", []))
-    lines.append(f"- Leakage screen (each feature alone against the label, ROC AUC on {leakage.get('rows', '?')} "
+    key = leakage.get("measure", "auc")  # a regression's screen: R² of each feature's bin means
+    top = ", ".join(f"{code(e['feature'])} {e[key]:.4f}" for e in leakage.get("top", []))
+    measure = "R²" if key == "r2" else "ROC AUC"
+    lines.append(f"- Leakage screen (each feature alone against the label, {measure} on {leakage.get('rows', '?')} "
                  f"training rows; a leak at {leakage.get('threshold', '?')}): flagged "
                  f"{names([e['feature'] for e in leakage.get('flagged', [])])}; strongest {top or 'none'}")
     lines.append(f"- Identifier-like features (unique per row): "
@@ -76,9 +78,15 @@ def _quality_lines(quality: dict[str, Any]) -> list[str]:
         "- Test values outside the training range: " + (", ".join(
             f"{code(o['feature'])} {o['rows']} rows ({o['rate']:.2%})"
             for o in quality.get("out_of_range", [])[:SHOWN]) or "none"),
-        "- Positive rate per part: " + (", ".join(f"{part} {value:.4f}" for part, value in balance.items())
-                                        or "none"),
     ]
+    shift = quality.get("label_shift")
+    if shift:  # a regression's KS statistics or a multiclass target's class-share differences, against training
+        lines.append(f"- Target shift against {shift['reference']}: " + ", ".join(
+            f"{part} {value:.4f}" for part, found in shift.get("against", {}).items()
+            for name, value in found.items() if name != "p_value"))
+    else:
+        lines.append("- Positive rate per part: " + (", ".join(f"{part} {value:.4f}" for part, value in balance.items())
+                                                     or "none"))
     drift = quality.get("schema_drift")
     if drift is not None:
         lines.append(f"- Test file schema against the data file: missing {names(drift.get('missing', []))}, added "

@@ -38,11 +38,12 @@ def integrity_problems(cert: Mapping[str, Any], params: Params) -> list[str]:
     if conflicts.get("rate", 0.0) > float(params.get("max_conflict_rate", 0.0)):
         problems.append(f"{conflicts['rows']} rows repeat features with the other label{_rows(conflicts)}")
     leaks = cert.get("leakage", {}).get("flagged", [])
-    bound = float(params.get("max_single_feature_auc", 0.98))
-    leaks = [e for e in leaks if e["auc"] >= bound]
+    bounds = {"auc": float(params.get("max_single_feature_auc", 0.98)),
+              "r2": float(params.get("max_single_feature_r2", 0.95))}
+    leaks = [(key, e) for e in leaks for key in ("auc", "r2") if key in e and e[key] >= bounds[key]]
     if leaks:
         problems.append("a single feature predicts the label: " + ", ".join(
-            f"{e['feature']} (ROC AUC {fmt(e['auc'])})" for e in leaks[:MAX_NAMED]))
+            f"{e['feature']} ({'ROC AUC' if key == 'auc' else 'R²'} {fmt(e[key])})" for key, e in leaks[:MAX_NAMED]))
     if cert.get("identifiers") and not params.get("allow_identifiers", False):
         problems.append(f"identifier-like feature(s) unique per row: {_names(cert['identifiers'])}")
     entity = cert.get("entity_overlap")
@@ -109,6 +110,16 @@ def quality_problems(quality: Mapping[str, Any], params: Params) -> list[str]:
     if balance and max(balance.values()) - min(balance.values()) > bound:
         problems.append(f"the positive rate differs by more than {fmt(bound)} across the parts: " + ", ".join(
             f"{k} {fmt(v)}" for k, v in balance.items()))
+    shift = quality.get("label_shift")
+    if shift and shift["measure"] == "ks":  # a regression: the KS test against the training part (the seeds: p < 0.01)
+        level = float(params.get("min_label_shift_p", 0.01))
+        moved = [(name, a) for name, a in shift["against"].items() if a["p_value"] < level]
+        if moved:
+            problems.append("the target's distribution shifts from " + shift["reference"] + ": " + ", ".join(
+                f"{name} (KS {fmt(a['statistic'])}, p {a['p_value']:.2g} < {fmt(level)})" for name, a in moved))
+    elif shift and shift["value"] > bound:
+        problems.append(f"the target shifts between the parts: largest class-share difference "
+                        f"{fmt(shift['value'])} > {fmt(bound)} against {shift['reference']}")
     drift = quality.get("schema_drift") or {}
     if any(drift.get(k) for k in ("missing", "added", "retyped")):
         problems.append("the test file's schema differs from the data file's")
@@ -174,6 +185,9 @@ SPLIT_INTEGRITY_PARAMS: dict[str, Any] = {
         "max_single_feature_auc": {"type": "number", "minimum": 0.5, "maximum": 1,
                                    "description": "A feature alone at or above this ROC AUC on the training rows is a "
                                                   "leak (default 0.98)."},
+        "max_single_feature_r2": {"type": "number", "minimum": 0, "maximum": 1,
+                                  "description": "A regression: a feature alone whose bin means reach this R² on "
+                                                 "the training rows is a leak (default 0.95)."},
         "allow_identifiers": {"type": "boolean", "description": "true: identifier-like features do not fail the "
                                                                 "rule (default false)."},
     },
@@ -204,8 +218,11 @@ DATA_QUALITY_PARAMS: dict[str, Any] = {
                                                    "feature (default 0.01)."},
         "max_out_of_range_rate": {**RATE, "description": "Share of test rows outside the training range, per "
                                                          "feature (default 0.05)."},
-        "max_label_shift": {**RATE, "description": "Largest difference of the positive rate between the parts "
-                                                   "(default 0.1)."},
+        "max_label_shift": {**RATE, "description": "Largest difference of the positive rate (binary) or of a "
+                                                   "class's share (multiclass) between the parts (default 0.1)."},
+        "min_label_shift_p": {**RATE, "description": "A regression: the target's two-sample Kolmogorov-Smirnov "
+                                                     "test against the training part fails below this p-value "
+                                                     "(default 0.01)."},
     },
     "examples": [{"id": "data-quality", "kind": "data_quality", "severity": "warn", "checklist": "data_and_split"}],
 }
