@@ -354,6 +354,7 @@ def test_example_adult_spec_builds() -> None:
     assert spec.candidates[2].params["n_estimators"] == 1000
     assert [p.resolve() for p in spec.policies] == [DEFAULT_POLICY.resolve()]
     assert spec.card["owners"] == ["mlgate maintainers"]
+    assert spec.compute == {"workers": 2}
 
 
 @pytest.mark.parametrize(("evaluation", "where"), [
