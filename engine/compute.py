@@ -29,7 +29,7 @@ from engine.evaluation.versus_champion import TaskChampion
 from engine.progress import Progress, ProgressCallback
 from engine.spec import CandidateSpec
 from engine.timings import absorb, for_candidate, recording
-from engine.train import calibrate, train_candidate
+from engine.train import Trained, calibrate, train_candidate
 
 # A rough relative cost of one candidate of each family on the same rows (the largest job is started first, so
 # the longest chain does not start last); a calibrated variant or a search multiplies it.
@@ -107,21 +107,24 @@ def audit_candidate(context: EvaluationContext, candidate: CandidateSpec, progre
 def _audit_candidate(context: EvaluationContext, candidate: CandidateSpec, progress: ProgressCallback,
                      reference: TaskReference | None) -> Audited:
     plan = context.plan
-    if plan.dataset.task != "binary":
-        if reference is None:
-            raise ValueError("a multiclass or regression candidate is audited against its run's champion")
-        with for_candidate(candidate.name):
-            item, output = evaluate_task_candidate(train_candidate(plan, candidate, progress), context, progress,
-                                                   baseline=reference.baseline, champion=reference.champion)
-        return Audited([lean(item)], output)
+    if plan.dataset.task == "binary":
+        def evaluate(trained: Trained) -> tuple[Evaluated, NDArray[np.float64] | None]:
+            return evaluate_candidate(trained, context, progress), None
+    elif reference is None:
+        raise ValueError("a multiclass or regression candidate is audited against its run's champion")
+    else:
+        def evaluate(trained: Trained) -> tuple[Evaluated, NDArray[np.float64] | None]:
+            return evaluate_task_candidate(trained, context, progress, baseline=reference.baseline,
+                                           champion=reference.champion)
     with for_candidate(candidate.name):
         base = train_candidate(plan, candidate, progress)
-        evaluated = [evaluate_candidate(base, context, progress)]
-    if evaluated[0].error is None:
+        first, output = evaluate(base)
+    evaluated = [first]
+    if first.error is None:
         for method in candidate.calibration:
             with for_candidate(f"{candidate.name}.{method}"):
-                evaluated.append(evaluate_candidate(calibrate(plan, base, method, progress), context, progress))
-    return Audited([lean(item) for item in evaluated])
+                evaluated.append(evaluate(calibrate(plan, base, method, progress))[0])
+    return Audited([lean(item) for item in evaluated], output)
 
 
 def run_job(context: EvaluationContext, job: Job, reference: TaskReference | None) -> Outcome:

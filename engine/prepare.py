@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.candidates import EXTERNAL, FAMILIES, Candidate, TrainingData
+from engine.candidates.calibrated import METHODS_BY_TASK
 from engine.candidates.external import ExternalCandidate, bind_all, external_record
 from engine.data import Dataset, load_dataset, load_test_file, load_training_file, with_test_rows
 from engine.errors import SpecError
@@ -73,16 +74,23 @@ def build_candidates(spec: AuditSpec, dataset: Dataset) -> dict[str, Candidate]:
 
 
 def refuse_unsupported(spec: AuditSpec) -> None:
-    """What a multiclass or regression audit cannot take yet: models trained elsewhere, calibrated variants."""
-    if spec.task in (None, "binary"):
-        return
-    for index, candidate in enumerate(spec.candidates):
-        if candidate.family == EXTERNAL:
-            raise SpecError(f"{spec.source}: /candidates/{index}: a model trained elsewhere is audited for binary "
-                            f"tasks only so far (this audit's task is {spec.task})")
-        if candidate.calibration:
-            raise SpecError(f"{spec.source}: /candidates/{index}/calibration: calibrated variants exist for binary "
-                            f"tasks only so far (this audit's task is {spec.task})")
+    """What the audit's task cannot take: a calibration method made for another task (Platt and isotonic
+    calibrate P(positive), temperature scaling a softmax, and a regression has no probabilities to calibrate), or
+    a model trained elsewhere outside a binary audit. Candidates are named, not numbered: the spec's list may have
+    had the baseline put in front of it."""
+    task = spec.task or "binary"
+    fitting = METHODS_BY_TASK[task]
+    for candidate in spec.candidates:
+        where = f"{spec.source}: candidate {candidate.name!r}"
+        for method in candidate.calibration:
+            if method not in fitting:
+                takes = (f"takes {' or '.join(repr(m) for m in fitting)}" if fitting
+                         else "has no probabilities to calibrate (its uncertainty is the conformal interval)")
+                raise SpecError(f"{where}: calibration {method!r} does not calibrate a {task} model; this audit's "
+                                f"task is {task}, which {takes}")
+        if task != "binary" and candidate.family == EXTERNAL:
+            raise SpecError(f"{where}: a model trained elsewhere is audited for binary tasks only so far (this "
+                            f"audit's task is {task})")
 
 
 def check_writable(outputs: Outputs) -> None:

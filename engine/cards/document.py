@@ -72,6 +72,7 @@ def _model_details(record: RunRecord, name: str) -> dict[str, Any]:
         "parameters": evaluated.get("description", {}).get("params", evaluated.get("params", {})),
         **({"external_model": external} if (external := evaluated.get("description", {}).get("external_model"))
            else {}),
+        **({"calibration": fitted} if (fitted := evaluated.get("description", {}).get("calibration")) else {}),
     }
 
 

@@ -41,6 +41,8 @@ def _details(card: dict[str, Any]) -> list[str]:
         external = details["external_model"]
         lines += [f"- Model file: {code(external.get('path', ''))} ({md(external.get('format', ''))}, "
                   f"{external.get('bytes', 'unknown')} bytes), SHA-256 `{external.get('sha256', '')}`"]
+    if "calibration" in details:
+        lines += [f"- Post-hoc calibration: {_calibrator(details['calibration'])}"]
     lines += [f"- {md(what.capitalize())}: not applicable ({md(why)})"
               for what, why in card["mlgate"]["not_applicable"].items()]
     if details["parameters"]:
@@ -48,6 +50,17 @@ def _details(card: dict[str, Any]) -> list[str]:
                              ([code(k), code(v if isinstance(v, str) else json.dumps(v))]
                               for k, v in sorted(details["parameters"].items())))]
     return [*lines, ""]
+
+
+CALIBRATORS = {"platt": "Platt scaling of P(positive)", "isotonic": "isotonic regression of P(positive)",
+               "temperature": "temperature scaling of the class probabilities"}
+
+
+def _calibrator(fitted: dict[str, Any]) -> str:
+    method = str(fitted["method"])
+    temperature = f" (T = {fitted['temperature']:.4g})" if fitted.get("temperature") is not None else ""
+    return (f"{md(CALIBRATORS.get(method, method))}{temperature} over the base model's output, fitted on the "
+            f"{md(fitted['fitted_on'])} ({fitted['rows']} rows)")
 
 
 def _intended_use(card: dict[str, Any]) -> list[str]:

@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 
 from engine.candidates.base import Candidate, Features, task_of
-from engine.candidates.calibrated import CalibratedCandidate
+from engine.candidates.calibrated import EPS, CalibratedCandidate
 
 OPSET = 17
 ML_OPSET = 3
 OUTPUT = "probability"
 OUTPUTS = {"binary": OUTPUT, "multiclass": OUTPUT, "regression": "prediction"}
-_EPS = 1e-12  # the clip of the calibrators' logit, as in engine.candidates.calibrated
 
 
 def _initial_types(features: Features) -> list[tuple[str, Any]]:
@@ -196,9 +195,17 @@ def _calibrated(candidate: CalibratedCandidate, features: Features) -> Any:
 
     nodes = [helper.make_node("Cast", [base_out], ["mlgate_s"], to=TensorProto.DOUBLE)]
     calibrator = candidate.calibrator
-    if calibrator is None:
+    if candidate.temperature is not None:  # softmax(log(clip(p, EPS, 1)) / T) over the classes, as natively
+        consts = [const("temp_lo", EPS), const("temp_hi", 1.0), const("temp_t", candidate.temperature)]
+        nodes += [
+            helper.make_node("Clip", ["mlgate_s", "temp_lo", "temp_hi"], ["temp_c"]),
+            helper.make_node("Log", ["temp_c"], ["temp_log"]),
+            helper.make_node("Div", ["temp_log", "temp_t"], ["temp_z"]),
+            helper.make_node("Softmax", ["temp_z"], ["mlgate_cal"], axis=1),
+        ]
+    elif calibrator is None:
         raise RuntimeError("calibrated candidate exported before fit")
-    if isinstance(calibrator, IsotonicRegression):
+    elif isinstance(calibrator, IsotonicRegression):
         xs = np.asarray(calibrator.X_thresholds_, dtype=np.float64)
         ys = np.asarray(calibrator.y_thresholds_, dtype=np.float64)
         if xs.size < 2:
@@ -223,7 +230,7 @@ def _calibrated(candidate: CalibratedCandidate, features: Features) -> Any:
             helper.make_node("Add", ["iso_yi", "iso_rise"], ["mlgate_cal"]),
         ]
     else:
-        consts = [const("platt_lo", _EPS), const("platt_hi", 1 - _EPS), const("platt_one", 1.0),
+        consts = [const("platt_lo", EPS), const("platt_hi", 1 - EPS), const("platt_one", 1.0),
                   const("platt_coef", float(calibrator.coef_[0, 0])),
                   const("platt_intercept", float(calibrator.intercept_[0]))]
         nodes += [
