@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--task", choices=("regression", "multiclass"), action="append")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each mlgate slice part; the best is shown")
-    parser.add_argument("--loop-resamples", type=int, default=5, help="resamples the scikit-learn loop is timed on")
+    parser.add_argument("--loop-resamples", type=int, default=20, help="resamples the scikit-learn loop is timed on")
     parser.add_argument("--reference-classes", type=int, default=CLASSES,
                         help="classes fairlearn's per-class slices are timed on (scaled to all)")
     parser.add_argument("--evidence-child", default="", help=argparse.SUPPRESS)

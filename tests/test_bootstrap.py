@@ -21,6 +21,7 @@ from engine.evaluation.bootstrap import (
     percentile_interval,
     resample_weights,
 )
+from engine.evaluation.poisson import BLOCK, CHUNK, COMMON, POISSON_THRESHOLDS, block_keys, fill_block
 
 EXACT = {"rel": 1e-12, "abs": 1e-12}
 THRESHOLD = 0.5
@@ -158,6 +159,24 @@ def test_weights_depend_only_on_seed_resample_and_row() -> None:
     assert np.array_equal(resample_weights(1000, 5, 3)[:400], resample_weights(400, 5, 3))
     assert not np.array_equal(resample_weights(1000, 5, 3), resample_weights(1000, 5, 4))
     assert not np.array_equal(resample_weights(1000, 5, 3), resample_weights(1000, 6, 3))
+
+
+@pytest.mark.parametrize(("seed", "first"), [(0, 0), (2**40 + 3, 960)])
+def test_the_block_draw_equals_the_row_by_row_draw_for_every_weight(seed: int, first: int) -> None:
+    """fill_block counts the first thresholds in its vector pass and the rest only for the rare rows that reached
+    them: every weight, up to MAX_WEIGHT, must still be the one resample_weights draws."""
+    n = 200_003
+    rows = np.arange(n, dtype=np.uint32)
+    keys = block_keys(np.uint64(seed), first)
+    drawn = np.empty((n, BLOCK), dtype=np.uint8)
+    out = np.empty((CHUNK, BLOCK), dtype=np.uint8)
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        fill_block(out, rows, start, stop, keys, POISSON_THRESHOLDS)
+        drawn[start:stop] = out[:stop - start]
+    expected = np.column_stack([resample_weights(n, seed, first + j) for j in range(BLOCK)])
+    assert np.array_equal(drawn, expected)
+    assert set(np.unique(expected)) >= set(range(COMMON + 3))  # the rare path was taken, and more than once
 
 
 @pytest.mark.parametrize(("seed", "b"), [(0, 0), (42, 0), (42, 1), (2**40 + 3, 999)])

@@ -61,7 +61,7 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, 
         keys = block_keys(seed, first)
         weights = np.empty((CHUNK, BLOCK), dtype=np.uint8)
         local = np.zeros((n_cells * 5, BLOCK))  # each cell's five sums, for every resample of the block
-        extra = np.zeros((3, BLOCK))  # squared target, percentage error, weight of rows with a nonzero target
+        extra = np.zeros((3, BLOCK))  # squared target, percentage error, weight of rows with a zero target
         before = np.zeros((chunks + 1, BLOCK))  # the weight drawn before each chunk: where the median lies
         for chunk in range(chunks):
             start = chunk * CHUNK
@@ -75,7 +75,7 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, 
                 ae = absolute[i]
                 t = target[i]
                 a = ape[i]  # negative: a zero target, left out of MAPE
-                counted = 1.0 if a >= 0.0 else 0.0
+                zero = a < 0.0
                 a = max(a, 0.0)
                 base = cell[i] * 5
                 for j in range(BLOCK):  # the row's cell and values are shared by the block's resamples
@@ -87,8 +87,10 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, 
                     local[base + 4, j] += w * t
                     extra[0, j] += w * t * t
                     extra[1, j] += w * a
-                    extra[2, j] += w * counted
                     drawn[j] += w
+                if zero:  # rare: its weight is taken off MAPE's count of rows
+                    for j in range(BLOCK):
+                        extra[2, j] += float(weights[k, j])
         for j in range(min(BLOCK, resamples - first)):
             b = first + j
             cells = local[:, j].copy().reshape(n_cells, 5)
@@ -106,8 +108,8 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, 
             metrics[b, 0] = np.sqrt(s_e2 / weight)
             metrics[b, 1] = cells[:, 3].sum() / weight
             metrics[b, 2] = (low + high) / 2.0
-            if extra[2, j] > 0:
-                metrics[b, 3] = extra[1, j] / extra[2, j]
+            if weight > extra[2, j]:
+                metrics[b, 3] = extra[1, j] / (weight - extra[2, j])
             total_ss = s_t2 - s_t * s_t / weight
             if total_ss > R2_FLOOR * max(s_t2, 1e-300):
                 metrics[b, 4] = 1.0 - s_e2 / total_ss
@@ -143,7 +145,7 @@ def regression_bootstrap(y: FloatArray, predicted: FloatArray, *, finest: NDArra
     if y.size >= 2**32:
         raise ValueError("the bootstrap handles at most 2**32 - 1 rows")
     residual = y - predicted
-    order = np.argsort(np.abs(residual), kind="stable")
+    order = np.argsort(np.abs(residual))  # any order of tied errors: the values at each rank are the same
     target = y - (float(np.mean(y)) if y.size else 0.0)  # shifted: the variance sums do not cancel
     ape, nonzero = percentage_errors(y, predicted)
     signed_ape = np.where(nonzero > 0, ape, -1.0)
