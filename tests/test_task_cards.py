@@ -107,6 +107,19 @@ def test_the_markdown_section_holds_the_recorded_numbers(runs: TaskRuns) -> None
         assert f"Class-wise ECE {evidence['calibration']['classwise_ece']:.4f}" in markdown
 
 
+def test_the_robustness_table_speaks_the_tasks_metrics(runs: TaskRuns) -> None:
+    robust = load_run(runs.db, runs.second).evidence("logistic")["robustness"]
+    markdown = _files(runs)["md"].read_text(encoding="utf-8")
+    section = markdown.split("## Robustness", 1)[1].split("\n## ", 1)[0]
+    metrics = {"regression": ["rmse", "mae"], "multiclass": ["accuracy", "f1_macro"]}[runs.task]
+    assert set(robust["clean"]) == set(metrics) and robust["metric"] == metrics[0]
+    assert "ROC AUC" not in section and "not evaluated" not in section
+    assert ("decisions flipped" in section) == (runs.task == "multiclass")  # a regression has no decision
+    for name, perturbation in robust["perturbations"].items():
+        cells = [f"{perturbation['drop'][m]:.4f}" for m in metrics]
+        assert f"| {name.replace('_', ' ')} | {' | '.join(cells)} |" in section
+
+
 def test_the_champion_comparison_is_in_the_card(runs: TaskRuns) -> None:
     card = json.loads(_files(runs, "strong")["json"].read_text(encoding="utf-8"))
     evidence = load_run(runs.db, runs.second).evidence("strong")

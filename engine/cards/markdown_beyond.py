@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.cards.document import NOT_EVALUATED
 from engine.cards.markup import METRIC_LABELS, UNDEFINED, code, interval, md, missing, names, number, table
+from engine.evaluation.task_metrics import ALL_METRICS
 
 
 def conformal(card: dict[str, Any]) -> list[str]:
@@ -62,14 +63,19 @@ def robustness(card: dict[str, Any]) -> list[str]:
     robust = card["mlgate"]["robustness"]
     if (reason := missing(robust)) is not None:
         return ["## Robustness", "", reason, ""]
-    perturbed = ([name.replace("_", " "), number(p["drop"].get("roc_auc")), number(p["drop"].get("accuracy")),
-                  number(p["flip_rate"]), number(p["mean_abs_change"])]
+    # the task's own (ROC AUC and accuracy, RMSE and MAE, accuracy and macro F1), the one its rule judges first
+    metrics = sorted(robust["clean"], key=lambda m: m != robust.get("metric", "roc_auc"))  # binary: ROC AUC
+    labels = [ALL_METRICS[m].label if m in ALL_METRICS else m for m in metrics]
+    decisions = robust.get("task") != "regression"  # a regression has no decision to flip
+    perturbed = ([name.replace("_", " "), *(number(p["drop"].get(m)) for m in metrics),
+                  *([number(p["flip_rate"])] if decisions else []), number(p["mean_abs_change"])]
                  for name, p in robust["perturbations"].items())
+    clean = ", ".join(f"{md(label)} {number(robust['clean'][m])}" for m, label in zip(metrics, labels, strict=True))
     lines = ["## Robustness", "",
-             f"On {robust['rows']} test rows (seed {robust['seed']}); clean ROC AUC "
-             f"{number(robust['clean'].get('roc_auc'))}, accuracy {number(robust['clean'].get('accuracy'))}.", "",
-             *table(["perturbation", "ROC AUC drop", "accuracy drop", "decisions flipped", "mean abs change"],
-                    perturbed), ""]
+             f"On {robust['rows']} test rows (seed {robust['seed']}); clean: {clean}. A change is how much worse "
+             f"the perturbed rows score (positive = worse: a drop of a score, a rise of an error).", "",
+             *table(["perturbation", *(f"{md(label)} change" for label in labels),
+                     *(["decisions flipped"] if decisions else []), "mean abs change"], perturbed), ""]
     if robust["invariance"]:
         lines += [*table(["invariance: column shuffled", "a feature", "rows whose score moved", "largest change"],
                          ([code(i["column"]), "yes" if i["is_feature"] else "no", number(i["violation_rate"]),
