@@ -55,6 +55,15 @@ def test_the_audit_core_loads_no_model_library_plotting_or_signing_before_it_is_
     assert {name.split(".")[0] for name in modules} & set(late) == set()
 
 
+def test_the_tui_opens_without_the_model_libraries_or_the_compiled_kernels() -> None:
+    """The reviewer's first screen reads the trail: the families' libraries, scikit-learn (and its SciPy) and the
+    numba kernels load only when a card is drawn or an audit runs (each import took a second of the TUI's start)."""
+    modules = loaded_after("import tui.app")
+    assert "tui.app" in modules
+    heavy = ("sklearn", "scipy", "numba", "lightgbm", "torch", "shap", "mapie", "onnxruntime", "matplotlib")
+    assert {name.split(".")[0] for name in modules} & set(heavy) == set()
+
+
 def test_training_the_mlp_never_imports_torchs_compiler() -> None:
     """torch.optim and torch.use_deterministic_algorithms import torch._dynamo (seconds, ~70 MB); the MLP uses
     neither on the CPU, so the compiler stays out of an audit."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from engine.audit.runs import RunRecord, view
-from engine.candidates import FAMILIES
 from engine.cards.document_tasks import task_analysis
 from engine.checklist import CHECKLIST, item_status
 from engine.evaluation.task_metrics import ALL_METRICS, task_metrics
@@ -56,6 +55,8 @@ def _interval(pair: list[float | None] | None) -> dict[str, float] | None:
 def _model_details(record: RunRecord, name: str) -> dict[str, Any]:
     spec = record.started.data["spec"]
     card = spec.get("card", {})
+    from engine.candidates import FAMILIES  # the model libraries load when a card is drawn, not with the module
+
     evaluated = record.candidates[name].data
     family = FAMILIES.get(evaluated["family"])
     return {

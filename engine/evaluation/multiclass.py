@@ -20,7 +20,6 @@ from engine.evaluation.calibration_multiclass import multiclass_calibration
 from engine.evaluation.groups import Grouping
 from engine.evaluation.multiclass_kernel import MulticlassSamples, multiclass_bootstrap, score_orders
 from engine.evaluation.multiclass_metrics import (
-    CLASS_METRICS,
     class_auc,
     confusion_metrics,
     headline_names,
@@ -33,6 +32,7 @@ from engine.evaluation.multiclass_metrics import (
 from engine.evaluation.multiclass_slices import multiclass_slice
 from engine.evaluation.performance import EvidenceSettings
 from engine.evaluation.resampling import INTERVAL_METHOD, Finest, Reference, bounds, comparisons, value
+from engine.evaluation.task_metrics import CLASS_METRICS
 
 FloatArray = NDArray[np.float64]
 WORST_SLICES = 5

@@ -19,12 +19,9 @@ from numpy.typing import NDArray
 
 from engine.evaluation.metrics import Scores, roc_auc
 from engine.evaluation.resampling import divide
+from engine.evaluation.task_metrics import AVERAGED, TOP_K
 
 FloatArray = NDArray[np.float64]
-CLASS_METRICS = ("precision", "recall", "f1")
-AVERAGED = tuple(f"{metric}_{average}" for metric in ("f1", "precision", "recall")
-                 for average in ("macro", "micro", "weighted"))
-TOP_K = (2, 3, 5)
 LOSSES = ("log_loss",)
 
 

@@ -21,14 +21,14 @@ from numpy.typing import NDArray
 from engine.evaluation.groups import Grouping
 from engine.evaluation.multiclass_metrics import per_class
 from engine.evaluation.resampling import bounds, divide, spread, value, values
+from engine.evaluation.task_metrics import MULTICLASS_GAPS
 
 FloatArray = NDArray[np.float64]
 GROUP_MEASURES = ("accuracy", "balanced_accuracy", "log_loss")
 CLASS_MEASURES = ("tpr", "fpr", "selection_rate")
 CLASS_GAPS = ("tpr_difference", "fpr_difference", "equalized_odds_difference", "demographic_parity_difference",
               "demographic_parity_ratio")
-GAP_NAMES = ("accuracy_difference", "accuracy_ratio", "log_loss_difference", "equalized_odds_difference",
-             "demographic_parity_difference", "demographic_parity_ratio")
+GAP_NAMES = MULTICLASS_GAPS
 WORST = {"equalized_odds_difference": "max", "demographic_parity_difference": "max",
          "demographic_parity_ratio": "min"}
 

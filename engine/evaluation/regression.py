@@ -20,12 +20,9 @@ from engine.evaluation.performance import EvidenceSettings
 from engine.evaluation.regression_kernel import HEADLINE, RegressionSamples, percentage_errors, regression_bootstrap
 from engine.evaluation.regression_slices import GROUP_MEASURES, regression_slice, row_stats
 from engine.evaluation.resampling import INTERVAL_METHOD, Finest, Reference, bounds, comparisons, value
+from engine.evaluation.task_metrics import DIRECTIONS
 
 FloatArray = NDArray[np.float64]
-DIRECTIONS = {"rmse": "lower", "mae": "lower", "median_absolute_error": "lower", "mape": "lower", "r2": "higher",
-              "mean_error": "zero"}
-LABELS = {"rmse": "RMSE", "mae": "MAE", "median_absolute_error": "median absolute error", "mape": "MAPE",
-          "r2": "R²", "mean_error": "mean error (bias)"}
 WORST_SLICES = 5
 HISTOGRAM_BINS = 30
 
@@ -174,4 +171,4 @@ def evaluate_regression(y: FloatArray, predicted: FloatArray, *, groupings: list
     return evidence
 
 
-__all__ = ["DIRECTIONS", "LABELS", "evaluate_regression", "regression_metrics", "value"]
+__all__ = ["evaluate_regression", "regression_metrics", "value"]

@@ -20,11 +20,11 @@ from numpy.typing import NDArray
 
 from engine.evaluation.groups import Grouping
 from engine.evaluation.resampling import bounds, divide, spread, value
+from engine.evaluation.task_metrics import REGRESSION_GAPS
 
 FloatArray = NDArray[np.float64]
 GROUP_MEASURES = ("rmse", "mae", "mse", "mean_residual", "mean_prediction", "mean_target")
-GAP_NAMES = ("rmse_difference", "rmse_ratio", "mae_difference", "mae_ratio", "max_group_mse", "max_group_mae",
-             "mean_residual_difference", "mean_prediction_difference", "mean_prediction_ratio")
+GAP_NAMES = REGRESSION_GAPS
 
 
 def row_stats(y: FloatArray, predicted: FloatArray, shift: float) -> FloatArray:

@@ -1,10 +1,10 @@
 """Every headline metric a policy, a ranking or a view may name, with the task types that have it.
 
-Binary metrics are `engine.evaluation.metrics.METRICS`; regression's and multiclass's are named by
-`engine.evaluation.regression` and `engine.evaluation.multiclass_metrics`. One table says, for each name, its
-label, which way is better (the recommendation and the lifts follow it) and the tasks it exists for, so a
-policy rule naming a metric its audit's task does not have is refused when the policy is checked against the
-task (`engine.policy.tasks`), not left `unknown`.
+Binary metrics are `engine.evaluation.metrics.METRICS`; regression's and multiclass's are named here and
+computed by `engine.evaluation.regression` and `engine.evaluation.multiclass_metrics`. One table says, for each
+name, its label, which way is better (the recommendation and the lifts follow it) and the tasks it exists for,
+so a policy rule naming a metric its audit's task does not have is refused when the policy is checked against
+the task (`engine.policy.tasks`), not left `unknown`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.evaluation.metrics import METRICS
-from engine.evaluation.multiclass_metrics import AVERAGED, TOP_K
-from engine.evaluation.regression import DIRECTIONS
-from engine.evaluation.regression import LABELS as REGRESSION_LABELS
+
+# The names the multiclass and regression evidence computes (engine.evaluation.multiclass_metrics and
+# .regression read them from here, so that this table, which every policy check and view imports, stays free of
+# the compiled evaluation kernels).
+CLASS_METRICS = ("precision", "recall", "f1")
+AVERAGED = tuple(f"{metric}_{average}" for metric in ("f1", "precision", "recall")
+                 for average in ("macro", "micro", "weighted"))
+TOP_K = (2, 3, 5)
+DIRECTIONS = {"rmse": "lower", "mae": "lower", "median_absolute_error": "lower", "mape": "lower", "r2": "higher",
+              "mean_error": "zero"}
+MULTICLASS_GAPS = ("accuracy_difference", "accuracy_ratio", "log_loss_difference", "equalized_odds_difference",
+                   "demographic_parity_difference", "demographic_parity_ratio")
+REGRESSION_GAPS = ("rmse_difference", "rmse_ratio", "mae_difference", "mae_ratio", "max_group_mse", "max_group_mae",
+                   "mean_residual_difference", "mean_prediction_difference", "mean_prediction_ratio")
+REGRESSION_LABELS = {"rmse": "RMSE", "mae": "MAE", "median_absolute_error": "median absolute error",
+                     "mape": "MAPE", "r2": "R²", "mean_error": "mean error (bias)"}
 
 
 @dataclass(frozen=True)

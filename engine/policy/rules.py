@@ -15,9 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.evaluation.multiclass_slices import GAP_NAMES as MULTICLASS_GAPS
-from engine.evaluation.regression_slices import GAP_NAMES as REGRESSION_GAPS
-from engine.evaluation.task_metrics import ALL_METRICS
+from engine.evaluation.task_metrics import ALL_METRICS, MULTICLASS_GAPS, REGRESSION_GAPS
 from engine.policy.finding import Evidence as Evidence
 from engine.policy.finding import Finding as Finding
 from engine.policy.finding import Params as Params
