@@ -145,7 +145,8 @@ def regression_bootstrap(y: FloatArray, predicted: FloatArray, *, finest: NDArra
     if y.size >= 2**32:
         raise ValueError("the bootstrap handles at most 2**32 - 1 rows")
     residual = y - predicted
-    order = np.argsort(np.abs(residual))  # any order of tied errors: the values at each rank are the same
+    # stable: numpy's default sort may order ties differently on another CPU, and the sums follow this order
+    order = np.argsort(np.abs(residual), kind="stable")
     target = y - (float(np.mean(y)) if y.size else 0.0)  # shifted: the variance sums do not cancel
     ape, nonzero = percentage_errors(y, predicted)
     signed_ape = np.where(nonzero > 0, ape, -1.0)
