@@ -4,9 +4,10 @@ The events are the real shapes of a recorded audit (tests/fixtures/trail_v0: an 
 a waiver, a sign-off, a promotion and a re-check, about 1.3 KB to 60 KB an event), copied with new run ids.
 Prints the trail's size, the build time, and `verify`'s wall time, CPU seconds and peak memory (RSS of this
 process, which includes DuckDB's), and whether the chain is intact. With `--readers`, each reader instead runs as
-a user runs it, in its own process (`mlgate verify`, `verify --since` a head one run old, `runs --limit 50`,
-`show`, `export` of one run, `champion`, the TUI's first screen), with its wall time, CPU seconds and peak RSS
-(the child's own, from GNU time) and the load average. `--trail PATH` (or `--keep`) reuses a trail built before.
+a user runs it, in its own process (`mlgate verify`, `verify --since` a head one run old, the export of one run
+after that head with `--trusted-head`, `runs --limit 50`, `show`, `export` of one run, `champion`, the TUI's
+first screen), with its wall time, CPU seconds and peak RSS (the child's own, from GNU time) and the load
+average. `--trail PATH` (or `--keep`) reuses a trail built before.
 
     .venv/bin/python bench/trail.py --runs 5000             # ~100,000 events
     .venv/bin/python bench/trail.py --runs 10000 --keep /tmp/t10k.duckdb --readers
@@ -119,7 +120,7 @@ def timed(name: str, argv: list[str]) -> None:
     seconds = time.perf_counter() - started
     *said, measured = done.stderr.strip().splitlines() or ["0 0 0"]
     user, system, peak = (float(v) for v in measured.split()[-3:])
-    print(f"{name:<16} {seconds:7.2f} s  {user + system:7.2f} CPU-s  peak RSS {peak / 1024:7,.0f} MB  "
+    print(f"{name:<30} {seconds:7.2f} s  {user + system:7.2f} CPU-s  peak RSS {peak / 1024:7,.0f} MB  "
           f"load {os.getloadavg()[0]:4.1f}  exit {done.returncode} {' '.join(said)[-200:]}", flush=True)
 
 
@@ -137,6 +138,9 @@ def readers(path: Path, folder: Path) -> None:
                    cwd=ROOT, check=True, capture_output=True)
     append(grown, [NewEvent(kind, "20991231T000000Z-new", data) for kind, data in template()])
     timed("verify --since", [*mlgate, "verify", "--audit-db", str(grown), "--since", str(folder / "head.json")])
+    timed("export (1 run) --trusted-head", [*mlgate, "export", "--audit-db", str(grown), "--format", "jsonl", "--run",
+                                            newest, "--out", str(folder / "export-trusted"), "--force",
+                                            "--trusted-head", str(folder / "head.json")])
     grown.unlink()
     timed("runs --limit 50", [*mlgate, "runs", "--audit-db", str(path), "--limit", "50"])
     timed("show", [*mlgate, "show", newest, "--audit-db", str(path)])

@@ -262,15 +262,25 @@ def show(run_id: str, candidate: str | None, audit_db: Path | None, output_forma
 @click.option("--candidate", help="runs with this candidate (and only its rows)")
 @click.option("--policy", "policy_name", help="runs checked against this policy")
 @click.option("--force", is_flag=True, help="overwrite files of an earlier export")
+@click.option("--trusted-head", "trusted_head", type=click.Path(path_type=Path),
+              help="a head verified before (`mlgate head`): check it is still in the chain, walk only what follows")
+@click.option("--pubkey", type=click.Path(path_type=Path),
+              help="Ed25519 public key the trusted head must be signed with")
 def export(audit_db: Path | None, export_format: str, out: Path, since: datetime | None, until: datetime | None,
-           run_id: str | None, candidate: str | None, policy_name: str | None, force: bool) -> int:
+           run_id: str | None, candidate: str | None, policy_name: str | None, force: bool,
+           trusted_head: Path | None = None, pubkey: Path | None = None) -> int:
     """Export the trail (events, runs, rule outcomes, decisions) with a manifest of hashes."""
-    from engine.audit.export import ExportFilter
+    from engine.audit.export import ExportFilter, TrustedHead
     from engine.audit.export import export as write_export
+    from engine.audit.head import HeadError, read_head
 
+    if pubkey is not None and trusted_head is None:
+        raise HeadError("--pubkey checks the signature of --trusted-head FILE; give both")
+    trusted = TrustedHead(read_head(trusted_head), trusted_head, pubkey) if trusted_head is not None else None
     export_filter = ExportFilter(since=since.date() if since else None, until=until.date() if until else None,
                                  run=run_id, candidate=candidate, policy=policy_name)
-    manifest = write_export(trail_path(audit_db), out, fmt=export_format, export_filter=export_filter, force=force)
+    manifest = write_export(trail_path(audit_db), out, fmt=export_format, export_filter=export_filter, force=force,
+                            trusted=trusted)
     counts = ", ".join(f"{name} {entry['rows']}" for name, entry in manifest["files"].items())
     stdout.print(safe_text(f"{out}: {counts}; head seq {manifest['head']['seq']} {manifest['head']['hash'][:16]}…"))
     return EXIT_OK

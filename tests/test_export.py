@@ -501,3 +501,73 @@ def test_a_malformed_manifest_is_one_error_line_exit_2(tmp_path: Path, files: st
     assert done.returncode == 2
     assert done.stderr.startswith("mlgate: error:") and "not an mlgate export manifest" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+# --- an export after a trusted head walks only what follows it -------------------------------------------------
+
+
+def _grown(trail: Trail, folder: Path, *sign_key: str) -> tuple[Path, Path, dict[str, Any]]:
+    """A copy of the trail, its head written (signed with `sign_key` when given), then one more decision."""
+    db = folder / "trail" / "audit.duckdb"
+    db.parent.mkdir(parents=True)
+    shutil.copy(trail.db, db)
+    head_file = folder / "head.json"
+    done = run_cli("head", "--audit-db", db, "--out", head_file, *sign_key)
+    assert done.returncode == 0, done.stderr
+    review.waive(db, trail.new_run, "logit-b", "eo-gap", reviewer="later", reason="after the head")
+    return db, head_file, json.loads(head_file.read_text(encoding="utf-8"))
+
+
+def _tamper(db: Path, seq: int) -> None:
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE events SET body = replace(body, '\"data\":{', '\"data\":{\"x\":1,') WHERE seq = ?", [seq])
+    con.close()
+
+
+def test_an_export_after_a_trusted_head_says_so_and_holds_every_event(trail: Trail, tmp_path: Path) -> None:
+    db, head_file, head = _grown(trail, tmp_path)
+    manifest = export(db, tmp_path / "out", "jsonl", "--trusted-head", str(head_file))
+    assert manifest["verified"] == {"walked_from_seq": head["seq"] + 1, "trusted_head_signed": False,
+                                    "trusted_head": {k: head[k] for k in ("log_id", "seq", "hash")}}
+    verified = json.loads(run_cli("verify", "--audit-db", db, "--format", "json").stdout)
+    assert manifest["head"] == {"log_id": verified["log_id"], "seq": verified["head_seq"],
+                                "hash": verified["head_hash"]}
+    assert manifest["files"]["events.jsonl"]["rows"] == verified["events"] > head["seq"]
+    assert run_cli("verify-export", tmp_path / "out").returncode == 0
+    whole = export(db, tmp_path / "whole", "jsonl")
+    assert whole["verified"] == {"walked_from_seq": 1}
+    assert whole["files"] == manifest["files"]  # the same bytes, however the chain was checked
+
+
+def test_a_change_after_the_trusted_head_is_refused_and_one_before_it_is_trusted(trail: Trail,
+                                                                                  tmp_path: Path) -> None:
+    db, head_file, head = _grown(trail, tmp_path)
+    _tamper(db, head["seq"] + 1)
+    assert_refused_and_nothing_written(Trail(db, "", ""), tmp_path, tmp_path / "out", "broken at sequence",
+                                       extra=("--trusted-head", str(head_file)))
+    db2, head_file2, head2 = _grown(trail, tmp_path / "second")
+    _tamper(db2, 2)  # covered by the head: trusted, not read again (a full export still finds it)
+    assert export(db2, tmp_path / "second" / "out", "csv", "--trusted-head", str(head_file2))["verified"][
+        "walked_from_seq"] == head2["seq"] + 1
+    assert_refused_and_nothing_written(Trail(db2, "", ""), tmp_path / "second", tmp_path / "second" / "whole",
+                                       "broken at sequence 2")
+
+
+def test_a_head_no_longer_in_the_chain_or_badly_signed_is_refused(trail: Trail, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    assert run_cli("keygen", "--out", keys / "ana").returncode == 0
+    assert run_cli("keygen", "--out", keys / "eve").returncode == 0
+    db, head_file, head = _grown(trail, tmp_path / "t", "--sign-key", str(keys / "ana.key"))
+    signed = export(db, tmp_path / "signed", "csv", "--trusted-head", str(head_file), "--pubkey",
+                    str(keys / "ana.pub"))
+    assert signed["verified"]["trusted_head_signed"] is True
+    assert_refused_and_nothing_written(Trail(db, "", ""), tmp_path, tmp_path / "out", str(head_file),
+                                       "signature does not match",
+                                       extra=("--trusted-head", str(head_file), "--pubkey", str(keys / "eve.pub")))
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({**head, "hash": "0" * 64}), encoding="utf-8")
+    assert_refused_and_nothing_written(Trail(db, "", ""), tmp_path, tmp_path / "out", str(forged),
+                                       "the trail was rewritten", extra=("--trusted-head", str(forged)))
+    assert_refused_and_nothing_written(Trail(db, "", ""), tmp_path, tmp_path / "out", "--pubkey",
+                                       extra=("--pubkey", str(keys / "ana.pub")))

@@ -60,7 +60,7 @@ def test_the_tui_opens_without_the_model_libraries_or_the_compiled_kernels() -> 
     numba kernels load only when a card is drawn or an audit runs (each import took a second of the TUI's start)."""
     modules = loaded_after("import tui.app")
     assert "tui.app" in modules
-    heavy = ("sklearn", "scipy", "numba", "lightgbm", "torch", "shap", "mapie", "onnxruntime", "matplotlib")
+    heavy = ("sklearn", "scipy", "numba", "pandas", "lightgbm", "torch", "shap", "mapie", "onnxruntime", "matplotlib")
     assert {name.split(".")[0] for name in modules} & set(heavy) == set()
 
 

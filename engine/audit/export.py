@@ -2,11 +2,16 @@
 
 An export writes `events`, `runs`, `outcomes` and `decisions` (sign-offs and waivers) as CSV, Parquet or JSON
 Lines, and `manifest.json` with each file's row count and SHA-256, the filter, the chain head at export
-time, and the model cards of the exported runs as the trail recorded them (each candidate's newest
-`card_written`: every format's file and SHA-256, mlgate's own and those other tools read); `verify_export`
-checks a folder against its manifest. Exports are safe to open: CSV cells a spreadsheet would run as a formula
-are neutralised, nothing is written outside the folder given (no `..`, no symlinks), an existing file is kept
-unless `force`, and every file is written beside its final name and renamed last.
+time and how the chain was verified before writing, and the model cards of the exported runs as the trail
+recorded them (each candidate's newest `card_written`: every format's file and SHA-256, mlgate's own and those
+other tools read); `verify_export` checks a folder against its manifest. The chain is walked from its first
+event, or, given a head verified before (`TrustedHead`: what `mlgate head` wrote, signed when a public key is
+given), from that head on once it is shown still to be in the chain (`engine.audit.since`): on a trail of a
+million events that is the difference between half a minute and a second, and the manifest says which it was.
+
+Exports are safe to open: CSV cells a spreadsheet would run as a formula are neutralised, nothing is written
+outside the folder given (no `..`, no symlinks), an existing file is kept unless `force`, and every file is
+written beside its final name and renamed last.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads when an export is written or checked, not when the TUI's dialogs import this
+    import pandas as pd
 
 from engine.audit import runs
+from engine.audit.since import verify_since
 from engine.audit.trail import COLUMNS, Event, event_of, query_events, read_events, reading
-from engine.audit.verify import verify
+from engine.audit.verify import Verification, verify
 from engine.canonical import sha256_file
 from engine.errors import MlgateError, WriteError
 from engine.safe_text import csv_cell
@@ -44,6 +51,34 @@ class ExportFilter:
     run: str | None = None
     candidate: str | None = None
     policy: str | None = None
+
+
+@dataclass(frozen=True)
+class TrustedHead:
+    """A head verified before (`mlgate head`'s document), the file it came from, the key it must be signed with."""
+
+    head: dict[str, Any]
+    source: Path
+    public_key: Path | None = None
+
+
+def _verified(audit_db: Path, trusted: TrustedHead | None) -> tuple[Verification, dict[str, Any]]:
+    """The chain checked before anything is written, and how, for the manifest; raises `ExportError` when it is
+    broken or the trusted head is no longer in it."""
+    if trusted is None:
+        head = verify(audit_db, check_index=False)  # the tables come from the events, not the index
+        how: dict[str, Any] = {"walked_from_seq": 1}
+    else:
+        checked = verify_since(audit_db, trusted.head, public_key=trusted.public_key, check_index=False)
+        if checked.head_problem is not None:
+            raise ExportError(f"{trusted.source}: {checked.head_problem}; export refused")
+        head = checked.result
+        how = {"walked_from_seq": int(trusted.head["seq"]) + 1,
+               "trusted_head": {k: trusted.head[k] for k in ("log_id", "seq", "hash")},
+               "trusted_head_signed": trusted.public_key is not None}
+    if not head.intact:
+        raise ExportError(f"{audit_db}: the trail is broken at sequence {head.bad_seq}; export refused")
+    return head, how
 
 
 def neutralise(value: Any) -> Any:
@@ -79,6 +114,8 @@ def _chosen(audit_db: Path, f: ExportFilter) -> list[Event]:
 
 
 def _tables(audit_db: Path, f: ExportFilter) -> dict[str, pd.DataFrame]:
+    import pandas as pd
+
     selected = _chosen(audit_db, f)  # the views below see every event of a run, the candidate filter aside
     chosen = [e for e in selected if f.candidate is None or e.data.get("candidate", f.candidate) == f.candidate]
     event_rows = [{"seq": e.seq, "recorded_at": e.recorded_at, "run_id": e.run_id, "kind": e.kind,
@@ -139,8 +176,9 @@ def _fresh(path: Path) -> Path:
 
 
 def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter | None = None,
-           force: bool = False) -> dict[str, Any]:
-    """Write the filtered trail to `out` and return the manifest."""
+           force: bool = False, trusted: TrustedHead | None = None) -> dict[str, Any]:
+    """Write the filtered trail to `out` and return the manifest (the chain verified first: whole, or after
+    `trusted`)."""
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     f = export_filter or ExportFilter()
@@ -149,9 +187,7 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
     existing = [str(t) for t in targets if t.exists() or t.is_symlink()]
     if existing and not force:
         raise ExportError(f"{existing[0]}: exists; not overwritten without --force")
-    head = verify(audit_db, check_index=False)  # the chain; the tables below come from the events, not the index
-    if not head.intact:
-        raise ExportError(f"{audit_db}: the trail is broken at sequence {head.bad_seq}; export refused")
+    head, how = _verified(audit_db, trusted)
     tables = _tables(audit_db, f)
     if f.run is not None and tables["runs"].empty:
         raise ExportError(f"{audit_db}: no run {f.run!r} in the audit trail", hint="`mlgate runs` lists them")
@@ -171,6 +207,7 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
         "format": fmt,
         "filter": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(f).items()},
         "head": {"log_id": head.log_id, "seq": head.head_seq, "hash": head.head_hash},
+        "verified": how,
         "files": files,
         "cards": card_files(tables["events"]),
     }
@@ -185,6 +222,8 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
 
 
 def _rows(path: Path, fmt: str) -> int:
+    import pandas as pd
+
     if fmt == "csv":
         try:
             return len(pd.read_csv(path))
