@@ -571,3 +571,15 @@ def test_a_head_no_longer_in_the_chain_or_badly_signed_is_refused(trail: Trail, 
                                        "the trail was rewritten", extra=("--trusted-head", str(forged)))
     assert_refused_and_nothing_written(Trail(db, "", ""), tmp_path, tmp_path / "out", "--pubkey",
                                        extra=("--pubkey", str(keys / "ana.pub")))
+
+
+def test_only_the_events_verified_are_exported(trail: Trail) -> None:
+    """An event appended while an export runs (after its chain check) is not in it: the tables stop at the
+    head that was verified, the one the manifest names."""
+    from engine.audit.export import ExportFilter, _tables
+
+    last = stored_rows(trail.db)[-1][0]
+    through = last - 3
+    tables_now = _tables(trail.db, ExportFilter(), through=through)
+    assert [int(s) for s in tables_now["events"]["seq"]] == list(range(1, through + 1))
+    assert len(_tables(trail.db, ExportFilter(), through=last)["events"]) == last

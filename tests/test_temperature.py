@@ -40,6 +40,15 @@ def test_the_fitted_temperature_recovers_the_miscalibration_put_in(sharpen: floa
     assert fit_temperature(proba, labels) == pytest.approx(sharpen, rel=0.05)
 
 
+def test_no_temperature_is_made_up_for_outputs_that_are_not_probabilities() -> None:
+    proba, labels = _overconfident(2.0, rows=100)
+    proba[3, 1] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        fit_temperature(proba, labels)
+    with pytest.raises(ValueError, match="not finite"):
+        fit_temperature(proba[:0], labels[:0])
+
+
 def test_the_temperature_minimises_scikit_learns_log_loss_and_keeps_every_rows_class() -> None:
     frame, x = design("wage", "multiclass")
     codes = np.unique(frame[TARGETS["multiclass"]], return_inverse=True)[1]

@@ -113,10 +113,13 @@ def _chosen(audit_db: Path, f: ExportFilter) -> list[Event]:
         return [event_of(row) for row in query_events(con, audit_db, EVENTS_OF_RUNS, [chosen])]
 
 
-def _tables(audit_db: Path, f: ExportFilter) -> dict[str, pd.DataFrame]:
+def _tables(audit_db: Path, f: ExportFilter, through: int) -> dict[str, pd.DataFrame]:
+    """The exported tables, of the events up to sequence `through` (the head just verified: an event appended
+    while the export runs was not checked, so it is not exported)."""
     import pandas as pd
 
-    selected = _chosen(audit_db, f)  # the views below see every event of a run, the candidate filter aside
+    # the views below see every event of a run, the candidate filter aside
+    selected = [e for e in _chosen(audit_db, f) if e.seq <= through]
     chosen = [e for e in selected if f.candidate is None or e.data.get("candidate", f.candidate) == f.candidate]
     event_rows = [{"seq": e.seq, "recorded_at": e.recorded_at, "run_id": e.run_id, "kind": e.kind,
                    "prev_hash": e.prev_hash, "hash": e.hash, "data": json.dumps(e.data, sort_keys=True)}
@@ -188,7 +191,7 @@ def export(audit_db: Path, out: Path, *, fmt: str, export_filter: ExportFilter |
     if existing and not force:
         raise ExportError(f"{existing[0]}: exists; not overwritten without --force")
     head, how = _verified(audit_db, trusted)
-    tables = _tables(audit_db, f)
+    tables = _tables(audit_db, f, through=head.head_seq)
     if f.run is not None and tables["runs"].empty:
         raise ExportError(f"{audit_db}: no run {f.run!r} in the audit trail", hint="`mlgate runs` lists them")
     folder.mkdir(parents=True, exist_ok=True)

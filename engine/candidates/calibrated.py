@@ -47,6 +47,8 @@ def fit_temperature(proba: NDArray[np.float64], codes: NDArray[Any]) -> float:
 
     found = minimize_scalar(log_loss, bounds=(-LOG_T_BOUND, LOG_T_BOUND), method="bounded",
                             options={"xatol": 1e-6})
+    if not np.isfinite(found.fun):  # no rows, or outputs that are not probabilities: no temperature fits
+        raise ValueError("temperature scaling: the validation log loss is not finite")
     return float(np.exp(found.x))
 
 
