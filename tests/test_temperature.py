@@ -73,7 +73,6 @@ def test_the_temperature_minimises_scikit_learns_log_loss_and_keeps_every_rows_c
 
 
 def test_a_temperature_variant_of_each_family_exports_with_parity() -> None:
-    pytest.importorskip("onnxruntime")
     from engine.candidates import FAMILIES, TrainingData
     from engine.data import load_dataset
     from engine.serving import measure

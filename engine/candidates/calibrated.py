@@ -23,7 +23,7 @@ from engine.candidates.base import Candidate, TrainingData
 
 METHODS_BY_TASK: dict[str, tuple[str, ...]] = {"binary": ("platt", "isotonic"), "multiclass": ("temperature",),
                                                "regression": ()}
-METHODS = ("platt", "isotonic", "temperature")
+METHODS = tuple(method for methods in METHODS_BY_TASK.values() for method in methods)
 EPS = 1e-12  # probabilities are clipped here before any logarithm (the ONNX graphs use the same constant)
 # log T is searched in [-LOG_T_BOUND, LOG_T_BOUND]: T from 1/50 (sharpen) to 50 (flatten) covers every model seen.
 LOG_T_BOUND = float(np.log(50.0))

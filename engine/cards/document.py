@@ -53,10 +53,10 @@ def _interval(pair: list[float | None] | None) -> dict[str, float] | None:
 
 
 def _model_details(record: RunRecord, name: str) -> dict[str, Any]:
-    spec = record.started.data["spec"]
-    card = spec.get("card", {})
     from engine.candidates import FAMILIES  # the model libraries load when a card is drawn, not with the module
 
+    spec = record.started.data["spec"]
+    card = spec.get("card", {})
     evaluated = record.candidates[name].data
     family = FAMILIES.get(evaluated["family"])
     return {

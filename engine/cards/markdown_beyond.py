@@ -9,7 +9,6 @@ from typing import Any
 
 from engine.cards.document import NOT_EVALUATED
 from engine.cards.markup import METRIC_LABELS, UNDEFINED, code, interval, md, missing, names, number, table
-from engine.evaluation.task_metrics import ALL_METRICS
 
 
 def conformal(card: dict[str, Any]) -> list[str]:
@@ -65,7 +64,7 @@ def robustness(card: dict[str, Any]) -> list[str]:
         return ["## Robustness", "", reason, ""]
     # the task's own (ROC AUC and accuracy, RMSE and MAE, accuracy and macro F1), the one its rule judges first
     metrics = sorted(robust["clean"], key=lambda m: m != robust.get("metric", "roc_auc"))  # binary: ROC AUC
-    labels = [ALL_METRICS[m].label if m in ALL_METRICS else m for m in metrics]
+    labels = [METRIC_LABELS.get(m, m) for m in metrics]
     decisions = robust.get("task") != "regression"  # a regression has no decision to flip
     perturbed = ([name.replace("_", " "), *(number(p["drop"].get(m)) for m in metrics),
                   *([number(p["flip_rate"])] if decisions else []), number(p["mean_abs_change"])]

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from engine.cards.document import NOT_EVALUATED
-from engine.evaluation.metrics import METRICS
+from engine.evaluation.task_metrics import ALL_METRICS
 from engine.safe_text import markdown_code, markdown_text
 
-METRIC_LABELS = {name: metric.label for name, metric in METRICS.items()}
+METRIC_LABELS = {name: metric.label for name, metric in ALL_METRICS.items()}  # every task's
 
 UNDEFINED = "undefined"
 
