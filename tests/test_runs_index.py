@@ -21,8 +21,10 @@ from conftest import run_cli, tamper
 
 from engine import champion, review
 from engine.audit import index, runs
+from engine.audit.head import head_document
+from engine.audit.since import verify_since
 from engine.audit.trail import NewEvent, append, rebuild_index
-from engine.audit.verify import verify
+from engine.audit.verify import CHUNK_EVENTS, verify
 from engine.canonical import canonical_json, sha256_text
 
 FIXTURE = Path(__file__).parent / "fixtures" / "trail_v0" / "audit.duckdb"
@@ -179,15 +181,36 @@ def test_an_index_left_behind_by_an_older_writer_is_not_trusted(trail: Path) -> 
 @pytest.mark.parametrize("column", ["signoffs", "events"])
 def test_runs_checked_a_batch_at_a_time_each_within_its_runs_span(trail: Path, column: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """One run per batch: the older run's sign-off comes after the newer run's events, so its span holds them; a
-    change to either run's row is still found, and an intact index is found intact."""
+    """One run per batch (`verify --since` derives the rows again): the older run's sign-off comes after the newer
+    run's events, so its span holds them; a change to either run's row is still found, and an intact index is
+    found intact."""
+    head = head_document(verify(trail))  # before either run's events: both are compared after it
     append(trail, copies(0))
     review.signoff(trail, RUN, "logistic", decision="reject", reviewer="Bo", reason="late")
     monkeypatch.setattr(index, "RUNS_PER_CHECK", 1)
-    assert verify(trail).ok
+    assert verify_since(trail, head).ok
     for run_id in (RUN, C0):
         tamper(trail, f"UPDATE runs_index SET {column} = {column} + 1 WHERE run_id = ?", run_id)
-        found = verify(trail).index_problem
+        found = verify_since(trail, head).result.index_problem
         assert found == f"the runs index row of run {run_id} disagrees with its events ({column})", found
         tamper(trail, f"UPDATE runs_index SET {column} = {column} - 1 WHERE run_id = ?", run_id)
-    assert verify(trail).ok
+
+
+@pytest.mark.parametrize("chunk", [3, 7, CHUNK_EVENTS])
+@pytest.mark.parametrize("column", ["signoffs", "events", "standing"])
+def test_the_walk_compares_each_run_once_it_has_passed_its_last_event(trail: Path, column: str, chunk: int) -> None:
+    """`verify` compares a run's row from the facts of its own walk, once the walk is past the run's last event:
+    the older run's late sign-off keeps it open across chunks while the newer run is compared, a change to either
+    row is found, and with both changed the older run (the first by start) is the one reported."""
+    append(trail, copies(0))
+    review.signoff(trail, RUN, "logistic", decision="reject", reviewer="Bo", reason="late")
+    assert verify(trail, chunk=chunk).ok
+    change, undo = {"signoffs": ("signoffs + 1", "signoffs - 1"), "events": ("events + 1", "events - 1"),
+                    "standing": ("list_reverse(standing)", "list_reverse(standing)")}[column]
+    for run_id in (C0, RUN):  # the newer run first; then both changed, the older is the first by start
+        tamper(trail, f"UPDATE runs_index SET {column} = {change} WHERE run_id = ?", run_id)
+        found = verify(trail, chunk=chunk).index_problem
+        assert found == f"the runs index row of run {run_id} disagrees with its events ({column})", found
+    for run_id in (C0, RUN):
+        tamper(trail, f"UPDATE runs_index SET {column} = {undo} WHERE run_id = ?", run_id)
+    assert verify(trail, chunk=chunk).ok

@@ -73,6 +73,7 @@ TAMPERINGS: dict[str, Callable[[Path, int], None]] = {
     "seq-renumbered": lambda p, s: tamper(p, "UPDATE events SET seq = seq + 1000 WHERE seq = ?", s),
     "rehashed-data": lambda p, s: rehash(p, s, body_of(p, s).replace('"data":{', '"data":{"added":1,')),
     "rehashed-not-json": lambda p, s: rehash(p, s, "not json"),
+    "rehashed-broken-inside": lambda p, s: rehash(p, s, body_of(p, s).replace('"data":{', '"data":{,')),
     "rehashed-array": lambda p, s: rehash(p, s, "[1]"),
     "rehashed-kind-inside-data": lambda p, s: rehash(p, s, body_of(p, s).replace('"data":{', '"data":{"kind":"x",')),
 }

@@ -57,14 +57,11 @@ SPEC = ('{"name": "VARCHAR", "candidates": [{"name": "VARCHAR", "calibration": [
         '"evaluation": {"optimizing_metric": "VARCHAR", "fail_on": "VARCHAR"}}')
 READ = ("run_started", "candidate_evaluated", "rules_checked", "run_completed", "waiver", "signoff",
         "champion_promoted")
-DERIVE = f"""
-WITH raw AS NOT MATERIALIZED (  -- the extracted JSON stays transient: only `facts` is kept
-    SELECT seq, run_id, kind, recorded_at,
-           CASE WHEN kind IN ({", ".join(f"'{k}'" for k in READ)})
-                THEN json_extract(body, [{", ".join(f"'{p}'" for p in PATHS)}]) END AS f
-    FROM events WHERE run_id IS NOT NULL RUNS
-), facts AS MATERIALIZED (
-    SELECT seq, run_id, kind, recorded_at, f[1] ->> '$' AS candidate, f[2] ->> '$' AS reviewer,
+READ_KINDS = ", ".join(f"'{k}'" for k in READ)
+#: Parsing a body once for every path a row reads.
+EXTRACT = "json_extract(body, [" + ", ".join(f"'{p}'" for p in PATHS) + "])"
+#: An event's facts, from `f`: its extracted paths (NULL for the kinds no row reads).
+FACT_VALUES = f"""f[1] ->> '$' AS candidate, f[2] ->> '$' AS reviewer,
            f[3] ->> '$' AS decision, f[4] ->> '$' AS rule_id, f[5] ->> '$' AS policy, f[6] ->> '$' AS "until",
            TRY_CAST(f[7] ->> '$' AS BOOLEAN) AS is_baseline, f[8] ->> '$' AS error, f[9] AS metrics,
            CASE WHEN kind = 'rules_checked' THEN list_filter(json_transform(f[10], '{OUTCOME}'),
@@ -73,9 +70,10 @@ WITH raw AS NOT MATERIALIZED (  -- the extracted JSON stays transient: only `fac
            CASE WHEN kind = 'run_started' THEN json_transform(f[13], '{SPEC}') END AS spec,
            f[14] ->> '$' AS data_sha256,
            CASE WHEN kind = 'run_started' THEN list_transform(json_transform(f[15], '[{{"name": "VARCHAR"}}]'),
-                                                              lambda p: p.name) END AS policies
-    FROM raw
-), starts AS (
+                                                              lambda p: p.name) END AS policies"""
+FACTS = "seq, run_id, kind, recorded_at, " + FACT_VALUES
+#: The runs' rows from a relation named `facts` (one row of `FACTS` per event of a run).
+ROWS = """starts AS (
     SELECT run_id, arg_min(seq, seq) AS started_seq, arg_min(recorded_at, seq) AS started_at,
            arg_min(spec, seq) AS spec, arg_min(data_sha256, seq) AS data_sha256, arg_min(policies, seq) AS policies
     FROM facts WHERE kind = 'run_started' GROUP BY run_id
@@ -87,19 +85,19 @@ WITH raw AS NOT MATERIALIZED (  -- the extracted JSON stays transient: only `fac
            arg_max(metrics, seq) FILTER (kind = 'candidate_evaluated') AS metrics,
            bool_or(kind = 'rules_checked') AS checked,
            arg_max(open, seq) FILTER (kind = 'rules_checked') AS open,
-           list({{'rule_id': rule_id, 'policy': policy, 'until': "until", 'seq': seq}} ORDER BY seq)
+           list({'rule_id': rule_id, 'policy': policy, 'until': "until", 'seq': seq} ORDER BY seq)
                FILTER (kind = 'waiver') AS waivers,
            arg_max(decision, seq) FILTER (kind = 'signoff') AS decision,
            arg_max(reviewer, seq) FILTER (kind = 'signoff') AS decided_by
     FROM facts WHERE kind IN ('candidate_evaluated', 'rules_checked', 'waiver', 'signoff')
     GROUP BY run_id, candidate
 ), standing AS (
-    SELECT c.run_id, list({{'name': c.candidate, 'is_baseline': c.is_baseline, 'error': c.error,
+    SELECT c.run_id, list({'name': c.candidate, 'is_baseline': c.is_baseline, 'error': c.error,
                             'checked': c.checked,
                             'value': TRY_CAST(json_extract(c.metrics, '$."' || s.spec.evaluation.optimizing_metric
                                                                        || '"') ->> '$' AS DOUBLE),
                             'open': coalesce(c.open, []), 'waivers': coalesce(c.waivers, []),
-                            'decision': c.decision, 'decided_by': c.decided_by}} ORDER BY c.first_evaluated)
+                            'decision': c.decision, 'decided_by': c.decided_by} ORDER BY c.first_evaluated)
                AS standing
     FROM per_candidate AS c JOIN starts AS s USING (run_id)
     WHERE c.first_evaluated IS NOT NULL GROUP BY c.run_id
@@ -125,6 +123,15 @@ SELECT s.run_id, s.started_seq, r.first_seq, r.last_seq, r.events, s.started_at,
        r.lapsed, coalesce(st.standing, []) AS standing
 FROM starts AS s JOIN per_run AS r USING (run_id) LEFT JOIN standing AS st USING (run_id)
 """
+DERIVE = f"""
+WITH raw AS NOT MATERIALIZED (  -- the extracted JSON stays transient: only `facts` is kept
+    SELECT seq, run_id, kind, recorded_at, CASE WHEN kind IN ({READ_KINDS}) THEN {EXTRACT} END AS f
+    FROM events WHERE run_id IS NOT NULL RUNS
+), facts AS MATERIALIZED (SELECT {FACTS} FROM raw), {ROWS}
+"""
+#: The same rows from facts gathered while the chain was walked (`WALKED`, registered by `index_walk`).
+WALKED = "walked_facts"
+FROM_WALKED = f"WITH facts AS (SELECT * FROM {WALKED}), {ROWS}"
 ALL_RUNS = DERIVE.replace("RUNS", "")
 SOME_RUNS = DERIVE.replace("RUNS", "AND run_id IN (SELECT unnest(?::VARCHAR[]))")
 
@@ -190,12 +197,13 @@ def update(con: Any, run_ids: Sequence[str], *, before: int) -> None:
 # Rows stored but not derived, or derived but not stored (or stored twice): the first run, by start, that differs.
 DIFFERS = """
 WITH stored AS (SELECT {columns}, count(*) OVER (PARTITION BY run_id) AS copies FROM {table} WHERE true RUNS),
-derived AS ({derived})
-SELECT coalesce(s.run_id, d.run_id), s.run_id IS NULL, d.run_id IS NULL, s.copies, [{names}]
+derived AS (DERIVED)
+SELECT coalesce(s.run_id, d.run_id), s.run_id IS NULL, d.run_id IS NULL, s.copies, [{names}],
+       coalesce(s.started_seq, d.started_seq) AS started
 FROM stored AS s FULL OUTER JOIN derived AS d ON s.run_id = d.run_id
 WHERE s.run_id IS NULL OR d.run_id IS NULL OR s.copies > 1 OR {differs}
-ORDER BY coalesce(s.started_seq, d.started_seq), 1 LIMIT 1
-""".format(columns=", ".join(COLUMNS), table=TABLE, derived=DERIVE.replace("RUNS", "WITHIN"),
+ORDER BY started, 1 LIMIT 1
+""".format(columns=", ".join(COLUMNS), table=TABLE,
            names=", ".join(f"CASE WHEN s.{c} IS DISTINCT FROM d.{c} THEN '{c}' END" for c in COLUMNS),
            differs=" OR ".join(f"s.{c} IS DISTINCT FROM d.{c}" for c in COLUMNS))
 ONLY = "AND run_id IN (SELECT unnest(?::VARCHAR[]))"
@@ -218,26 +226,42 @@ RUNS_PER_CHECK = 2500
 def problem(con: Any, *, after: int = 0) -> str | None:
     """Why the stored index disagrees with the events, or None when every row is what the events give. With
     `after`, only the rows of runs with events after that sequence number are compared (`verify --since`).
-    An absent index is no problem: readers derive the rows, and the next write builds it."""
-    done = through(con)
-    if done is None:
-        return None
-    if done != head_seq(con):
-        return f"the runs index is current through sequence {done}, not the trail's head {head_seq(con)}"
+    An absent index is no problem: readers derive the rows, and the next write builds it. (A walk of the whole
+    chain compares the rows from the facts it gathered instead: `engine.audit.index_walk`.)"""
+    behind = lag(con)
+    if behind is not None:
+        return behind or None
     runs = con.execute(TOUCHED if after > 0 else EVERY_RUN, [after] if after > 0 else []).fetchall()[0][0] or []
     spans = {run_id: (int(low), int(high)) for run_id, low, high in con.execute(SPANS).fetchall()}
-    found = None
     for first in range(0, len(runs), RUNS_PER_CHECK):  # in started order, a bounded batch of runs at a time
         batch = runs[first:first + RUNS_PER_CHECK]
         held = [spans[run_id] for run_id in batch if run_id in spans]
         low, high = (min(s[0] for s in held), max(s[1] for s in held)) if held else (0, -1)
-        found = con.execute(DIFFERS.replace("RUNS", ONLY).replace("WITHIN", WITHIN),
-                            [batch, batch, low, high]).fetchall()
+        found = con.execute(differs(DERIVE.replace("RUNS", WITHIN)), [batch, batch, low, high]).fetchall()
         if found:
-            break
-    if not found:
-        return None
-    run_id, missing, extra, copies, columns = found[0]
+            return wording(found[0])
+    return None
+
+
+def lag(con: Any) -> str | None:
+    """"" when the index is absent (no problem, nothing to compare), why it is not current through the
+    trail's head, or None when it is current."""
+    done = through(con)
+    if done is None:
+        return ""
+    if done != head_seq(con):
+        return f"the runs index is current through sequence {done}, not the trail's head {head_seq(con)}"
+    return None
+
+
+def differs(derived: str) -> str:
+    """The comparison of the stored rows of the runs in the first parameter with `derived` (their rows again)."""
+    return DIFFERS.replace("DERIVED", derived).replace("RUNS", ONLY)
+
+
+def wording(found: tuple[Any, ...]) -> str:
+    """What a row of `DIFFERS` says is wrong."""
+    run_id, missing, extra, copies, columns, _ = found
     if missing:
         return f"the runs index has no row for run {run_id}"
     if extra:

@@ -4,12 +4,14 @@ Every stored row is checked against the canonical body it carries: the body's ow
 row's hash, its sequence number must be the next one, its previous hash must be the hash of the row before,
 and the row's queryable columns must repeat the body. The first row that breaks any of these is reported.
 
-Each chunk's bodies are read once (`scan`): streamed from DuckDB as Arrow batches, hashed in Python (SHA-NI,
-two threads), the links and positions compared column by column, and each body checked against its columns by
-DuckDB in the same scan (`SOUND`: the canonical encoding's fixed ending, keys sorted so the scalar members follow
-`data`). A chunk where anything is off is walked again by a query deliberately wider than the rules
-(`SUSPECTS`, a window over the small columns): each row it returns is judged by `row_problem` in Python, which
-alone decides and words the finding.
+Each chunk is read by two queries side by side (`scan`), each on the thread that asks. One streams the bodies
+from DuckDB as Arrow batches, hashed in Python (SHA-NI, two threads), the links and positions compared column
+by column. The other parses each body once inside DuckDB (`CHECKS`): it must be valid JSON and end with its
+columns' values (`sound`: the canonical encoding's fixed ending, keys sorted so the scalar members follow
+`data`), and the same parse yields the event's facts for the runs index (`engine.audit.index_walk`), so that
+a full `verify` never parses a body twice. A chunk where anything is off is walked again by a query
+deliberately wider than the rules (`SUSPECTS`, a window over the small columns): each row it returns is judged
+by `row_problem` in Python, which alone decides and words the finding.
 
 The walk goes in chunks of consecutive sequence numbers (`CHUNK_EVENTS`), each chunk's first link checked
 against the last hash of the chunk before, so memory stays flat whatever the trail's size, a `progress`
@@ -30,6 +32,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from engine.audit import index
+from engine.audit.index_walk import WalkedIndex
 from engine.audit.trail import COLUMNS, GENESIS_HASH, TRAIL_CREATED, query_events, reading
 from engine.canonical import digests_differ, sha256_text
 
@@ -60,15 +63,20 @@ class Start:
 
 #: Told (events checked, events to check) after each chunk; raising from it stops the walk.
 Progress = Callable[[int, int], None]
-CHUNK_EVENTS = 20_000
+CHUNK_EVENTS = 122_880  # one of DuckDB's row groups
 
 # A body that is valid JSON, an object, and ends with exactly its row's scalar members has them as its top-level
 # values (the members before an object's last brace are its own); anything else is only a suspect.
-SOUND = """(starts_with(body, '{') AND json_valid(body)
+def sound(valid: str) -> str:
+    """The content check, given the SQL that says the body is valid JSON."""
+    return f"""(starts_with(body, '{{') AND {valid}
     AND ends_with(body, ',"kind":' || to_json(kind) || ',"prev_hash":' || to_json(prev_hash)
                         || ',"recorded_at":' || to_json(recorded_at)
                         || ',"run_id":' || coalesce(to_json(run_id)::VARCHAR, 'null')
-                        || ',"seq":' || seq || '}')) IS TRUE"""
+                        || ',"seq":' || seq || '}}')) IS TRUE"""
+
+
+SOUND = sound("json_valid(body)")
 # Rows that may break a rule, in chain order: a superset of the broken ones (Python has the last word).
 SUSPECTS = f"""
 WITH links AS (
@@ -111,10 +119,24 @@ def row_problem(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> s
     return None
 
 
-# The one pass over the bodies: each row's hash, link and content checked as the bodies stream by.
-SCAN = f"SELECT seq, body, hash, prev_hash, {SOUND} AS sound FROM events WHERE seq > $low AND seq <= $high"
+# Two passes over a chunk's bodies, run side by side. One in DuckDB's threads: each body parsed once, by the
+# same extraction the runs index is derived with (a body it cannot parse is not valid JSON), for the content
+# check and the event's facts (`index.FACT_VALUES`), so that the index check needs no second parse. The other
+# streamed to Python, where each body is hashed and the links and positions are compared.
+CHECKS = f"""
+SELECT seq, {sound("parsed IS NOT NULL")} AS sound, run_id, kind, recorded_at, {index.FACT_VALUES}
+FROM (SELECT *, CASE WHEN kind IN ({index.READ_KINDS}) AND run_id IS NOT NULL THEN parsed END AS f
+      FROM (SELECT *, TRY({index.EXTRACT}) AS parsed FROM events WHERE seq > $low AND seq <= $high))
+"""
+BODIES = "SELECT seq, body, hash, prev_hash FROM events WHERE seq > $low AND seq <= $high"
 BATCH_ROWS = 2048
 HASHING_THREADS = 2
+
+
+def checks(cursor: Any, params: dict[str, int]) -> Any:
+    """The content check and the facts of a chunk's rows, as an Arrow table (on a cursor of its own, closed)."""
+    with cursor:
+        return cursor.sql(CHECKS, params=params).to_arrow_reader(BATCH_ROWS).read_all()
 
 
 @dataclass
@@ -128,18 +150,34 @@ class Scan:
     end: Start
 
 
-def scan(con: Any, bounds: tuple[int, int], start: Start) -> Scan:
+def scan(con: Any, bounds: tuple[int, int], start: Start, walked: WalkedIndex | None = None) -> Scan:
     """Stream the rows of (low, high] as Arrow batches (flat memory, each body read once): bodies hashed in two
     threads straight from Arrow's buffer (Python's SHA-256 releases the lock while it hashes, and SHA-NI makes
     it several times faster than DuckDB's own `sha256`), positions and links compared column-wise, the content
-    check computed by DuckDB in the same scan."""
+    check and the facts computed by DuckDB on a second cursor meanwhile. With `walked`, the facts of the events
+    with a run id are handed over to the runs index check (small columns only, the bodies left behind). Each
+    query runs on the thread that asks: DuckDB's own workers would only contend with the two queries and the
+    hashing threads already sharing the cores."""
     low, high = bounds
-    reader = con.sql(SCAN, params={"low": low, "high": high}).to_arrow_reader(BATCH_ROWS)
+    con.execute("SET threads = 1")
+    try:
+        streamed, checked = _stream(con, {"low": low, "high": high}, start)
+    finally:
+        con.execute("RESET threads")
+    if walked is not None and walked.wanted:
+        facts = checked.drop_columns(["sound"])
+        walked.walked(facts.filter(pc.is_valid(facts.column("run_id"))), high)
+    return Scan(streamed.unhashed, streamed.in_place and every(checked.column("sound")), streamed.end)
+
+
+def _stream(con: Any, params: dict[str, int], start: Start) -> tuple[Scan, Any]:
+    """The bodies streamed and hashed, the links compared; with the `CHECKS` table computed meanwhile."""
     found: list[int] = []
     in_place, position, prev = True, start.position, start.prev_hash
-    with ThreadPoolExecutor(HASHING_THREADS) as pool:
-        for batch in reader:
-            seqs, bodies, hashes, prevs, sound = batch.columns
+    with ThreadPoolExecutor(HASHING_THREADS + 1) as pool:
+        checked = pool.submit(checks, con.cursor(), params)
+        for batch in con.sql(BODIES, params=params).to_arrow_reader(BATCH_ROWS):
+            seqs, bodies, hashes, prevs = batch.columns
             rows = len(seqs)
             if rows == 0:
                 continue
@@ -153,11 +191,11 @@ def scan(con: Any, bounds: tuple[int, int], start: Start) -> Scan:
             linked = pc.equal(prevs.slice(1), hashes.slice(0, rows - 1))
             in_place = in_place and bool(
                 np.array_equal(numbers, np.arange(position + 1, position + rows + 1)) and prevs[0].as_py() == prev
-                and every(linked) and every(sound))
+                and every(linked))
             bad = parts[0].result() + [half + i for i in parts[1].result()]
             found += [int(numbers[i]) for i in bad]
             position, prev = position + rows, str(digests[-1])
-    return Scan(found, in_place, Start(position, prev))
+        return Scan(found, in_place, Start(position, prev)), checked.result()
 
 
 def every(flags: Any) -> bool:
@@ -184,15 +222,16 @@ def _chunk_problem(con: Any, path: Path, bounds: tuple[int, int], start: Start,
 
 
 def first_problem(con: Any, path: Path, *, start: Start = Start(), progress: Progress | None = None,
-                  chunk: int = CHUNK_EVENTS) -> tuple[int, str, str] | None:
+                  chunk: int = CHUNK_EVENTS, walked: WalkedIndex | None = None) -> tuple[int, str, str] | None:
     """(position, hash of the row before, problem) of the first broken row after `start`, or None when every
-    row after it is sound; chunk by chunk of `chunk` sequence numbers, `progress` told after each."""
+    row after it is sound; chunk by chunk of `chunk` sequence numbers, `progress` told after each, the facts
+    of every event walked handed to `walked` when given."""
     lowest, last = query_events(con, path, "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) FROM events")[0]
     low = start.position if start.position > 0 else min(0, int(lowest) - 1)  # a seq below 1 is a fault too
     origin, total = low, max(int(last) - low, 0)
     while low < int(last):
         high = min(low + max(chunk, 1), int(last))
-        streamed = scan(con, (low, high), start)
+        streamed = scan(con, (low, high), start, walked)
         if streamed.in_place and not streamed.unhashed:
             start = streamed.end
         else:  # something is off (or merely stored out of order): the suspects, judged row by row
@@ -214,7 +253,8 @@ def verify(path: Path, *, progress: Progress | None = None, chunk: int = CHUNK_E
     every runs index row against the events."""
     with reading(path) as con:
         count = int(query_events(con, path, SUMMARY)[0][0])
-        found = first_problem(con, path, progress=progress, chunk=chunk)
+        walked = WalkedIndex(con) if check_index else None
+        found = first_problem(con, path, progress=progress, chunk=chunk, walked=walked)
         ends = query_events(con, path, ENDS)
         if found is not None:
             position, prev_hash, problem = found
@@ -223,7 +263,7 @@ def verify(path: Path, *, progress: Progress | None = None, chunk: int = CHUNK_E
         if not ends or ends[0][3] != TRAIL_CREATED:  # every event deleted, or the first ones: not the trail it was
             return Verification(False, count, 0, GENESIS_HASH, None, bad_seq=1,
                                 problem="the trail's creation event (sequence 1, trail_created) is missing")
-        disagrees = index.problem(con) if check_index else None
+        disagrees = walked.problem() if walked is not None else None
         return Verification(True, count, count, str(ends[-1][6]), log_id_of(ends[0]), index_problem=disagrees)
 
 
