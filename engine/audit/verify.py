@@ -128,15 +128,17 @@ SELECT seq, {sound("parsed IS NOT NULL")} AS sound, run_id, kind, recorded_at, {
 FROM (SELECT *, CASE WHEN kind IN ({index.READ_KINDS}) AND run_id IS NOT NULL THEN parsed END AS f
       FROM (SELECT *, TRY({index.EXTRACT}) AS parsed FROM events WHERE seq > $low AND seq <= $high))
 """
+#: The content check alone, for a walk whose facts nobody takes (`verify --since`, an export's walk).
+SOUND_ONLY = f"SELECT seq, {SOUND} AS sound FROM events WHERE seq > $low AND seq <= $high"
 BODIES = "SELECT seq, body, hash, prev_hash FROM events WHERE seq > $low AND seq <= $high"
 BATCH_ROWS = 2048
 HASHING_THREADS = 2
 
 
-def checks(cursor: Any, params: dict[str, int]) -> Any:
-    """The content check and the facts of a chunk's rows, as an Arrow table (on a cursor of its own, closed)."""
+def checks(cursor: Any, sql: str, params: dict[str, int]) -> Any:
+    """The content check (and the facts) of a chunk's rows, as an Arrow table (on a cursor of its own, closed)."""
     with cursor:
-        return cursor.sql(CHECKS, params=params).to_arrow_reader(BATCH_ROWS).read_all()
+        return cursor.sql(sql, params=params).to_arrow_reader(BATCH_ROWS).read_all()
 
 
 @dataclass
@@ -161,21 +163,22 @@ def scan(con: Any, bounds: tuple[int, int], start: Start, walked: WalkedIndex | 
     low, high = bounds
     con.execute("SET threads = 1")
     try:
-        streamed, checked = _stream(con, {"low": low, "high": high}, start)
+        wanted = walked is not None and walked.wanted
+        streamed, checked = _stream(con, CHECKS if wanted else SOUND_ONLY, {"low": low, "high": high}, start)
     finally:
         con.execute("RESET threads")
-    if walked is not None and walked.wanted:
+    if walked is not None and wanted:
         facts = checked.drop_columns(["sound"])
         walked.walked(facts.filter(pc.is_valid(facts.column("run_id"))), high)
     return Scan(streamed.unhashed, streamed.in_place and every(checked.column("sound")), streamed.end)
 
 
-def _stream(con: Any, params: dict[str, int], start: Start) -> tuple[Scan, Any]:
-    """The bodies streamed and hashed, the links compared; with the `CHECKS` table computed meanwhile."""
+def _stream(con: Any, sql: str, params: dict[str, int], start: Start) -> tuple[Scan, Any]:
+    """The bodies streamed and hashed, the links compared; with the table of `sql` computed meanwhile."""
     found: list[int] = []
     in_place, position, prev = True, start.position, start.prev_hash
     with ThreadPoolExecutor(HASHING_THREADS + 1) as pool:
-        checked = pool.submit(checks, con.cursor(), params)
+        checked = pool.submit(checks, con.cursor(), sql, params)
         for batch in con.sql(BODIES, params=params).to_arrow_reader(BATCH_ROWS):
             seqs, bodies, hashes, prevs = batch.columns
             rows = len(seqs)
