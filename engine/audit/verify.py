@@ -63,7 +63,7 @@ class Start:
 
 #: Told (events checked, events to check) after each chunk; raising from it stops the walk.
 Progress = Callable[[int, int], None]
-CHUNK_EVENTS = 122_880  # one of DuckDB's row groups
+CHUNK_EVENTS = 40_960  # about a second of walking on two cores: how soon a walk can be stopped (progress)
 
 # A body that is valid JSON, an object, and ends with exactly its row's scalar members has them as its top-level
 # values (the members before an object's last brace are its own); anything else is only a suspect.
