@@ -194,6 +194,7 @@ def test_runs_checked_a_batch_at_a_time_each_within_its_runs_span(trail: Path, c
         found = verify_since(trail, head).result.index_problem
         assert found == f"the runs index row of run {run_id} disagrees with its events ({column})", found
         tamper(trail, f"UPDATE runs_index SET {column} = {column} - 1 WHERE run_id = ?", run_id)
+    assert verify_since(trail, head).ok
 
 
 @pytest.mark.parametrize("chunk", [3, 7, CHUNK_EVENTS])

@@ -26,8 +26,8 @@ class WalkedIndex:
         self.con = con
         self.behind = index.lag(con)  # absent or not current: nothing to compare run by run
         spans = con.execute(index.SPANS).fetchall() if self.behind is None else []
-        self.last_seq = {str(run_id): int(high) for run_id, _, high in spans}
-        self.compared: set[str] = set()
+        self.closing = sorted((int(high), str(run_id)) for run_id, _, high in spans)  # runs by their last event
+        self.passed = 0  # how many of them the walk has passed (and compared)
         self.pending: pa.Table | None = None
         self.first: tuple[Any, ...] | None = None  # the first difference found, by start
 
@@ -39,7 +39,10 @@ class WalkedIndex:
     def walked(self, facts: pa.Table, through_seq: int) -> None:
         """Take the facts of a chunk the walk checked, up to `through_seq`; compare every run it has passed."""
         self.pending = facts if self.pending is None else pa.concat_tables([self.pending, facts])
-        done = [run for run, last in self.last_seq.items() if last <= through_seq and run not in self.compared]
+        start = self.passed
+        while self.passed < len(self.closing) and self.closing[self.passed][0] <= through_seq:
+            self.passed += 1
+        done = [run for _, run in self.closing[start:self.passed]]
         for first in range(0, len(done), index.RUNS_PER_CHECK):  # a bounded batch of runs at a time
             self._compare(done[first:first + index.RUNS_PER_CHECK])
 
@@ -49,7 +52,8 @@ class WalkedIndex:
         if self.behind is not None:
             return self.behind or None
         stored = self.con.execute(f"SELECT list(run_id) FROM {index.TABLE}").fetchall()[0][0] or []
-        unnamed = [run for run in stored if run not in self.last_seq]
+        named = {run for _, run in self.closing}
+        unnamed = [run for run in stored if run not in named]
         if unnamed:
             self._keep(self.con.execute(index.differs(index.DERIVE.replace("RUNS", index.ONLY)),
                                         [unnamed, unnamed]).fetchall())
@@ -57,7 +61,6 @@ class WalkedIndex:
 
     def _compare(self, runs: list[str]) -> None:
         """Compare the rows of `runs` (whose every event the walk has passed), then let their facts go."""
-        self.compared.update(runs)
         assert self.pending is not None
         mine = pc.is_in(self.pending.column("run_id"), value_set=pa.array(runs, pa.string()))
         self.con.register(index.WALKED, self.pending.filter(mine))

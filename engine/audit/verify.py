@@ -161,9 +161,9 @@ def scan(con: Any, bounds: tuple[int, int], start: Start, walked: WalkedIndex | 
     query runs on the thread that asks: DuckDB's own workers would only contend with the two queries and the
     hashing threads already sharing the cores."""
     low, high = bounds
+    wanted = walked is not None and walked.wanted
     con.execute("SET threads = 1")
     try:
-        wanted = walked is not None and walked.wanted
         streamed, checked = _stream(con, CHECKS if wanted else SOUND_ONLY, {"low": low, "high": high}, start)
     finally:
         con.execute("RESET threads")
