@@ -22,6 +22,7 @@ from engine.evaluation.evidence import evidence_errors
 from engine.evaluation.groups import Grouping, column_grouping
 from engine.evaluation.performance import EvidenceSettings
 from engine.evaluation.regression import evaluate_regression
+from engine.evaluation.regression_kernel import SUMS, regression_bootstrap
 from engine.evaluation.regression_slices import GAP_NAMES, GROUP_MEASURES
 
 SETTINGS = EvidenceSettings(resamples=40, seed=11, confidence=0.9, min_group_size=10)
@@ -177,6 +178,38 @@ def test_headline_intervals_equal_a_numpy_loop_over_the_same_resamples(case: Cas
         samples = _loop(case, lambda y, p, _, f=reference: f(y, p))  # type: ignore[misc]
         ours = case.evidence["intervals"]["metrics"][name]
         assert ours == pytest.approx(_percentile(samples[np.isfinite(samples)]).tolist(), **CLOSE), name
+
+
+@pytest.mark.parametrize("window", [0, 7, 40, None])
+def test_every_median_window_gives_each_resamples_median_of_the_rows_drawn(case: Case, window: int | None) -> None:
+    """The median walks a window around the middle rank and starts again from the first row when a resample's
+    middle lies outside it: from a window of one row (nearly every resample outside) to the whole table."""
+    absolute = np.abs(case.y - case.predicted)
+    expected = [np.median(np.repeat(absolute, resample_weights(case.y.size, SETTINGS.seed, b)))
+                for b in range(SETTINGS.resamples)]
+    samples = regression_bootstrap(case.y, case.predicted, finest=np.zeros(case.y.size, dtype=np.int32), n_cells=1,
+                                   seed=SETTINGS.seed, resamples=SETTINGS.resamples, median_window=window)
+    assert samples.metric("median_absolute_error").tolist() == expected
+    whole = regression_bootstrap(case.y, case.predicted, finest=np.zeros(case.y.size, dtype=np.int32), n_cells=1,
+                                 seed=SETTINGS.seed, resamples=SETTINGS.resamples, median_window=case.y.size)
+    assert samples.sums == pytest.approx(whole.sums, **CLOSE)  # the window only moves rows between segments
+
+
+def test_finest_cell_sums_equal_numpy_with_every_weight_even_the_rare_large_ones() -> None:
+    """The kernel counts a weight's first eight thresholds in its vector pass and the rest (a weight of 9 or more:
+    about one row in 900,000) in a second pass: enough resamples here to draw such weights."""
+    case = _case("wage")
+    cells = case.groupings[-1]
+    resamples = 4000
+    weights = np.stack([resample_weights(case.y.size, SETTINGS.seed, b) for b in range(resamples)]).astype(np.float64)
+    assert int(np.count_nonzero(weights >= 9)) >= 2
+    residual = case.y - case.predicted
+    values = np.column_stack([np.ones_like(residual), residual, residual**2, np.abs(residual), case.y - case.y.mean()])
+    by_cell = np.eye(cells.size)[cells.codes][:, :, None] * values[:, None, :]  # (rows, cells, sums)
+    expected = (weights @ by_cell.reshape(case.y.size, -1)).reshape(resamples, cells.size, len(SUMS))
+    samples = regression_bootstrap(case.y, case.predicted, finest=cells.codes.astype(np.int32), n_cells=cells.size,
+                                   seed=SETTINGS.seed, resamples=resamples)
+    assert samples.sums == pytest.approx(expected, **CLOSE)
 
 
 def test_group_and_gap_intervals_equal_a_numpy_loop(case: Case) -> None:
