@@ -49,6 +49,7 @@ from engine.evaluation.bootstrap import bootstrap, percentile_interval, resample
 from engine.evaluation.calibration import reliability
 from engine.evaluation.groups import Grouping, column_grouping, cross, sensitive_groupings
 from engine.evaluation.performance import EvidenceSettings, evaluate, group_cells
+from engine.evaluation.segments import descending_order
 from engine.evaluation.slices import confusion_by_group, rates, slice_evidence
 from engine.evaluation.slices import gaps as gap_measures
 
@@ -155,7 +156,7 @@ class Result:
 
 
 def mlgate_slices(data: Data, groupings: list[Grouping]) -> list[dict[str, Any]]:
-    order = np.argsort(-data.proba, kind="mergesort")
+    order = descending_order(data.proba)  # as `evaluate` sorts
     return [slice_evidence(g, data.y, data.proba, threshold=THRESHOLD, order=order, min_support=MIN_SUPPORT)
             for g in groupings]
 

@@ -37,6 +37,7 @@ from engine.evaluation.poisson import (
     resample_key,
     resample_weights,
 )
+from engine.evaluation.segments import descending_order
 
 FloatArray = NDArray[np.float64]
 HEADLINE = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
@@ -162,7 +163,7 @@ def bootstrap(y: NDArray[np.bool_], proba: FloatArray, *, threshold: float, cell
     finest, finest_groups = _finest(groups)
     n_finest = finest_groups.shape[0]
     if order is None:
-        order = np.argsort(-proba, kind="mergesort")
+        order = descending_order(proba)
     sorted_scores = proba[order]
     last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True] if proba.size else np.zeros(0, bool)
     eps = np.finfo(np.float64).eps

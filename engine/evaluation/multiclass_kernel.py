@@ -28,7 +28,7 @@ from engine.evaluation.poisson import (
     close_tie_block,
     fill_block,
 )
-from engine.evaluation.segments import counting_order
+from engine.evaluation.segments import counting_order, descending_order
 
 FloatArray = NDArray[np.float64]
 
@@ -108,7 +108,7 @@ class MulticlassSamples:
 
 def score_orders(proba: FloatArray) -> NDArray[np.intp]:
     """Per class (K, rows): the rows in descending order of its score, ties in row order (a stable sort)."""
-    return np.stack([np.argsort(-proba[:, c], kind="stable") for c in range(proba.shape[1])])
+    return np.stack([descending_order(proba[:, c]) for c in range(proba.shape[1])])
 
 
 def _flags(y: NDArray[np.intp], proba: FloatArray, orders: NDArray[np.intp]) -> NDArray[np.uint8]:

@@ -19,6 +19,7 @@ from engine.evaluation.bootstrap import GROUP_LOSSES, HEADLINE, BootstrapSamples
 from engine.evaluation.calibration import bin_edges, bin_ids, calibration_evidence
 from engine.evaluation.groups import Grouping
 from engine.evaluation.metrics import METRICS, Scores, curve_points, headline_metrics
+from engine.evaluation.segments import descending_order
 from engine.evaluation.slices import GAP_NAMES, RATE_NAMES, confusion_by_group, gaps, rates, slice_evidence
 
 FloatArray = NDArray[np.float64]
@@ -117,7 +118,7 @@ def evaluate(y: NDArray[np.bool_], proba: FloatArray, *, groupings: list[Groupin
     if not np.all(np.isfinite(proba)):
         raise ValueError(f"{int(np.sum(~np.isfinite(proba)))} predicted probabilities are NaN or infinite")
     threshold = settings.threshold
-    order = np.argsort(-proba, kind="mergesort")
+    order = descending_order(proba)
     scores = Scores.presorted(y[order], proba[order], threshold)
     slices = [
         slice_evidence(g, y, proba, threshold=threshold, order=order, min_support=settings.min_group_size,

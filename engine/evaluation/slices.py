@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from engine.evaluation.groups import Grouping
 from engine.evaluation.metrics import METRICS, Scores
 from engine.evaluation.resampling import divide, spread
+from engine.evaluation.segments import grouped
 
 FloatArray = NDArray[np.float64]
 TN, FP, FN, TP = 0, 1, 2, 3
@@ -113,14 +114,14 @@ def _ranking_by_group(grouping: Grouping, y: NDArray[np.bool_], proba: FloatArra
                       threshold: float, confidence: float) -> tuple[dict[str, list[float | None]], list[Any]]:
     """ROC AUC, PR AUC, log loss and Brier per group, slicing the one global sort by group; and each group's
     DeLong interval for its ROC AUC."""
-    narrow = grouping.codes.astype(np.uint16 if grouping.size < 2**16 else np.int64)  # uint16: a radix sort
-    by_group = order[np.argsort(narrow[order], kind="stable")]
+    codes = grouping.codes[order]  # each row's group, in descending score order
     bounds = np.r_[0, np.cumsum(np.bincount(grouping.codes, minlength=grouping.size))]  # each group's rows
+    by_group_y, by_group_proba = grouped(codes, bounds, y[order]), grouped(codes, bounds, proba[order])
     out: dict[str, list[float | None]] = {name: [] for name in RANKING_NAMES}
     intervals = []
     for g in range(grouping.size):
-        rows = by_group[bounds[g]:bounds[g + 1]]
-        scores = Scores.presorted(y[rows], proba[rows], threshold)
+        rows = slice(bounds[g], bounds[g + 1])
+        scores = Scores.presorted(by_group_y[rows], by_group_proba[rows], threshold)
         for name in RANKING_NAMES:
             out[name].append(METRICS[name].compute(scores))
         intervals.append(delong_interval(scores.y, scores.proba, confidence))
