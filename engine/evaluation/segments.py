@@ -11,9 +11,13 @@ its time. `grouped(codes, bounds, values)` lays any column out in such a grouped
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+
+Value = TypeVar("Value", bound=np.generic)
 
 
 @njit(cache=True)
@@ -92,7 +96,7 @@ def descending_order(scores: NDArray[np.floating]) -> NDArray[np.int64]:
 
 
 @njit(cache=True)
-def _grouped(codes: NDArray[np.int64], bounds: NDArray[np.int64], values: NDArray[np.generic]) -> NDArray[np.generic]:
+def _grouped(codes: NDArray[np.int64], bounds: NDArray[np.int64], values: NDArray[Any]) -> NDArray[Any]:
     out = np.empty_like(values)
     cursor = bounds[:-1].copy()
     for i in range(codes.size):
@@ -101,7 +105,8 @@ def _grouped(codes: NDArray[np.int64], bounds: NDArray[np.int64], values: NDArra
     return out
 
 
-def grouped(codes: NDArray[np.integer], bounds: NDArray[np.int64], values: NDArray[np.generic]) -> NDArray[np.generic]:
+def grouped(codes: NDArray[np.integer], bounds: NDArray[np.int64], values: NDArray[Value]) -> NDArray[Value]:
     """`values` laid out group by group, each group's in their order here: `values[counting_order(codes)[0]]`
     given the groups' `bounds`, without the order."""
-    return _grouped(np.ascontiguousarray(codes, dtype=np.int64), bounds, np.ascontiguousarray(values))
+    out: NDArray[Value] = _grouped(np.ascontiguousarray(codes, dtype=np.int64), bounds, np.ascontiguousarray(values))
+    return out
