@@ -2,11 +2,12 @@
 
 The row weights are engine.evaluation.poisson's (same seed, same resamples as binary evidence and as the
 baseline's and the champion's, so lifts are paired). Every sum a metric needs is a sum over rows of a weight times
-a value, so the rows are laid out once, grouped by finest cell (the intersection of all sensitive groupings), and
-cut into segments of at most `SEGMENT` rows; for each resample a segment is one reduction over its rows that draws
-each weight where it is used and keeps its seven sums in registers (numba vectorises it with the hash). A task of
-the parallel loop takes `TOGETHER` resamples through the segments side by side, so a segment's values are read
-from memory once for all of them. Each finest cell accumulates its weight and its sums of residual, squared
+a value, so the rows are laid out once, grouped by finest cell (the intersection of all sensitive groupings) and
+by the sign of their residual, and cut into segments of at most `SEGMENT` rows; for each resample a segment is
+one reduction over its rows that draws each weight where it is used and keeps its six sums in registers (numba
+vectorises it with the hash); a segment's sum of absolute residuals is its sum of residuals or that negated. A
+task of the parallel loop takes `TOGETHER` resamples through the segments side by side, so a segment's values
+are read from memory once for all of them. Each finest cell accumulates its weight and its sums of residual, squared
 residual, absolute residual and (shifted) target (a mean prediction is the mean target less the mean residual);
 every headline sum is a sum of those cells', plus the squared target and the percentage error, and every group's
 measures follow from them (engine.evaluation.regression_slices).
@@ -46,7 +47,9 @@ SUMS = ("weight", "residual", "squared", "absolute", "target")  # per cell; the 
 R2_FLOOR = 1e-12  # a resample whose target variance is below this (relative) has no R²
 SEGMENT = 2048  # rows reduced at a time for one resample: their values stay in the second-level cache
 TOGETHER = 32  # resamples a task takes through the segments side by side (at most poisson.BLOCK)
-BELOW, ZERO = 1, 2  # a segment's kind: its rows lie below the median window / have a zero target (out of MAPE)
+# a segment's kind: its rows lie below the median window / have a zero target (out of MAPE) / a negative residual
+BELOW, ZERO, NEGATIVE = 1, 2, 4
+KINDS = 8
 CAPPED = 8  # thresholds counted in the vector pass: P(weight >= 8) = 1.0e-5
 FAST = {"reassoc", "contract"}  # reductions in any order: what lets a sum over rows vectorise
 
@@ -54,14 +57,14 @@ FAST = {"reassoc", "contract"}  # reductions in any order: what lets a sum over 
 @njit(cache=True, fastmath=FAST)
 def _segment_sums(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, ape: FloatArray,
                   key: np.uint32, thresholds: NDArray[np.uint32]) -> tuple[float, ...]:
-    """One resample's seven sums over one segment: weight, and weight times residual, squared residual, absolute
-    residual, target, squared target, percentage error. The arrays are the segment's own slices (a loop from 0
+    """One resample's six sums over one segment: weight, and weight times residual, squared residual, target,
+    squared target, percentage error. The arrays are the segment's own slices (a loop from 0
     lets numba drop its negative-index check, which otherwise stops the vectorisation).
 
     The vector pass counts the first `CAPPED` thresholds only; when a weight reached that cap (P = 1e-5 a row,
     one segment of `SEGMENT` rows in fifty) a second pass adds what the rest of the thresholds count. Counting all
     ten in the vector pass took about a fifth longer."""
-    w_sum = e_sum = e2_sum = ae_sum = t_sum = t2_sum = a_sum = 0.0
+    w_sum = e_sum = e2_sum = t_sum = t2_sum = a_sum = 0.0
     top = np.uint32(0)
     for i in range(rows.size):
         count = count_wide(row_hash(rows[i], key), thresholds, 0, CAPPED)
@@ -72,7 +75,6 @@ def _segment_sums(rows: NDArray[np.uint32], residual: FloatArray, target: FloatA
         w_sum += w
         e_sum += w * e
         e2_sum += w * e * e
-        ae_sum += w * abs(e)
         t_sum += w * t
         t2_sum += w * t * t
         a_sum += w * ape[i]
@@ -84,11 +86,10 @@ def _segment_sums(rows: NDArray[np.uint32], residual: FloatArray, target: FloatA
             w_sum += w
             e_sum += w * e
             e2_sum += w * e * e
-            ae_sum += w * abs(e)
             t_sum += w * t
             t2_sum += w * t * t
             a_sum += w * ape[i]
-    return w_sum, e_sum, e2_sum, ae_sum, t_sum, t2_sum, a_sum
+    return w_sum, e_sum, e2_sum, t_sum, t2_sum, a_sum
 
 
 @njit(cache=True)
@@ -143,12 +144,12 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, 
         for s in range(cell.size):
             start, stop, c = bounds[s], bounds[s + 1], cell[s]
             for b in range(first, last):
-                w, e, e2, ae, t, t2, a = _segment_sums(rows[start:stop], residual[start:stop], target[start:stop],
+                w, e, e2, t, t2, a = _segment_sums(rows[start:stop], residual[start:stop], target[start:stop],
                                                        ape[start:stop], keys[b - first], thresholds)
                 sums[b, c, 0] += w
                 sums[b, c, 1] += e
                 sums[b, c, 2] += e2
-                sums[b, c, 3] += ae
+                sums[b, c, 3] += -e if kind[s] & NEGATIVE else e
                 sums[b, c, 4] += t
                 j = b - first
                 extra[j, 0] += t2
@@ -181,6 +182,20 @@ def _segments(key: NDArray[np.int64], n_keys: int) -> tuple[NDArray[np.uint32], 
     within = np.arange(keys.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)  # a segment's place in its key
     starts = bounds[keys] + within * SEGMENT
     return order.astype(np.uint32), np.append(starts, key.size), keys
+
+
+@njit(cache=True, parallel=True)
+def _laid_out(order: NDArray[np.uint32], y: FloatArray, predicted: FloatArray,
+              mean: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """In the segments' order: each row's residual, target less the mean (so that the variance sums do not cancel)
+    and percentage error (`percentage_errors`), in one parallel pass."""
+    residual, target, ape = np.empty(order.size), np.empty(order.size), np.empty(order.size)
+    for k in prange(order.size):
+        i = order[k]
+        residual[k] = y[i] - predicted[i]
+        target[k] = y[i] - mean
+        ape[k] = abs(y[i] - predicted[i]) / abs(y[i]) if y[i] != 0 else 0.0
+    return residual, target, ape
 
 
 @njit(cache=True, parallel=True)
@@ -246,14 +261,12 @@ def regression_bootstrap(y: FloatArray, predicted: FloatArray, *, finest: NDArra
         return RegressionSamples(np.full((resamples, len(HEADLINE)), np.nan), np.zeros((resamples, n_cells, 5)), seed)
     residual = y - predicted
     absolute = np.abs(residual)
-    target = y - float(np.mean(y))  # shifted: the variance sums do not cancel
-    ape, nonzero = percentage_errors(y, predicted)
     below, window = _median_window(absolute, default_window(y.size) if median_window is None else median_window)
-    kind = below.astype(np.int64) * BELOW + (nonzero == 0).astype(np.int64) * ZERO
-    order, bounds, keys = _segments(finest.astype(np.int64) * 4 + kind, n_cells * 4)
-    metrics, sums, outside = _kernel(order, residual[order], target[order], ape[order], bounds, keys // 4, keys % 4,
-                                     n_cells, window, absolute[window], np.uint64(seed), resamples,
-                                     POISSON_THRESHOLDS)
+    kind = below * BELOW + (y == 0) * ZERO + (residual < 0) * NEGATIVE
+    order, bounds, keys = _segments(finest.astype(np.int64) * KINDS + kind, n_cells * KINDS)
+    residual, target, ape = _laid_out(order, y, predicted, float(np.mean(y)))
+    metrics, sums, outside = _kernel(order, residual, target, ape, bounds, keys // KINDS, keys % KINDS, n_cells,
+                                     window, absolute[window], np.uint64(seed), resamples, POISSON_THRESHOLDS)
     if outside.any():
         which = np.flatnonzero(outside)
         totals = sums[which, :, 0].sum(axis=1).astype(np.int64)
