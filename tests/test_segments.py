@@ -13,6 +13,8 @@ from numpy.typing import NDArray
 from engine.evaluation.groups import sensitive_groupings
 from engine.evaluation.segments import counting_order, descending_order, grouped
 
+NAN_WITH_SIGN_BIT = float(np.array([0xFFF8000000000000], dtype=np.uint64).view(np.float64)[0])  # what 0/0 gives on x86
+
 
 def _numpy_order(scores: NDArray[np.float64]) -> NDArray[np.intp]:
     return np.argsort(-scores, kind="mergesort")
@@ -28,6 +30,7 @@ def test_the_descending_order_of_real_scores_is_numpys_stable_sort(adult_sample:
     [0.0, -0.0, 0.5, -0.0, 0.0],  # signed zeros tie, as a comparison sort has them
     [np.inf, -np.inf, 1e-310, -1e-310, 5e-324, 0.0, 1.0, -1.0],  # infinities and subnormals
     [-3.5e300, 2.0, -2.0, 7.0, -3.5e300, 2.0],  # negative scores and ties among them
+    [0.2, np.nan, 0.9, NAN_WITH_SIGN_BIT, np.inf, np.nan, 0.0],  # NaN of either sign last, in row order
     [],
 ])
 def test_the_descending_order_of_special_floats_is_numpys_stable_sort(scores: list[float]) -> None:

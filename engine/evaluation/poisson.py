@@ -5,11 +5,12 @@ against the Poisson(1) CDF scaled to 2**32, capped at `MAX_WEIGHT` (P(w > 10) < 
 the seed, the resample and the row, so two candidates scored with the same seed see the same resamples (a paired
 bootstrap) and any order of computing them gives the same values.
 
-The kernels draw them in blocks: `BLOCK` resamples at once for `CHUNK` rows at a time, into a (CHUNK, BLOCK)
-buffer that stays in the first-level cache (`fill_block`), then make one pass over those rows for the whole
-block. Each row's address (its group cell, its label, its tie flag) is then read once per block instead of once
-per resample, and every per-resample update is a `BLOCK`-wide vector operation; the hash itself vectorises over
-the block's keys.
+The binary and multiclass kernels draw them in blocks: `BLOCK` resamples at once for `CHUNK` rows at a time,
+into a (CHUNK, BLOCK) buffer that stays in the first-level cache (`fill_block`), then make one pass over those
+rows for the whole block. Each row's address (its group cell, its label, its tie flag) is then read once per
+block instead of once per resample, and every per-resample update is a `BLOCK`-wide vector operation; the hash
+itself vectorises over the block's keys. The regression kernel, whose sums need no address per row, draws each
+weight inside its sum over rows instead (`weight_value`, `count_signed`).
 """
 
 from __future__ import annotations

@@ -254,9 +254,12 @@ def _median_window(absolute: FloatArray, half_width: int) -> tuple[NDArray[np.bo
 def regression_bootstrap(y: FloatArray, predicted: FloatArray, *, finest: NDArray[np.int32], n_cells: int,
                          seed: int, resamples: int, median_window: int | None = None) -> RegressionSamples:
     """Run `resamples` Poisson resamples of (y, predicted); `finest` is each row's finest cell. `median_window`:
-    rows either side of the middle walked for the median (`default_window`); any width gives the same values."""
+    rows either side of the middle walked for the median (`default_window`); any width (0 or more) gives the same
+    values."""
     if y.size >= 2**32:
         raise ValueError("the bootstrap handles at most 2**32 - 1 rows")
+    if median_window is not None and median_window < 0:
+        raise ValueError(f"median_window must be 0 or more rows, not {median_window}")
     if y.size == 0:
         return RegressionSamples(np.full((resamples, len(HEADLINE)), np.nan), np.zeros((resamples, n_cells, 5)), seed)
     residual = y - predicted

@@ -65,8 +65,12 @@ def _descending_order(scores: NDArray[np.float64]) -> NDArray[np.int64]:
     n = scores.size
     keys = (scores + 0.0).view(np.uint64)  # + 0.0: -0.0 ties with 0.0, as in a comparison sort
     top = np.uint64(1) << np.uint64(63)
+    last = ~np.uint64(0)
     for i in range(n):  # a key that sorts ascending as the score descends: the float's bits made monotonic, inverted
-        keys[i] = keys[i] if keys[i] & top else ~(keys[i] | top)
+        if np.isnan(scores[i]):
+            keys[i] = last  # NaN after every number, as numpy sorts it, whatever its sign bit
+        else:
+            keys[i] = keys[i] if keys[i] & top else ~(keys[i] | top)
     counts = np.zeros((4, _DIGITS + 1), dtype=np.int64)
     for i in range(n):
         for d in range(4):
@@ -90,8 +94,8 @@ def _descending_order(scores: NDArray[np.float64]) -> NDArray[np.int64]:
 
 
 def descending_order(scores: NDArray[np.floating]) -> NDArray[np.int64]:
-    """Rows by descending score, ties in row order: `np.argsort(-scores, kind="mergesort")` for scores that are not
-    NaN, by a radix sort of their bits."""
+    """Rows by descending score, ties in row order, NaN last: `np.argsort(-scores, kind="mergesort")`, by a radix
+    sort of the scores' bits."""
     return _descending_order(np.ascontiguousarray(scores, dtype=np.float64))
 
 
