@@ -54,20 +54,16 @@ CAPPED = 8  # thresholds counted in the vector pass: P(weight >= 8) = 1.0e-5
 FAST = {"reassoc", "contract"}  # reductions in any order: what lets a sum over rows vectorise
 
 
-@njit(cache=True, fastmath=FAST)
-def _segment_sums(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, ape: FloatArray,
-                  key: np.uint32, thresholds: NDArray[np.int32]) -> tuple[float, ...]:
-    """One resample's six sums over one segment: weight, and weight times residual, squared residual, target,
-    squared target, percentage error. The arrays are the segment's own slices (a loop from 0
-    lets numba drop its negative-index check, which otherwise stops the vectorisation).
-
-    The vector pass counts the first `CAPPED` thresholds only; when a weight reached that cap (P = 1e-5 a row,
-    one segment of `SEGMENT` rows in fifty) a second pass adds what the rest of the thresholds count. Counting all
-    ten in the vector pass took a tenth longer."""
+@njit(cache=True, fastmath=FAST, inline="always")
+def _weighted_sums(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, ape: FloatArray,
+                   key: np.uint32, thresholds: NDArray[np.int32], first: int, last: int) -> tuple[float, ...]:
+    """The six sums over rows of a weight counting only thresholds `first..last-1`, and the largest such count.
+    The arrays are the segment's own slices (a loop from 0 lets numba drop its negative-index check, which
+    otherwise stops the vectorisation)."""
     w_sum = e_sum = e2_sum = t_sum = t2_sum = a_sum = 0.0
     top = np.int32(0)
     for i in range(rows.size):
-        count = count_signed(row_hash(rows[i], key), thresholds, 0, CAPPED)
+        count = count_signed(row_hash(rows[i], key), thresholds, first, last)
         top = max(top, count)
         w = float(count)
         e = residual[i]
@@ -78,18 +74,23 @@ def _segment_sums(rows: NDArray[np.uint32], residual: FloatArray, target: FloatA
         t_sum += w * t
         t2_sum += w * t * t
         a_sum += w * ape[i]
+    return w_sum, e_sum, e2_sum, t_sum, t2_sum, a_sum, float(top)
+
+
+@njit(cache=True, fastmath=FAST)
+def _segment_sums(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, ape: FloatArray,
+                  key: np.uint32, thresholds: NDArray[np.int32]) -> tuple[float, ...]:
+    """One resample's six sums over one segment: weight, and weight times residual, squared residual, target,
+    squared target, percentage error.
+
+    The vector pass counts the first `CAPPED` thresholds only; when a weight reached that cap (P = 1e-5 a row,
+    one segment of `SEGMENT` rows in fifty) a second pass adds what the rest of the thresholds count (a weight is
+    the sum of its thresholds' counts). Counting all ten in the vector pass took a tenth longer."""
+    w, e, e2, t, t2, a, top = _weighted_sums(rows, residual, target, ape, key, thresholds, 0, CAPPED)
     if top == CAPPED:
-        for i in range(rows.size):  # branch-free, so it vectorises too
-            w = float(count_signed(row_hash(rows[i], key), thresholds, CAPPED, MAX_WEIGHT))
-            e = residual[i]
-            t = target[i]
-            w_sum += w
-            e_sum += w * e
-            e2_sum += w * e * e
-            t_sum += w * t
-            t2_sum += w * t * t
-            a_sum += w * ape[i]
-    return w_sum, e_sum, e2_sum, t_sum, t2_sum, a_sum
+        w2, f, f2, u, u2, b, _ = _weighted_sums(rows, residual, target, ape, key, thresholds, CAPPED, MAX_WEIGHT)
+        return w + w2, e + f, e2 + f2, t + u, t2 + u2, a + b
+    return w, e, e2, t, t2, a
 
 
 @njit(cache=True)
@@ -145,7 +146,7 @@ def _kernel(rows: NDArray[np.uint32], residual: FloatArray, target: FloatArray, 
             start, stop, c = bounds[s], bounds[s + 1], cell[s]
             for b in range(first, last):
                 w, e, e2, t, t2, a = _segment_sums(rows[start:stop], residual[start:stop], target[start:stop],
-                                                       ape[start:stop], keys[b - first], thresholds)
+                                                   ape[start:stop], keys[b - first], thresholds)
                 sums[b, c, 0] += w
                 sums[b, c, 1] += e
                 sums[b, c, 2] += e2
